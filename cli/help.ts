@@ -1,0 +1,75 @@
+/**
+ * Usage text, generated from the command table so it cannot drift from what dispatch accepts.
+ * @module
+ */
+import { type Command, GLOBAL_FLAGS } from "./command.ts";
+
+const GLOBAL_HELP = [
+  "  -address=URL         server address (env SECRETHUB_ADDR; default http://127.0.0.1:8200)",
+  "  -ca-cert=FILE        PEM CA certificate to trust (env SECRETHUB_CACERT)",
+  "  -format=table|json   output format (env SECRETHUB_FORMAT; default table)",
+  "  -field=KEY           print only this field, on commands that print secrets",
+];
+
+const FOOTER = [
+  "Environment:",
+  "  SECRETHUB_ADDR, SECRETHUB_TOKEN, SECRETHUB_CACERT, SECRETHUB_FORMAT. VAULT_ADDR and",
+  "  VAULT_TOKEN are used only together, and only when neither SECRETHUB_ADDR nor",
+  "  SECRETHUB_TOKEN is set. Without a token variable, ~/.secrethub-token (see login) is used.",
+  "",
+  "Exit codes: 0 success, 1 local error (flags, arguments, files), 2 server or network error.",
+  "`status` exits 0 when unsealed, 2 when sealed, 1 on error.",
+];
+
+function usageLine(c: Command): string {
+  return [c.name, c.args].filter((s) => s).join(" ");
+}
+
+function commandLines(commands: readonly Command[], extra: [string, string][] = []): string[] {
+  const rows: [string, string][] = [
+    ...commands.map((c): [string, string] => [usageLine(c), c.synopsis]),
+    ...extra,
+  ];
+  const width = Math.max(...rows.map(([u]) => u.length));
+  return rows.map(([u, s]) => `  ${u.padEnd(width)}   ${s}`);
+}
+
+export function usage(commands: readonly Command[]): string {
+  return [
+    "Usage: secrethub <command> [flags] [args]",
+    "",
+    "Commands:",
+    ...commandLines(commands, [["help [COMMAND]", "Show this text, or a command's flags"]]),
+    "",
+    "Global flags:",
+    ...GLOBAL_HELP,
+    "",
+    ...FOOTER,
+  ].join("\n");
+}
+
+export function groupUsage(prefix: string, members: readonly Command[]): string {
+  return [
+    `Usage: secrethub ${prefix} <subcommand> [flags] [args]`,
+    "",
+    "Subcommands:",
+    ...commandLines(members),
+  ]
+    .join("\n");
+}
+
+export function commandHelp(c: Command): string {
+  const own = [
+    ...(c.flags?.values ?? []).map((f) => `  -${f}=VALUE`),
+    ...(c.flags?.booleans ?? []).map((f) => `  -${f}`),
+  ];
+  return [
+    `Usage: secrethub ${usageLine(c)} [flags]`,
+    "",
+    c.synopsis,
+    ...(own.length ? ["", "Flags:", ...own] : []),
+    "",
+    "Global flags:",
+    ...GLOBAL_HELP.filter((l) => GLOBAL_FLAGS.values.some((g) => l.startsWith(`  -${g}=`))),
+  ].join("\n");
+}

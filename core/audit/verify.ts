@@ -1,0 +1,84 @@
+import { type ChainHead, checkAuditKey, checkHead, GENESIS_HEAD } from "./chain.ts";
+import { AuditHmac, type AuditRecord, recordHash } from "./entry.ts";
+
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  firstBadSeq: number | null;
+  reason?: string;
+}
+
+export interface VerifyOptions {
+  /** Head just before the first row, to verify a segment; defaults to the genesis head. */
+  from?: ChainHead;
+  /**
+   * The head the writer last committed (kept somewhere the log's editor cannot reach). Without
+   * it, deleting rows from the end of the log is indistinguishable from a shorter log.
+   */
+  expectHead?: ChainHead;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function isWellFormed(row: unknown): row is AuditRecord {
+  if (typeof row !== "object" || row === null) return false;
+  const r = row as Record<string, unknown>;
+  return Number.isSafeInteger(r.seq) &&
+    typeof r.prevHash === "string" && HEX64.test(r.prevHash) &&
+    typeof r.hash === "string" && HEX64.test(r.hash) &&
+    typeof r.mac === "string" && HEX64.test(r.mac) &&
+    typeof r.entry === "object" && r.entry !== null && !Array.isArray(r.entry);
+}
+
+/**
+ * Recomputes every hash and mac from scratch over rows in seq order; names the first bad seq
+ * (edited field, edited hash, edited mac, gap in seq, reordered rows, broken prevHash link, deleted row).
+ *
+ * firstBadSeq is the seq the row at that position should have had, except for a gap, where it is
+ * the (authenticated) seq found after the gap.
+ */
+export function verifyChain(
+  rows: Iterable<AuditRecord>,
+  key: Uint8Array,
+  options: VerifyOptions = {},
+): VerifyResult {
+  checkAuditKey(key);
+  const hmac = new AuditHmac(key);
+  const from = checkHead(options.from ?? GENESIS_HEAD);
+  let prevSeq = from.seq;
+  let prevHash = from.hash;
+  let checked = 0;
+  const bad = (seq: number, reason: string): VerifyResult => ({
+    ok: false,
+    checked,
+    firstBadSeq: seq,
+    reason,
+  });
+
+  for (const row of rows) {
+    const want = prevSeq + 1;
+    if (!isWellFormed(row)) return bad(want, "malformed row");
+    // Integrity of the row itself first: until its mac checks out, none of its fields (seq
+    // included) can be trusted to say where the chain broke.
+    if (recordHash(row.prevHash, row.seq, row.entry) !== row.hash) {
+      return bad(want, "hash does not match row contents");
+    }
+    if (hmac.hex(row.hash) !== row.mac) return bad(want, "mac does not match hash");
+    if (row.seq > want) return bad(row.seq, `seq gap: expected ${want}, found ${row.seq}`);
+    if (row.seq < want) return bad(want, `seq out of order: expected ${want}, found ${row.seq}`);
+    if (row.prevHash !== prevHash) return bad(want, "prevHash does not link to previous row");
+    prevSeq = row.seq;
+    prevHash = row.hash;
+    checked++;
+  }
+
+  const end = options.expectHead;
+  if (end !== undefined) {
+    if (prevSeq < end.seq) {
+      return bad(prevSeq + 1, `truncated: ends at ${prevSeq}, head is ${end.seq}`);
+    }
+    if (prevSeq > end.seq) return bad(end.seq + 1, `rows beyond expected head ${end.seq}`);
+    if (prevHash !== end.hash) return bad(prevSeq, "last row does not match expected head hash");
+  }
+  return { ok: true, checked, firstBadSeq: null };
+}

@@ -1,0 +1,134 @@
+/**
+ * The barrier: every value above it is encrypted with the keyring's active term, with the
+ * storage key as AAD. While sealed it holds no keys and refuses every call, so nothing above it
+ * can read or write plaintext.
+ */
+import { Sealed } from "../../lib/errors.ts";
+import type { AuditRow, PhysicalOp, PhysicalStorage } from "../storage/storage.ts";
+import { childNames } from "../storage/storage.ts";
+import { open, seal, termOf } from "./aead.ts";
+import type { Keyring } from "./keyring.ts";
+import type { StorageView, WriteOp } from "../../engines/sdk.ts";
+
+export const KEYRING_PATH = "core/keyring";
+
+export class Barrier implements StorageView {
+  readonly physical: PhysicalStorage;
+  #keyring: Keyring | null = null;
+  #encryptions = 0;
+
+  constructor(physical: PhysicalStorage) {
+    this.physical = physical;
+  }
+
+  get sealed(): boolean {
+    return this.#keyring === null;
+  }
+
+  get keyring(): Keyring {
+    if (!this.#keyring) throw new Sealed();
+    return this.#keyring;
+  }
+
+  get encryptions(): number {
+    return this.#encryptions;
+  }
+
+  unsealWith(keyring: Keyring): void {
+    this.#keyring = keyring;
+  }
+
+  /** Switches to a rotated keyring (already persisted by the caller). */
+  replaceKeyring(keyring: Keyring): void {
+    this.#keyring = keyring;
+    this.#encryptions = 0;
+  }
+
+  seal(): void {
+    this.#keyring?.wipe();
+    this.#keyring = null;
+  }
+
+  encrypt(key: string, value: Uint8Array): Uint8Array {
+    const active = this.keyring.active;
+    this.#encryptions++;
+    return seal(active.key, active.term, key, value);
+  }
+
+  decrypt(key: string, blob: Uint8Array): Uint8Array {
+    const t = this.keyring.term(termOf(blob));
+    if (!t) throw new Error(`no key term for stored value`);
+    return open(t.key, key, blob);
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    if (this.sealed) throw new Sealed();
+    const blob = await this.physical.get(key);
+    return blob ? this.decrypt(key, blob) : null;
+  }
+
+  put(key: string, value: Uint8Array): Promise<void> {
+    return this.transaction([{ op: "put", key, value }]);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.transaction([{ op: "delete", key }]);
+  }
+
+  batch(ops: WriteOp[]): Promise<void> {
+    return this.transaction(ops);
+  }
+
+  keys(prefix: string, limit?: number): Promise<string[]> {
+    if (this.sealed) return Promise.reject(new Sealed());
+    return this.physical.keys(prefix, limit);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return childNames(prefix, await this.keys(prefix));
+  }
+
+  /** Encrypts every put, then hands ops (and audit rows) to storage as one durable transaction. */
+  transaction(ops: WriteOp[], audit?: AuditRow[]): Promise<void> {
+    if (this.sealed) return Promise.reject(new Sealed());
+    const phys: PhysicalOp[] = ops.map((o) =>
+      o.op === "put" ? { op: "put", key: o.key, value: this.encrypt(o.key, o.value) } : o
+    );
+    return this.physical.transaction(phys, audit);
+  }
+
+  view(prefix: string): StorageView {
+    return new BarrierView(this, prefix);
+  }
+}
+
+/** A "chroot" of the barrier: every key gets the prefix, so a mount sees only its own data. */
+export class BarrierView implements StorageView {
+  readonly #b: Barrier;
+  readonly prefix: string;
+
+  constructor(b: Barrier, prefix: string) {
+    this.#b = b;
+    this.prefix = prefix;
+  }
+
+  get(key: string): Promise<Uint8Array | null> {
+    return this.#b.get(this.prefix + key);
+  }
+  put(key: string, value: Uint8Array): Promise<void> {
+    return this.#b.put(this.prefix + key, value);
+  }
+  delete(key: string): Promise<void> {
+    return this.#b.delete(this.prefix + key);
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.#b.list(this.prefix + prefix);
+  }
+  batch(ops: WriteOp[]): Promise<void> {
+    return this.#b.transaction(ops.map((o) => ({ ...o, key: this.prefix + o.key })));
+  }
+  /** Every key under the view (for deleting a whole mount). */
+  async allKeys(): Promise<string[]> {
+    return (await this.#b.keys(this.prefix)).map((k) => k.slice(this.prefix.length));
+  }
+}

@@ -1,0 +1,44 @@
+/** The server's JSON config file, validated at startup; errors name the file and the key. */
+import * as v from "valibot";
+import type { ServerConfig } from "./server.ts";
+
+const schema = v.strictObject({
+  listener: v.strictObject({
+    address: v.optional(v.string(), "127.0.0.1:8200"),
+    tls_cert_file: v.optional(v.string()),
+    tls_key_file: v.optional(v.string()),
+    tls_disable: v.optional(v.boolean()),
+  }),
+  storage: v.strictObject({ path: v.pipe(v.string(), v.minLength(1)) }),
+  max_request_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
+  request_timeout: v.optional(v.pipe(v.number(), v.minValue(1))),
+  log_level: v.optional(v.picklist(["debug", "info", "warn", "error"])),
+  cluster_name: v.optional(v.string()),
+});
+
+export type FileConfig = v.InferOutput<typeof schema> & ServerConfig;
+
+export function parseConfig(text: string, file: string): FileConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  const r = v.safeParse(schema, raw);
+  if (!r.success) {
+    const i = r.issues[0]!;
+    const key = i.path?.map((p) => String(p.key)).join(".") ?? "(root)";
+    throw new Error(`${file}: invalid config key "${key}": ${i.message}`);
+  }
+  const c = r.output;
+  if (!!c.listener.tls_cert_file !== !!c.listener.tls_key_file) {
+    throw new Error(`${file}: listener.tls_cert_file and listener.tls_key_file go together`);
+  }
+  // Environment overrides for the keys operators most often change per host.
+  const envAddr = Deno.env.get("SECRETHUB_LISTEN_ADDRESS");
+  if (envAddr) c.listener.address = envAddr;
+  const envLevel = Deno.env.get("SECRETHUB_LOG_LEVEL");
+  if (envLevel) c.log_level = envLevel as typeof c.log_level;
+  return c as FileConfig;
+}

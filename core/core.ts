@@ -1,0 +1,212 @@
+/**
+ * The core's state: storage, barrier, seal and everything that exists only while unsealed
+ * (tokens, policies, mounts, audit). Built from options by constructor injection, no module
+ * state, so tests build a core in-process in milliseconds.
+ */
+import { BadRequest, Sealed } from "../lib/errors.ts";
+import { randomKey, toBase64, toHex } from "../lib/crypto.ts";
+import { readJSON, writeJSON } from "../engines/sdk.ts";
+import { AuditBroker, type SinkConfig } from "./audit/broker.ts";
+import { Barrier } from "./barrier/barrier.ts";
+import type { Keyring } from "./barrier/keyring.ts";
+import { MountTable } from "./mounts/mount_table.ts";
+import { PolicyStore } from "./policy/store.ts";
+import { type SealStatus, ShamirSeal } from "./seal/seal.ts";
+import type { PhysicalStorage } from "./storage/storage.ts";
+import { TokenStore } from "./token/token_store.ts";
+import { Metrics } from "./metrics.ts";
+
+export const VERSION = "0.1.0";
+export const AUDIT_KEY_PATH = "core/audit-key";
+const AUDIT_SINKS_PATH = "core/audit-sinks";
+
+export interface CoreOptions {
+  physical: PhysicalStorage;
+  now?: () => number;
+  /** Bytes; 413 beyond it. */
+  maxRequestSize?: number;
+  /** Milliseconds before a request is answered 503. */
+  requestTimeoutMs?: number;
+  /** Token sweep interval; 0 disables the timer (tests call tidy directly). */
+  tidyIntervalMs?: number;
+  clusterName?: string;
+}
+
+interface Unsealed {
+  tokens: TokenStore;
+  policies: PolicyStore;
+  audit: AuditBroker;
+  rootKey: Uint8Array;
+}
+
+export class Core {
+  readonly physical: PhysicalStorage;
+  readonly barrier: Barrier;
+  readonly seal: ShamirSeal;
+  readonly mounts: MountTable;
+  readonly metrics = new Metrics();
+  readonly now: () => number;
+  readonly maxRequestSize: number;
+  readonly requestTimeoutMs: number;
+  readonly clusterName: string;
+  readonly clusterId = crypto.randomUUID();
+  #u: Unsealed | null = null;
+  #tidyTimer: ReturnType<typeof setInterval> | undefined;
+  #tidyIntervalMs: number;
+  /** Builtin path tables register here; set by the HTTP layer. */
+  onUnseal: (() => void)[] = [];
+
+  private constructor(o: CoreOptions) {
+    this.physical = o.physical;
+    this.barrier = new Barrier(o.physical);
+    this.seal = new ShamirSeal(o.physical);
+    this.now = o.now ?? Date.now;
+    this.mounts = new MountTable(this.barrier, this.now);
+    this.maxRequestSize = o.maxRequestSize ?? 32 * 1024 * 1024;
+    this.requestTimeoutMs = o.requestTimeoutMs ?? 90_000;
+    this.clusterName = o.clusterName ?? "secrethub-cluster";
+    this.#tidyIntervalMs = o.tidyIntervalMs ?? 60_000;
+  }
+
+  static async open(o: CoreOptions): Promise<Core> {
+    const c = new Core(o);
+    await c.seal.load();
+    return c;
+  }
+
+  get initialized(): boolean {
+    return this.seal.config !== null;
+  }
+
+  get sealed(): boolean {
+    return this.#u === null;
+  }
+
+  #need(): Unsealed {
+    if (!this.#u) throw new Sealed();
+    return this.#u;
+  }
+
+  get tokens(): TokenStore {
+    return this.#need().tokens;
+  }
+  get policies(): PolicyStore {
+    return this.#need().policies;
+  }
+  get audit(): AuditBroker {
+    return this.#need().audit;
+  }
+
+  sealStatus(): SealStatus {
+    const cfg = this.seal.config;
+    return {
+      initialized: !!cfg,
+      sealed: this.sealed,
+      t: cfg?.secret_threshold ?? 0,
+      n: cfg?.secret_shares ?? 0,
+      progress: this.seal.progress,
+    };
+  }
+
+  /** Vault's init: shares + root token, and the server is left sealed. */
+  async init(
+    shares: number,
+    threshold: number,
+    rootTokenId?: string,
+  ): Promise<{ keys: string[]; keys_base64: string[]; root_token: string }> {
+    if (this.initialized) throw new BadRequest("Vault is already initialized");
+    const r = await this.seal.initialize(shares, threshold);
+    await this.#open(r.keyring, r.rootKey, true);
+    const { token } = await this.tokens.create({
+      id: rootTokenId,
+      policies: ["root"],
+      parent: null,
+      displayName: "root",
+      path: "auth/token/root",
+    });
+    await this.sealNow();
+    return {
+      keys: r.shares.map(toHex),
+      keys_base64: r.shares.map(toBase64),
+      root_token: token,
+    };
+  }
+
+  /** Adds one unseal share; unseals when the threshold is met and the key proves correct. */
+  async unseal(share: Uint8Array): Promise<SealStatus> {
+    if (!this.sealed) return this.sealStatus();
+    const r = await this.seal.submit(share);
+    if (r) await this.#open(r.keyring, r.rootKey, false);
+    return this.sealStatus();
+  }
+
+  async #open(keyring: Keyring, rootKey: Uint8Array, first: boolean): Promise<void> {
+    this.barrier.unsealWith(keyring);
+    try {
+      let auditKey = await this.barrier.get(AUDIT_KEY_PATH);
+      if (!auditKey) {
+        if (!first) throw new Error("audit key missing from storage");
+        auditKey = randomKey(32);
+        await this.barrier.put(AUDIT_KEY_PATH, auditKey);
+      }
+      const policies = new PolicyStore(this.barrier.view("sys/policy/"));
+      await policies.ensureDefault();
+      const tokens = new TokenStore(this.barrier.view("sys/token/"), this.now);
+      const audit = new AuditBroker(this.physical, auditKey, await this.physical.auditHead());
+      for (const s of await readJSON<SinkConfig[]>(this.barrier, AUDIT_SINKS_PATH) ?? []) {
+        audit.enableSink(s);
+      }
+      await this.mounts.load();
+      this.#u = { tokens, policies, audit, rootKey };
+      this.metrics.unsealed = 1;
+      if (this.#tidyIntervalMs > 0) {
+        this.#tidyTimer = setInterval(() => {
+          this.tokens.tidy().catch(() => this.metrics.tidyFailures++);
+        }, this.#tidyIntervalMs);
+        Deno.unrefTimer(this.#tidyTimer);
+      }
+      for (const f of this.onUnseal) f();
+    } catch (e) {
+      this.barrier.seal();
+      rootKey.fill(0);
+      throw e;
+    }
+  }
+
+  /** Drops every key from memory; the process keeps serving seal/health routes only. */
+  sealNow(): Promise<void> {
+    if (this.#tidyTimer !== undefined) clearInterval(this.#tidyTimer);
+    this.#tidyTimer = undefined;
+    const u = this.#u;
+    this.#u = null;
+    if (u) {
+      u.audit.close();
+      u.rootKey.fill(0);
+      u.tokens.clearCache();
+    }
+    this.mounts.unload();
+    this.barrier.seal();
+    this.seal.resetProgress();
+    this.metrics.unsealed = 0;
+    return Promise.resolve();
+  }
+
+  /** Adds a keyring term: new writes use it, old terms keep decrypting. */
+  async rotate(): Promise<void> {
+    const u = this.#need();
+    const next = this.barrier.keyring.rotated(new Date(this.now()));
+    await this.seal.persistKeyring(next, u.rootKey);
+    this.barrier.replaceKeyring(next);
+  }
+
+  async saveAuditSinks(): Promise<void> {
+    await writeJSON(this.barrier, AUDIT_SINKS_PATH, this.audit.sinks());
+  }
+
+  close(): void {
+    if (this.#tidyTimer !== undefined) clearInterval(this.#tidyTimer);
+    this.#u?.audit.close();
+    this.barrier.seal();
+    this.physical.close();
+  }
+}

@@ -1,0 +1,26 @@
+/** The one place that turns errors into HTTP responses. */
+import { HttpError } from "../../lib/errors.ts";
+import { log } from "../log.ts";
+
+const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+
+export function errorResponse(e: unknown, requestId: string): Response {
+  if (e instanceof HttpError) {
+    const body: Record<string, unknown> = { errors: e.errors };
+    if (e.data) body.data = e.data;
+    return new Response(JSON.stringify(body), {
+      status: e.status,
+      headers: { ...JSON_HEADERS, ...e.headers },
+    });
+  }
+  // Unknown failures keep their detail server-side; the client learns only that it was internal.
+  log.error("internal error", { request_id: requestId, error: String((e as Error)?.stack ?? e) });
+  return new Response(JSON.stringify({ errors: ["internal error"] }), {
+    status: 500,
+    headers: JSON_HEADERS,
+  });
+}
+
+export function jsonResponse(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: JSON_HEADERS });
+}

@@ -1,0 +1,305 @@
+/**
+ * One request, start to finish: operation from the method, mount and path-table match, seal
+ * gate, token, ACL, input validation, audit (fail closed), handler, envelope. Every route —
+ * sys, auth/token and engines — walks this same path, so ACL and audit can't be skipped.
+ */
+import {
+  BadRequest,
+  HttpError,
+  MethodNotAllowed,
+  NotFound,
+  PermissionDenied,
+  Sealed,
+  ServiceUnavailable,
+  UnsupportedMediaType,
+} from "../../lib/errors.ts";
+import { parseWith } from "../../lib/fields.ts";
+import type { Operation } from "../../engines/sdk.ts";
+import type { AuditInput } from "../audit/entry.ts";
+import type { Core } from "../core.ts";
+import { matchPath } from "../router/match.ts";
+import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
+import { fromQuery, readBody, truthy } from "./body.ts";
+import { errorResponse, jsonResponse } from "./errors.ts";
+
+const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+
+function flag(v: boolean | Operation[] | undefined, op: Operation): boolean {
+  return v === true || (Array.isArray(v) && v.includes(op));
+}
+
+export function tokenFromHeaders(h: Headers): string {
+  const t = h.get("x-vault-token") ?? h.get("x-secrethub-token");
+  if (t) return t.trim();
+  const a = h.get("authorization");
+  if (a && /^bearer\s+/i.test(a)) return a.replace(/^bearer\s+/i, "").trim();
+  return "";
+}
+
+function decodePath(raw: string): string {
+  let p: string;
+  try {
+    p = decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest("invalid path encoding");
+  }
+  if (p.split("/").some((s) => s === ".." || s === ".") || p.includes("\0")) {
+    throw new BadRequest("invalid path");
+  }
+  return p;
+}
+
+export class Pipeline {
+  readonly #core: Core;
+
+  constructor(core: Core) {
+    this.#core = core;
+  }
+
+  async handle(req: Request, remoteAddress: string): Promise<Response> {
+    const started = performance.now();
+    const requestId = crypto.randomUUID();
+    let route = "unmatched";
+    let res: Response;
+    try {
+      const r = await this.#handle(req, remoteAddress, requestId, (t) => route = t);
+      res = r;
+    } catch (e) {
+      res = errorResponse(e, requestId);
+    }
+    this.#core.metrics.observe(req.method, route, res.status, (performance.now() - started) / 1000);
+    return res;
+  }
+
+  async #handle(
+    req: Request,
+    remoteAddress: string,
+    requestId: string,
+    setRoute: (t: string) => void,
+  ): Promise<Response> {
+    const core = this.#core;
+    const url = new URL(req.url);
+    if (!url.pathname.startsWith("/v1/")) throw new NotFound();
+    let path = decodePath(url.pathname.slice(4));
+
+    // Operation from the method (Vault's logical.go mapping).
+    let op: Operation | "write";
+    switch (req.method) {
+      case "GET":
+      case "HEAD":
+        op = truthy(url.searchParams.get("list")) ? "list" : "read";
+        break;
+      case "LIST":
+        op = "list";
+        break;
+      case "POST":
+      case "PUT":
+        op = "write";
+        break;
+      case "DELETE":
+        op = "delete";
+        break;
+      case "PATCH":
+        if (!(req.headers.get("content-type") ?? "").startsWith("application/merge-patch+json")) {
+          throw new UnsupportedMediaType(
+            "PATCH requires the Content-Type application/merge-patch+json",
+          );
+        }
+        op = "patch";
+        break;
+      default:
+        throw new MethodNotAllowed();
+    }
+    if (op === "list" && !path.endsWith("/")) path += "/";
+
+    const mount = core.mounts.resolve(path);
+    if (!mount) {
+      if (core.sealed) throw new Sealed();
+      throw new NotFound(`no handler for route "${path}". route entry not found.`);
+    }
+    const hit = matchPath(mount.table, mount.rest);
+    const spec: CorePathSpec | undefined = hit?.compiled.spec;
+    if (core.sealed && !spec?.whileSealed) throw new Sealed();
+    if (!spec || !hit) throw new NotFound(`unsupported path`);
+    setRoute(`${mount.entry.type}:${spec.pattern}`);
+
+    const data = op === "read" || op === "list" || op === "delete"
+      ? {
+        ...fromQuery(url.searchParams),
+        ...(req.body ? await readBody(req, core.maxRequestSize) : {}),
+      }
+      : await readBody(req, core.maxRequestSize);
+
+    const base = {
+      path: mount.rest,
+      params: hit.params,
+      data,
+      remoteAddress,
+      tokenAccessor: "",
+      requestId,
+    };
+
+    // create vs update: the engine's existence check decides, as Vault's ACL expects.
+    let operation: Operation;
+    if (op === "write") {
+      const ops = spec.operations;
+      if (ops.create && ops.update && spec.exists) {
+        operation = await spec.exists({ ...base, operation: "update" }) ? "update" : "create";
+      } else operation = ops.update ? "update" : "create";
+    } else operation = op;
+    const handler = spec.operations[operation];
+    if (!handler) throw new MethodNotAllowed();
+
+    const clientToken = tokenFromHeaders(req.headers);
+    const creq: CoreRequest = {
+      ...base,
+      operation,
+      token: null,
+      clientToken,
+      headers: req.headers,
+      fullPath: path,
+    };
+
+    const auditable = !core.sealed;
+    const unauth = flag(spec.unauthenticated, operation);
+    if (!unauth) {
+      const entry = clientToken ? await core.tokens.lookup(clientToken) : null;
+      if (!entry) {
+        await this.#auditDenied(creq, "permission denied");
+        throw new PermissionDenied(
+          entry === null && clientToken
+            ? ["permission denied", "invalid token"]
+            : "permission denied",
+        );
+      }
+      creq.token = entry;
+      creq.tokenAccessor = entry.accessor;
+      const acl = await core.policies.acl(entry.policies);
+      const decision = acl.check(path, operation, flag(spec.sudo, operation));
+      if (!decision.allowed) {
+        await this.#auditDenied(creq, "permission denied");
+        throw new PermissionDenied();
+      }
+    }
+
+    const schema = spec.input?.[operation] ??
+      (operation === "create" || operation === "update" ? spec.input?.write : undefined);
+    if (schema) {
+      try {
+        creq.data = parseWith(schema, data, (m) => new BadRequest(m)) as Record<string, unknown>;
+      } catch (e) {
+        if (auditable) await this.#audit(creq, "response", "error", 400, (e as Error).message);
+        throw e;
+      }
+    }
+
+    // The request entry is durable before a mutating handler runs; reads record it with the reply.
+    const reqAudit = auditable ? this.#audit(creq, "request", "allowed") : null;
+    if (reqAudit && operation !== "read" && operation !== "list") await reqAudit;
+
+    let resp: CoreResponse | void = undefined;
+    let failure: unknown = null;
+    try {
+      resp = await withTimeout(handler(creq), core.requestTimeoutMs);
+      if (creq.token && creq.token.num_uses > 0) await core.tokens.use(creq.token);
+    } catch (e) {
+      failure = e;
+    }
+    if (auditable && !core.sealed) {
+      const status = failure
+        ? (failure instanceof HttpError ? failure.status : 500)
+        : (resp?.status ?? 200);
+      await Promise.all([
+        reqAudit,
+        this.#audit(
+          creq,
+          "response",
+          failure ? "error" : "ok",
+          status,
+          failure instanceof HttpError
+            ? failure.errors.join("; ")
+            : failure
+            ? "internal error"
+            : undefined,
+          resp && !resp.raw ? { data: resp.data ?? null, auth: resp.auth ?? null } : undefined,
+        ),
+      ]);
+    } else if (reqAudit) await reqAudit;
+    if (failure) throw failure;
+    return this.#envelope(resp ?? {}, requestId, spec, mount.entry.type, req.method === "HEAD");
+  }
+
+  #audit(
+    r: CoreRequest,
+    type: "request" | "response",
+    result: AuditInput["result"],
+    status?: number,
+    error?: string,
+    respData?: Record<string, unknown>,
+  ): Promise<void> {
+    const input: AuditInput = {
+      type,
+      time: new Date(this.#core.now()).toISOString(),
+      requestId: r.requestId,
+      operation: r.operation,
+      path: r.fullPath,
+      remoteAddress: r.remoteAddress,
+      tokenAccessor: r.tokenAccessor,
+      policies: r.token?.policies ?? [],
+      result,
+    };
+    if (status !== undefined) input.status = status;
+    if (error !== undefined) input.error = error;
+    const d = type === "request" ? r.data : respData;
+    if (d && Object.keys(d).length) input.data = d;
+    return this.#core.audit.record([input]);
+  }
+
+  async #auditDenied(r: CoreRequest, error: string): Promise<void> {
+    if (this.#core.sealed) return;
+    await this.#audit(r, "response", "denied", 403, error);
+  }
+
+  #envelope(
+    resp: CoreResponse,
+    requestId: string,
+    spec: CorePathSpec,
+    mountType: string,
+    head: boolean,
+  ): Response {
+    if (resp.raw) {
+      const status = resp.raw.status ?? resp.status ?? 200;
+      const noBody = head || status === 204 || status === 304 || status < 200;
+      return new Response(noBody ? null : resp.raw.body, {
+        status,
+        headers: { "content-type": resp.raw.contentType, "cache-control": "no-store" },
+      });
+    }
+    const hasBody = resp.data != null || resp.auth != null || (resp.warnings?.length ?? 0) > 0;
+    if (!hasBody && !resp.status) return new Response(null, { status: 204 });
+    const body: Record<string, unknown> = {
+      request_id: requestId,
+      lease_id: "",
+      renewable: false,
+      lease_duration: 0,
+      data: resp.data ?? null,
+      wrap_info: null,
+      warnings: resp.warnings?.length ? resp.warnings : null,
+      auth: resp.auth ?? null,
+      mount_type: mountType,
+    };
+    if (spec.injectTopLevel && resp.data) {
+      for (const [k, v] of Object.entries(resp.data)) if (!(k in body)) body[k] = v;
+    }
+    if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
+    return jsonResponse(body, resp.status ?? 200);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ServiceUnavailable("request timed out")), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,63 @@
+/** In-process counters, rendered as Prometheus text or Vault's JSON metrics shape. */
+export class Metrics {
+  unsealed = 0;
+  tidyFailures = 0;
+  requests = new Map<string, number>();
+  #durations = new Map<string, { sum: number; count: number; buckets: number[] }>();
+  static readonly BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5];
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const k = `method="${method}",route="${route}",status="${status}"`;
+    this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
+    const dk = `route="${route}"`;
+    let d = this.#durations.get(dk);
+    if (!d) {
+      d = { sum: 0, count: 0, buckets: Metrics.BUCKETS.map(() => 0) };
+      this.#durations.set(dk, d);
+    }
+    d.sum += seconds;
+    d.count++;
+    for (let i = 0; i < Metrics.BUCKETS.length; i++) {
+      if (seconds <= Metrics.BUCKETS[i]!) d.buckets[i]!++;
+    }
+  }
+
+  prometheus(extra: Record<string, number>): string {
+    const out: string[] = [];
+    out.push(
+      "# TYPE secrethub_build_info gauge",
+      `secrethub_build_info{version="0.1.0",deno="${Deno.version.deno}"} 1`,
+    );
+    out.push("# TYPE secrethub_core_unsealed gauge", `secrethub_core_unsealed ${this.unsealed}`);
+    for (const [k, v] of Object.entries(extra)) out.push(`# TYPE ${k} gauge`, `${k} ${v}`);
+    out.push("# TYPE secrethub_http_requests_total counter");
+    for (const [k, v] of this.requests) out.push(`secrethub_http_requests_total{${k}} ${v}`);
+    out.push("# TYPE secrethub_http_request_duration_seconds histogram");
+    for (const [k, d] of this.#durations) {
+      Metrics.BUCKETS.forEach((b, i) =>
+        out.push(`secrethub_http_request_duration_seconds_bucket{${k},le="${b}"} ${d.buckets[i]}`)
+      );
+      out.push(`secrethub_http_request_duration_seconds_bucket{${k},le="+Inf"} ${d.count}`);
+      out.push(`secrethub_http_request_duration_seconds_sum{${k}} ${d.sum}`);
+      out.push(`secrethub_http_request_duration_seconds_count{${k}} ${d.count}`);
+    }
+    return out.join("\n") + "\n";
+  }
+
+  json(extra: Record<string, number>): Record<string, unknown> {
+    return {
+      Timestamp: new Date().toISOString(),
+      Gauges: [
+        { Name: "secrethub.core.unsealed", Value: this.unsealed, Labels: {} },
+        ...Object.entries(extra).map(([Name, Value]) => ({ Name, Value, Labels: {} })),
+      ],
+      Counters: [...this.requests].map(([k, v]) => ({
+        Name: "secrethub.http.requests",
+        Count: v,
+        Labels: k,
+      })),
+      Samples: [],
+      Points: [],
+    };
+  }
+}

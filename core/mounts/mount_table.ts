@@ -1,0 +1,228 @@
+/**
+ * The mount table: "<path>/" → engine instance with its own storage view
+ * (`logical/<uuid>/`). Resolution is longest-prefix over the mounted paths. The table itself is
+ * stored through the barrier at `core/mounts`.
+ */
+import { BadRequest, Conflict } from "../../lib/errors.ts";
+import { randomBase62, uuid } from "../../lib/crypto.ts";
+import { readJSON, writeJSON } from "../../engines/sdk.ts";
+import { ENGINES } from "../../engines/registry.ts";
+import type { Barrier, BarrierView } from "../barrier/barrier.ts";
+import { compilePaths } from "../router/match.ts";
+import type { CompiledPath, CorePathSpec } from "../router/types.ts";
+
+export interface MountEntry {
+  path: string;
+  type: string;
+  description: string;
+  uuid: string;
+  accessor: string;
+  options: Record<string, string> | null;
+  config: { default_lease_ttl: number; max_lease_ttl: number };
+  local: boolean;
+  seal_wrap: boolean;
+}
+
+export interface ResolvedMount {
+  entry: MountEntry;
+  table: CompiledPath[];
+  /** Path inside the mount. */
+  rest: string;
+}
+
+const MOUNTS_KEY = "core/mounts";
+const RESERVED = ["sys/", "auth/", "cubbyhole/", "identity/"];
+
+export function normalizeKvType(
+  type: string,
+  options: Record<string, string> | null,
+): { type: string; options: Record<string, string> | null } {
+  if (type === "kv-v2") return { type: "kv", options: { ...options, version: "2" } };
+  if (type === "kv-v1" || (type === "kv" && options?.version === "1")) {
+    throw new BadRequest('KV version 1 is not supported; mount kv with options.version "2"');
+  }
+  if (type === "kv") return { type: "kv", options: { ...options, version: "2" } };
+  return { type, options };
+}
+
+export class MountTable {
+  readonly #barrier: Barrier;
+  readonly #now: () => number;
+  #entries: MountEntry[] = [];
+  #tables = new Map<string, CompiledPath[]>();
+  #builtins = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
+  #sorted: string[] = [];
+
+  constructor(barrier: Barrier, now: () => number = Date.now) {
+    this.#barrier = barrier;
+    this.#now = now;
+  }
+
+  addBuiltin(path: string, type: string, specs: CorePathSpec[], description: string): void {
+    this.#builtins.set(path, {
+      entry: {
+        path,
+        type,
+        description,
+        uuid: uuid(),
+        accessor: `${type}_${randomBase62(8).toLowerCase()}`,
+        options: null,
+        config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+        local: false,
+        seal_wrap: false,
+      },
+      table: compilePaths(specs),
+    });
+    this.#resort();
+  }
+
+  /** Loads (or, on first unseal, creates) the persisted table and instantiates its engines. */
+  async load(): Promise<void> {
+    let entries = await readJSON<MountEntry[]>(this.#barrier, MOUNTS_KEY);
+    if (!entries) {
+      entries = [this.#newEntry("secret/", "kv", "key/value secret storage", { version: "2" })];
+      await writeJSON(this.#barrier, MOUNTS_KEY, entries);
+    }
+    this.#entries = entries;
+    this.#tables.clear();
+    for (const e of entries) this.#instantiate(e);
+    this.#resort();
+  }
+
+  unload(): void {
+    this.#entries = [];
+    this.#tables.clear();
+    this.#resort();
+  }
+
+  #newEntry(
+    path: string,
+    type: string,
+    description: string,
+    options: Record<string, string> | null,
+  ): MountEntry {
+    return {
+      path,
+      type,
+      description,
+      uuid: uuid(),
+      accessor: `${type}_${randomBase62(8).toLowerCase()}`,
+      options,
+      config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+      local: false,
+      seal_wrap: false,
+    };
+  }
+
+  #instantiate(e: MountEntry): void {
+    const factory = ENGINES[e.type];
+    if (!factory) throw new Error(`unknown engine type in mount table: ${e.type}`);
+    const engine = factory({
+      storage: this.#barrier.view(`logical/${e.uuid}/`),
+      mount: { path: e.path, uuid: e.uuid, type: e.type, options: e.options ?? {} },
+      now: this.#now,
+    });
+    this.#tables.set(e.path, compilePaths(engine.paths as CorePathSpec[]));
+  }
+
+  #resort(): void {
+    this.#sorted = [...this.#builtins.keys(), ...this.#entries.map((e) => e.path)]
+      .sort((a, b) => b.length - a.length);
+  }
+
+  resolve(path: string): ResolvedMount | null {
+    const withSlash = path.endsWith("/") ? path : path + "/";
+    for (const p of this.#sorted) {
+      if (path.startsWith(p) || withSlash === p) {
+        const b = this.#builtins.get(p);
+        const entry = b?.entry ?? this.#entries.find((e) => e.path === p)!;
+        const table = b?.table ?? this.#tables.get(p)!;
+        return { entry, table, rest: path.length >= p.length ? path.slice(p.length) : "" };
+      }
+    }
+    return null;
+  }
+
+  list(): MountEntry[] {
+    return [
+      ...[...this.#builtins.values()].map((b) => b.entry).filter((e) =>
+        !e.path.startsWith("auth/")
+      ),
+      ...this.#entries,
+    ];
+  }
+
+  get(path: string): MountEntry | undefined {
+    return this.#entries.find((e) => e.path === path) ?? this.#builtins.get(path)?.entry;
+  }
+
+  async enable(
+    path: string,
+    type: string,
+    description: string,
+    options: Record<string, string> | null,
+    config: Partial<MountEntry["config"]>,
+  ): Promise<void> {
+    const norm = normalizeKvType(type, options);
+    if (!ENGINES[norm.type]) throw new BadRequest(`plugin not found in the catalog: ${type}`);
+    if (RESERVED.some((r) => path.startsWith(r))) {
+      throw new BadRequest(`cannot mount under reserved path "${path}"`);
+    }
+    for (const p of this.#sorted) {
+      if (p.startsWith(path) || path.startsWith(p)) {
+        throw new Conflict(`path is already in use at ${p}`);
+      }
+    }
+    const e = this.#newEntry(path, norm.type, description, norm.options);
+    e.config = {
+      default_lease_ttl: config.default_lease_ttl ?? 0,
+      max_lease_ttl: config.max_lease_ttl ?? 0,
+    };
+    const next = [...this.#entries, e];
+    await writeJSON(this.#barrier, MOUNTS_KEY, next);
+    this.#entries = next;
+    this.#instantiate(e);
+    this.#resort();
+  }
+
+  async disable(path: string): Promise<void> {
+    const e = this.#entries.find((x) => x.path === path);
+    if (!e) {
+      if (this.#builtins.has(path)) throw new BadRequest(`cannot unmount "${path}"`);
+      return;
+    }
+    const next = this.#entries.filter((x) => x !== e);
+    const view = this.#barrier.view(`logical/${e.uuid}/`) as BarrierView;
+    const keys = await view.allKeys();
+    await this.#barrier.transaction([
+      ...keys.map((k) => ({ op: "delete" as const, key: `logical/${e.uuid}/${k}` })),
+      {
+        op: "put",
+        key: MOUNTS_KEY,
+        value: new TextEncoder().encode(JSON.stringify(next)),
+      },
+    ]);
+    this.#entries = next;
+    this.#tables.delete(path);
+    this.#resort();
+  }
+
+  async tune(
+    path: string,
+    patch: { description?: string; default_lease_ttl?: number; max_lease_ttl?: number },
+  ): Promise<void> {
+    const e = this.#entries.find((x) => x.path === path);
+    if (!e) throw new BadRequest(`no mount at "${path}"`);
+    const updated: MountEntry = {
+      ...e,
+      description: patch.description ?? e.description,
+      config: {
+        default_lease_ttl: patch.default_lease_ttl ?? e.config.default_lease_ttl,
+        max_lease_ttl: patch.max_lease_ttl ?? e.config.max_lease_ttl,
+      },
+    };
+    const next = this.#entries.map((x) => x === e ? updated : x);
+    await writeJSON(this.#barrier, MOUNTS_KEY, next);
+    this.#entries = next;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Named ACL policies stored through the barrier at `sys/policy/<name>`. Parsed policies and the
+ * Acl built for each distinct policy set are cached; any write or delete drops the caches, so a
+ * change takes effect for live tokens on their next request.
+ */
+import { BadRequest } from "../../lib/errors.ts";
+import type { StorageView } from "../../engines/sdk.ts";
+import { readJSON, writeJSON } from "../../engines/sdk.ts";
+import { Acl } from "./acl.ts";
+import { DEFAULT_POLICY_HCL } from "./defaults.ts";
+import { parsePolicy } from "./parse.ts";
+import type { Policy } from "./types.ts";
+
+interface StoredPolicy {
+  name: string;
+  policy: string;
+  modified: string;
+  version: number;
+}
+
+const ACL_CACHE_MAX = 10_000;
+
+export class PolicyStore {
+  readonly #s: StorageView;
+  #parsed = new Map<string, Policy | null>();
+  #acls = new Map<string, Acl>();
+  #generation = 0;
+
+  constructor(storage: StorageView) {
+    this.#s = storage;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  async ensureDefault(): Promise<void> {
+    if (!await this.#s.get("default")) await this.#store("default", DEFAULT_POLICY_HCL);
+  }
+
+  async #store(name: string, text: string): Promise<void> {
+    const prev = await readJSON<StoredPolicy>(this.#s, name);
+    await writeJSON(
+      this.#s,
+      name,
+      {
+        name,
+        policy: text,
+        modified: new Date().toISOString(),
+        version: (prev?.version ?? 0) + 1,
+      } satisfies StoredPolicy,
+    );
+    this.#invalidate();
+  }
+
+  #invalidate(): void {
+    this.#parsed.clear();
+    this.#acls.clear();
+    this.#generation++;
+  }
+
+  async write(name: string, text: string): Promise<void> {
+    const lower = name.toLowerCase();
+    if (lower === "root") throw new BadRequest("cannot update root policy");
+    // Parsing first rejects a bad policy before anything is stored; base64 input is kept decoded.
+    await this.#store(lower, parsePolicy(lower, text).raw);
+  }
+
+  async read(name: string): Promise<StoredPolicy | null> {
+    const lower = name.toLowerCase();
+    if (lower === "root") return { name: "root", policy: "", modified: "", version: 0 };
+    return await readJSON<StoredPolicy>(this.#s, lower);
+  }
+
+  async delete(name: string): Promise<void> {
+    const lower = name.toLowerCase();
+    if (lower === "root" || lower === "default") {
+      throw new BadRequest(`cannot delete ${lower} policy`);
+    }
+    await this.#s.delete(lower);
+    this.#invalidate();
+  }
+
+  async list(): Promise<string[]> {
+    const names = (await this.#s.list("")).filter((n) => !n.endsWith("/"));
+    return [...new Set([...names, "root"])].sort();
+  }
+
+  async #policy(name: string): Promise<Policy | null> {
+    if (this.#parsed.has(name)) return this.#parsed.get(name)!;
+    const stored = await readJSON<StoredPolicy>(this.#s, name);
+    const p = stored ? parsePolicy(name, stored.policy) : null;
+    this.#parsed.set(name, p);
+    return p;
+  }
+
+  /** The Acl for a token's policy set; unknown policy names grant nothing. */
+  async acl(policies: string[]): Promise<Acl> {
+    const key = policies.join(",");
+    const hit = this.#acls.get(key);
+    if (hit) return hit;
+    const gen = this.#generation;
+    const root = policies.includes("root");
+    const loaded: Policy[] = [];
+    for (const n of policies) {
+      if (n === "root") continue;
+      const p = await this.#policy(n);
+      if (p) loaded.push(p);
+    }
+    const acl = new Acl(loaded, { root });
+    // A policy change while loading would make this Acl stale; don't cache it then.
+    if (gen === this.#generation) {
+      if (this.#acls.size >= ACL_CACHE_MAX) this.#acls.clear();
+      this.#acls.set(key, acl);
+    }
+    return acl;
+  }
+}

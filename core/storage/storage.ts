@@ -1,0 +1,61 @@
+/**
+ * The physical storage contract: bytes by key plus an append-only audit table. Everything above
+ * it (barrier, engines) talks to this interface only, so a PostgreSQL backend can replace the
+ * embedded libSQL file without touching anything else.
+ */
+
+export type PhysicalOp =
+  | { op: "put"; key: string; value: Uint8Array }
+  | { op: "delete"; key: string };
+
+export interface AuditRow {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  mac: string;
+  entry: Record<string, unknown>;
+}
+
+export interface PhysicalStorage {
+  readonly kind: string;
+  get(key: string): Promise<Uint8Array | null>;
+  /** All keys that start with `prefix`, sorted, at most `limit`. */
+  keys(prefix: string, limit?: number): Promise<string[]>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+  /**
+   * Applies ops and audit rows atomically; resolves only after the transaction is synced.
+   * Concurrent calls may share one transaction (group commit); if it fails, all of them fail.
+   */
+  transaction(ops: PhysicalOp[], audit?: AuditRow[]): Promise<void>;
+  auditHead(): Promise<{ seq: number; hash: string }>;
+  /**
+   * Called synchronously when a transaction carrying audit rows fails, with the last committed
+   * head, so the in-memory chain never links to a row that was never written.
+   */
+  onAuditRollback?: (head: { seq: number; hash: string }) => void;
+  auditRows(fromSeq?: number): Iterable<AuditRow>;
+  close(): void;
+}
+
+/** Immediate children of `prefix` among `keys`: leaf names, folders with a trailing "/". */
+export function childNames(prefix: string, keys: string[]): string[] {
+  const out: string[] = [];
+  let lastFolder = "";
+  for (const k of keys) {
+    const rest = k.slice(prefix.length);
+    const slash = rest.indexOf("/");
+    if (slash === -1) {
+      out.push(rest);
+    } else {
+      const folder = rest.slice(0, slash + 1);
+      if (folder !== lastFolder) {
+        out.push(folder);
+        lastFolder = folder;
+      }
+    }
+  }
+  return out;
+}
+
+export const ZERO_HASH = "0".repeat(64);

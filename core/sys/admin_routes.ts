@@ -1,0 +1,284 @@
+/** sys/mounts, policies, capabilities, keyring and metrics routes. */
+import { BadRequest, NotFound } from "../../lib/errors.ts";
+import * as fields from "../../lib/fields.ts";
+import { v } from "../../lib/fields.ts";
+import type { Core } from "../core.ts";
+import type { MountEntry } from "../mounts/mount_table.ts";
+import type { CorePathSpec } from "../router/types.ts";
+import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
+
+const mountName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.\-/]{1,128}$/, "invalid mount path"));
+
+const mountSchema = v.object({
+  type: v.pipe(v.string("type is required"), v.minLength(1, "type is required")),
+  description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
+  config: v.optional(
+    v.object({
+      default_lease_ttl: v.optional(fields.duration),
+      max_lease_ttl: v.optional(fields.duration),
+    }),
+    {},
+  ),
+  options: v.optional(v.nullable(v.record(v.string(), v.string())), null),
+  local: v.optional(fields.bool),
+  seal_wrap: v.optional(fields.bool),
+});
+
+const tuneSchema = v.object({
+  description: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+  default_lease_ttl: v.optional(fields.duration),
+  max_lease_ttl: v.optional(fields.duration),
+  options: v.optional(v.nullable(v.record(v.string(), v.string()))),
+});
+
+const policySchema = v.object({
+  policy: v.optional(v.pipe(v.string("policy must be a string"), v.maxLength(1 << 20))),
+  rules: v.optional(v.pipe(v.string("rules must be a string"), v.maxLength(1 << 20))),
+});
+
+const capsSchema = v.object({
+  paths: v.optional(fields.stringList),
+  path: v.optional(fields.stringList),
+  token: v.optional(v.string()),
+  accessor: v.optional(v.string()),
+});
+
+function mountView(e: MountEntry): Record<string, unknown> {
+  return {
+    type: e.type,
+    description: e.description,
+    accessor: e.accessor,
+    uuid: e.uuid,
+    config: { ...e.config, force_no_cache: false },
+    options: e.options,
+    local: e.local,
+    seal_wrap: e.seal_wrap,
+    external_entropy_access: false,
+    plugin_version: "",
+    running_plugin_version: "",
+    running_sha256: "",
+  };
+}
+
+function normMount(p: string): string {
+  const t = p.replace(/^\/+|\/+$/g, "");
+  if (!t) throw new BadRequest("mount path is required");
+  return t + "/";
+}
+
+export function adminRoutes(core: Core): CorePathSpec[] {
+  const caps = async (policies: string[], paths: string[]) => {
+    if (paths.length === 0) throw new BadRequest("missing paths");
+    if (paths.length > 100) throw new BadRequest("too many paths (max 100)");
+    const acl = await core.policies.acl(policies);
+    const out: Record<string, unknown> = {};
+    for (const p of paths) out[p] = acl.capabilities(p.replace(/^\/+/, ""));
+    if (paths.length === 1) out.capabilities = out[paths[0]!];
+    return { data: out };
+  };
+  return [
+    {
+      pattern: "mounts",
+      injectTopLevel: true,
+      operations: {
+        read: () =>
+          Promise.resolve({
+            data: Object.fromEntries(core.mounts.list().map((e) => [e.path, mountView(e)])),
+          }),
+      },
+    },
+    {
+      pattern: "mounts/:path+/tune",
+      input: { write: tuneSchema },
+      operations: {
+        read: (r) => {
+          const e = core.mounts.get(normMount(r.params.path!));
+          if (!e) throw new BadRequest(`cannot fetch sysview for path "${r.params.path}"`);
+          return Promise.resolve({
+            data: {
+              description: e.description,
+              default_lease_ttl: e.config.default_lease_ttl || SYSTEM_MAX_TTL,
+              max_lease_ttl: e.config.max_lease_ttl || SYSTEM_MAX_TTL,
+              force_no_cache: false,
+              options: e.options,
+            },
+          });
+        },
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof tuneSchema>;
+          await core.mounts.tune(normMount(r.params.path!), d);
+        },
+      },
+    },
+    {
+      pattern: "mounts/:path+",
+      input: { write: mountSchema },
+      sudo: ["create", "update", "delete"],
+      operations: {
+        read: (r) => {
+          const e = core.mounts.get(normMount(r.params.path!));
+          if (!e) throw new NotFound();
+          return Promise.resolve({ data: mountView(e) });
+        },
+        update: async (r) => {
+          const path = normMount(v.parse(mountName, r.params.path));
+          const d = r.data as v.InferOutput<typeof mountSchema>;
+          await core.mounts.enable(path, d.type, d.description, d.options, d.config);
+        },
+        delete: async (r) => {
+          await core.mounts.disable(normMount(r.params.path!));
+        },
+      },
+    },
+    {
+      pattern: "internal/ui/mounts/:path*",
+      operations: {
+        read: (r) => {
+          const p = r.params.path ?? "";
+          if (!p) {
+            const secret = Object.fromEntries(
+              core.mounts.list().map((e) => [e.path, mountView(e)]),
+            );
+            return Promise.resolve({ data: { secret, auth: {} } });
+          }
+          const m = core.mounts.resolve(p);
+          if (!m) throw new NotFound();
+          return Promise.resolve({ data: { ...mountView(m.entry), path: m.entry.path } });
+        },
+      },
+    },
+    {
+      pattern: "policy",
+      injectTopLevel: true,
+      operations: {
+        read: async () => {
+          const keys = await core.policies.list();
+          return { data: { keys, policies: keys } };
+        },
+      },
+    },
+    {
+      pattern: "policies/acl/",
+      operations: {
+        list: async () => ({ data: { keys: await core.policies.list() } }),
+      },
+    },
+    ...["policy/:name", "policies/acl/:name"].map((pattern): CorePathSpec => ({
+      pattern,
+      input: { write: policySchema },
+      operations: {
+        read: async (r) => {
+          const p = await core.policies.read(r.params.name!);
+          if (!p) throw new NotFound();
+          const legacy = pattern.startsWith("policy/");
+          return {
+            data: legacy
+              ? { name: p.name, rules: p.policy }
+              : { name: p.name, policy: p.policy, version: p.version, modified: p.modified },
+          };
+        },
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof policySchema>;
+          const text = d.policy ?? d.rules;
+          if (text === undefined) throw new BadRequest("'policy' parameter not supplied or empty");
+          await core.policies.write(r.params.name!, text);
+        },
+        delete: async (r) => {
+          await core.policies.delete(r.params.name!);
+        },
+      },
+    })),
+    {
+      pattern: "capabilities-self",
+      injectTopLevel: true,
+      input: { write: capsSchema },
+      operations: {
+        update: (r) => {
+          const d = r.data as v.InferOutput<typeof capsSchema>;
+          return caps(r.token!.policies, d.paths ?? d.path ?? []);
+        },
+      },
+    },
+    {
+      pattern: "capabilities",
+      injectTopLevel: true,
+      input: { write: capsSchema },
+      operations: {
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof capsSchema>;
+          const t = d.token ? await core.tokens.lookup(d.token) : null;
+          if (!t) throw new BadRequest("invalid token");
+          return caps(t.policies, d.paths ?? d.path ?? []);
+        },
+      },
+    },
+    {
+      pattern: "capabilities-accessor",
+      injectTopLevel: true,
+      input: { write: capsSchema },
+      operations: {
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof capsSchema>;
+          const t = d.accessor ? await core.tokens.lookupByAccessor(d.accessor) : null;
+          if (!t) throw new BadRequest("invalid accessor");
+          return caps(t.policies, d.paths ?? d.path ?? []);
+        },
+      },
+    },
+    {
+      pattern: "rotate",
+      sudo: true,
+      operations: {
+        update: async () => {
+          await core.rotate();
+        },
+      },
+    },
+    {
+      pattern: "key-status",
+      injectTopLevel: true,
+      operations: {
+        read: () => {
+          const t = core.barrier.keyring.active;
+          return Promise.resolve({
+            data: {
+              term: t.term,
+              install_time: t.installTime,
+              encryptions: core.barrier.encryptions,
+            },
+          });
+        },
+      },
+    },
+    {
+      pattern: "metrics",
+      input: {
+        read: v.object({
+          format: v.optional(v.picklist(["prometheus", "json", ""], "unsupported format")),
+        }),
+      },
+      operations: {
+        read: async (r) => {
+          const extra = {
+            secrethub_audit_log_failures_total: core.audit.failures,
+            secrethub_token_count: (await core.tokens.accessors()).length,
+          };
+          if (r.data.format === "prometheus") {
+            return {
+              raw: {
+                body: core.metrics.prometheus(extra),
+                contentType: "text/plain; version=0.0.4",
+              },
+            };
+          }
+          return {
+            raw: {
+              body: JSON.stringify(core.metrics.json(extra)),
+              contentType: "application/json",
+            },
+          };
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,207 @@
+/** sys/init, seal-status, unseal, seal, health, leader: the routes that work while sealed. */
+import { BadRequest } from "../../lib/errors.ts";
+import * as fields from "../../lib/fields.ts";
+import { v } from "../../lib/fields.ts";
+import type { Core } from "../core.ts";
+import { VERSION } from "../core.ts";
+import { decodeShare } from "../seal/seal.ts";
+import type { CorePathSpec, CoreResponse } from "../router/types.ts";
+
+function raw(body: unknown, status = 200): CoreResponse {
+  return { raw: { body: JSON.stringify(body), contentType: "application/json", status } };
+}
+
+const initSchema = v.object({
+  secret_shares: v.pipe(
+    fields.int,
+    v.minValue(1, "must be at least 1"),
+    v.maxValue(255, "must be at most 255"),
+  ),
+  secret_threshold: v.pipe(
+    fields.int,
+    v.minValue(1, "must be at least 1"),
+    v.maxValue(255, "must be at most 255"),
+  ),
+  pgp_keys: v.optional(v.unknown()),
+  root_token_pgp_key: v.optional(v.unknown()),
+  stored_shares: v.optional(v.unknown()),
+  recovery_shares: v.optional(v.unknown()),
+  recovery_threshold: v.optional(v.unknown()),
+});
+
+const unsealSchema = v.object({
+  key: v.optional(v.pipe(v.string("key must be a string"), v.maxLength(200, "key is too long"))),
+  reset: v.optional(fields.bool),
+  migrate: v.optional(fields.bool),
+});
+
+const healthSchema = v.record(v.string(), v.union([v.string(), v.array(v.string())]));
+
+export function sealStatusBody(core: Core): Record<string, unknown> {
+  const s = core.sealStatus();
+  const body: Record<string, unknown> = {
+    type: "shamir",
+    initialized: s.initialized,
+    sealed: s.sealed,
+    t: s.t,
+    n: s.n,
+    progress: s.progress,
+    nonce: "",
+    version: VERSION,
+    build_date: "2026-11-26T00:00:00Z",
+    commit_date: "2026-11-26T00:00:00Z",
+    migration: false,
+    recovery_seal: false,
+    storage_type: core.physical.kind,
+  };
+  if (!s.sealed) {
+    body.cluster_name = core.clusterName;
+    body.cluster_id = core.clusterId;
+  }
+  return body;
+}
+
+function codeParam(q: Record<string, unknown>, name: string, dflt: number): number {
+  const x = q[name];
+  if (x === undefined) return dflt;
+  const n = Number(Array.isArray(x) ? x[0] : x);
+  if (!Number.isInteger(n) || n < 100 || n > 599) {
+    throw new BadRequest(`invalid ${name}: ${String(x)}`);
+  }
+  return n;
+}
+
+function healthBody(core: Core): Record<string, unknown> {
+  return {
+    initialized: core.initialized,
+    sealed: core.sealed,
+    standby: false,
+    performance_standby: false,
+    replication_performance_mode: "disabled",
+    replication_dr_mode: "disabled",
+    server_time_utc: Math.floor(core.now() / 1000),
+    version: VERSION,
+    cluster_name: core.clusterName,
+    cluster_id: core.clusterId,
+  };
+}
+
+export function sealRoutes(core: Core): CorePathSpec[] {
+  return [
+    {
+      pattern: "init",
+      unauthenticated: true,
+      whileSealed: true,
+      input: { write: initSchema },
+      operations: {
+        read: () => Promise.resolve(raw({ initialized: core.initialized })),
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof initSchema>;
+          if (d.pgp_keys !== undefined || d.root_token_pgp_key !== undefined) {
+            throw new BadRequest("PGP-encrypted shares are not supported");
+          }
+          if (d.secret_threshold > d.secret_shares) {
+            throw new BadRequest("threshold cannot be larger than shares");
+          }
+          if (d.secret_shares > 1 && d.secret_threshold < 2) {
+            throw new BadRequest("threshold must be greater than one for multiple shares");
+          }
+          return raw(await core.init(d.secret_shares, d.secret_threshold));
+        },
+      },
+    },
+    {
+      pattern: "seal-status",
+      unauthenticated: true,
+      whileSealed: true,
+      operations: { read: () => Promise.resolve(raw(sealStatusBody(core))) },
+    },
+    {
+      pattern: "unseal",
+      unauthenticated: true,
+      whileSealed: true,
+      input: { write: unsealSchema },
+      operations: {
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof unsealSchema>;
+          if (!core.initialized) throw new BadRequest("Vault is not initialized");
+          if (d.reset) {
+            if (!core.sealed) throw new BadRequest("vault is unsealed");
+            core.seal.resetProgress();
+            return raw(sealStatusBody(core));
+          }
+          if (!d.key) {
+            throw new BadRequest(
+              "'key' must be specified in request body as JSON, or 'reset' set to true",
+            );
+          }
+          if (!core.sealed) return raw(sealStatusBody(core));
+          await core.unseal(decodeShare(d.key));
+          return raw(sealStatusBody(core));
+        },
+      },
+    },
+    {
+      pattern: "seal",
+      sudo: true,
+      operations: {
+        update: async () => {
+          await core.sealNow();
+        },
+      },
+    },
+    {
+      pattern: "health",
+      unauthenticated: true,
+      whileSealed: true,
+      input: { read: healthSchema },
+      operations: {
+        read: (r) => {
+          const q = r.data;
+          // Every override is validated, not only the one the current state uses.
+          const uninit = codeParam(q, "uninitcode", 501);
+          const sealed = codeParam(q, "sealedcode", 503);
+          const active = codeParam(q, "activecode", 200);
+          for (const k of ["standbycode", "drsecondarycode", "performancestandbycode"]) {
+            codeParam(q, k, 429);
+          }
+          const status = !core.initialized ? uninit : core.sealed ? sealed : active;
+          return Promise.resolve(raw(healthBody(core), status));
+        },
+      },
+    },
+    {
+      pattern: "health/live",
+      unauthenticated: true,
+      whileSealed: true,
+      // The process answers, so it is alive; sealed is not a reason to restart it.
+      operations: { read: () => Promise.resolve(raw(healthBody(core), 200)) },
+    },
+    {
+      pattern: "health/ready",
+      unauthenticated: true,
+      whileSealed: true,
+      operations: {
+        read: () =>
+          Promise.resolve(raw(healthBody(core), core.initialized && !core.sealed ? 200 : 503)),
+      },
+    },
+    {
+      pattern: "leader",
+      unauthenticated: true,
+      whileSealed: true,
+      operations: {
+        read: () =>
+          Promise.resolve(raw({
+            ha_enabled: false,
+            is_self: false,
+            active_time: "0001-01-01T00:00:00Z",
+            leader_address: "",
+            leader_cluster_address: "",
+            performance_standby: false,
+            performance_standby_last_remote_wal: 0,
+          })),
+      },
+    },
+  ];
+}

@@ -1,0 +1,239 @@
+/** auth/token/*: Vault's token backend as a path table over the TokenStore. */
+import { BadRequest, PermissionDenied } from "../../lib/errors.ts";
+import * as fields from "../../lib/fields.ts";
+import { v } from "../../lib/fields.ts";
+import type { Core } from "../core.ts";
+import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
+import type { TokenEntry } from "./token_store.ts";
+
+const createSchema = v.object({
+  id: v.optional(v.string()),
+  policies: v.optional(fields.stringList),
+  meta: v.optional(fields.stringMap),
+  no_parent: v.optional(fields.bool),
+  no_default_policy: v.optional(fields.bool),
+  renewable: v.optional(fields.bool),
+  ttl: v.optional(fields.duration),
+  explicit_max_ttl: v.optional(fields.duration),
+  display_name: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  num_uses: v.optional(fields.nonNegInt),
+  type: v.optional(v.picklist(["service", "default"], "only service tokens are supported")),
+  period: v.optional(fields.duration),
+  role_name: v.optional(v.string()),
+  entity_alias: v.optional(v.string()),
+});
+
+const tokenSchema = v.object({ token: v.optional(v.string()) });
+const accessorSchema = v.object({ accessor: v.optional(v.string()) });
+const renewSchema = v.object({
+  token: v.optional(v.string()),
+  accessor: v.optional(v.string()),
+  increment: v.optional(fields.duration),
+});
+
+export function tokenData(core: Core, e: TokenEntry, clearId = ""): Record<string, unknown> {
+  return {
+    accessor: e.accessor,
+    creation_time: e.creation_time,
+    creation_ttl: e.creation_ttl,
+    display_name: e.display_name,
+    entity_id: "",
+    expire_time: e.expire_time ? new Date(e.expire_time).toISOString() : null,
+    explicit_max_ttl: e.explicit_max_ttl,
+    id: clearId,
+    issue_time: new Date(e.creation_time * 1000).toISOString(),
+    meta: e.meta,
+    num_uses: e.num_uses,
+    orphan: e.orphan,
+    path: e.path,
+    policies: e.policies,
+    renewable: e.renewable,
+    ttl: core.tokens.ttlOf(e),
+    type: e.type,
+    ...(e.last_renewal_time
+      ? {
+        last_renewal_time: Math.floor(e.last_renewal_time / 1000),
+        last_renewal: new Date(e.last_renewal_time).toISOString(),
+      }
+      : {}),
+  };
+}
+
+export function authBlock(core: Core, token: string, e: TokenEntry): Record<string, unknown> {
+  return {
+    client_token: token,
+    accessor: e.accessor,
+    policies: e.policies,
+    token_policies: e.policies,
+    metadata: e.meta,
+    lease_duration: core.tokens.ttlOf(e),
+    renewable: e.renewable,
+    entity_id: "",
+    token_type: "service",
+    orphan: e.orphan,
+    mfa_requirement: null,
+    num_uses: e.num_uses,
+  };
+}
+
+export function tokenRoutes(core: Core): CorePathSpec[] {
+  const create = async (r: CoreRequest, orphan: boolean): Promise<CoreResponse> => {
+    const d = r.data as v.InferOutput<typeof createSchema>;
+    const parent = r.token!;
+    const parentIsRoot = parent.policies.includes("root");
+    if (d.role_name) throw new BadRequest("token roles are not supported");
+    if (d.period !== undefined) throw new BadRequest("periodic tokens are not supported");
+    if (parent.num_uses > 0) throw new BadRequest("limited-use tokens cannot create child tokens");
+    const needSudo = d.id !== undefined || (d.no_parent && !orphan);
+    if (needSudo && !parentIsRoot) {
+      const acl = await core.policies.acl(parent.policies);
+      if (!acl.check(r.fullPath, "update", true).allowed) {
+        throw new PermissionDenied("root or sudo privileges required to set id or no_parent");
+      }
+    }
+    let policies = d.policies ?? parent.policies.filter((p) => p !== "root" || parentIsRoot);
+    if (!parentIsRoot) {
+      const extra = policies.filter((p) => p !== "default" && !parent.policies.includes(p));
+      if (extra.length) throw new BadRequest("child policies must be subset of parent");
+    }
+    if (!d.no_default_policy && !policies.includes("root") && !policies.includes("default")) {
+      policies = [...policies, "default"];
+    }
+    if (policies.length === 0) throw new BadRequest("token must have at least one policy");
+    const { token, entry } = await core.tokens.create({
+      id: d.id,
+      policies,
+      parent: orphan || d.no_parent ? null : parent,
+      meta: d.meta,
+      displayName: d.display_name ? `token-${d.display_name}` : "token",
+      numUses: d.num_uses,
+      ttl: d.ttl,
+      explicitMaxTtl: d.explicit_max_ttl,
+      renewable: d.renewable,
+      path: orphan ? "auth/token/create-orphan" : "auth/token/create",
+    });
+    return { auth: authBlock(core, token, entry) };
+  };
+
+  const byToken = async (t: string | undefined): Promise<TokenEntry> => {
+    const e = t ? await core.tokens.lookup(t) : null;
+    if (!e) throw new BadRequest("bad token");
+    return e;
+  };
+  const byAccessor = async (a: string | undefined): Promise<TokenEntry> => {
+    const e = a ? await core.tokens.lookupByAccessor(a) : null;
+    if (!e) throw new BadRequest("invalid accessor");
+    return e;
+  };
+
+  return [
+    {
+      pattern: "create",
+      input: { write: createSchema },
+      operations: { update: (r) => create(r, false) },
+    },
+    {
+      pattern: "create-orphan",
+      input: { write: createSchema },
+      operations: { update: (r) => create(r, true) },
+    },
+    {
+      pattern: "lookup-self",
+      operations: {
+        read: (r) => Promise.resolve({ data: tokenData(core, r.token!, r.clientToken) }),
+        update: (r) => Promise.resolve({ data: tokenData(core, r.token!, r.clientToken) }),
+      },
+    },
+    {
+      pattern: "lookup",
+      input: { write: tokenSchema, read: tokenSchema },
+      operations: {
+        update: async (r) => {
+          const t = (r.data as { token?: string }).token;
+          return { data: tokenData(core, await byToken(t), t) };
+        },
+      },
+    },
+    {
+      pattern: "lookup-accessor",
+      input: { write: accessorSchema },
+      operations: {
+        update: async (r) => ({
+          data: tokenData(core, await byAccessor((r.data as { accessor?: string }).accessor)),
+        }),
+      },
+    },
+    {
+      pattern: "renew-self",
+      input: { write: renewSchema },
+      operations: {
+        update: async (r) => {
+          const e = await core.tokens.renew(r.token!, (r.data as { increment?: number }).increment);
+          return { auth: authBlock(core, r.clientToken, e) };
+        },
+      },
+    },
+    {
+      pattern: "renew",
+      input: { write: renewSchema },
+      operations: {
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof renewSchema>;
+          const e = await core.tokens.renew(await byToken(d.token), d.increment);
+          return { auth: authBlock(core, d.token!, e) };
+        },
+      },
+    },
+    {
+      pattern: "renew-accessor",
+      input: { write: renewSchema },
+      operations: {
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof renewSchema>;
+          const e = await core.tokens.renew(await byAccessor(d.accessor), d.increment);
+          return { auth: { ...authBlock(core, "", e), client_token: "" } };
+        },
+      },
+    },
+    {
+      pattern: "revoke-self",
+      operations: {
+        update: async (r) => {
+          await core.tokens.revoke(r.token!);
+        },
+      },
+    },
+    {
+      pattern: "revoke",
+      input: { write: tokenSchema },
+      operations: {
+        update: async (r) => {
+          const t = (r.data as { token?: string }).token;
+          const e = t ? await core.tokens.lookup(t) : null;
+          if (!t) throw new BadRequest("missing token");
+          if (e) await core.tokens.revoke(e);
+        },
+      },
+    },
+    {
+      pattern: "revoke-accessor",
+      input: { write: accessorSchema },
+      operations: {
+        update: async (r) => {
+          await core.tokens.revoke(await byAccessor((r.data as { accessor?: string }).accessor));
+        },
+      },
+    },
+    {
+      pattern: "accessors/",
+      sudo: true,
+      operations: { list: async () => ({ data: { keys: await core.tokens.accessors() } }) },
+    },
+    {
+      pattern: "tidy",
+      operations: {
+        update: async () => ({ data: { removed: await core.tokens.tidy() }, status: 200 }),
+      },
+    },
+  ];
+}

@@ -1,0 +1,108 @@
+/**
+ * The only project module an engine may import. An engine is a path table: each path has a
+ * pattern, an optional valibot schema for its input, and one handler per operation. Handlers get
+ * plain data and a storage view already scoped (and encrypted) for their mount; they never see
+ * HTTP objects.
+ */
+export * from "../lib/errors.ts";
+export * as fields from "../lib/fields.ts";
+export { v } from "../lib/fields.ts";
+export { formatDuration, parseDuration } from "../lib/duration.ts";
+import type * as v from "valibot";
+
+export type Operation = "read" | "create" | "update" | "patch" | "delete" | "list";
+
+export type WriteOp =
+  | { op: "put"; key: string; value: Uint8Array }
+  | { op: "delete"; key: string };
+
+/** Storage scoped to one mount. Values pass through the barrier (encrypted at rest). */
+export interface StorageView {
+  get(key: string): Promise<Uint8Array | null>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Immediate children of `prefix`: leaf names, and folder names with a trailing "/". */
+  list(prefix: string): Promise<string[]>;
+  /** Applies all ops atomically and durably. */
+  batch(ops: WriteOp[]): Promise<void>;
+}
+
+export interface EngineRequest {
+  operation: Operation;
+  /** Path relative to the mount, without a leading slash (list paths end in "/"). */
+  path: string;
+  /** Named parameters captured by the path pattern. */
+  params: Record<string, string>;
+  /** Body (writes) or query (reads), after the path's schema when it has one. */
+  data: Record<string, unknown>;
+  remoteAddress: string;
+  /** Accessor of the calling token ("" when unauthenticated). */
+  tokenAccessor: string;
+  requestId: string;
+}
+
+export interface EngineResponse {
+  data?: Record<string, unknown> | null;
+  warnings?: string[];
+  /** Defaults to 200 with data, 204 without. */
+  status?: number;
+}
+
+export interface MountInfo {
+  path: string;
+  uuid: string;
+  type: string;
+  options: Record<string, string>;
+}
+
+export interface EngineContext {
+  storage: StorageView;
+  mount: MountInfo;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now(): number;
+}
+
+export type Handler = (req: EngineRequest) => Promise<EngineResponse | void>;
+
+export interface PathSpec {
+  /**
+   * Segments separated by "/": literals, `:name` (one segment), `:name*` (the rest, may be
+   * empty), `:name+` (the rest, at least one segment). Matched in table order.
+   */
+  pattern: string;
+  /** Valibot schemas for input, per operation; "write" covers create and update. */
+  input?: Partial<Record<Operation | "write", v.GenericSchema>>;
+  operations: Partial<Record<Operation, Handler>>;
+  /** Decides create vs update for ACL purposes. Without it a write is an update. */
+  exists?: (req: EngineRequest) => Promise<boolean>;
+  synopsis?: string;
+}
+
+export interface Engine {
+  type: string;
+  version: string;
+  paths: PathSpec[];
+}
+
+export type EngineFactory = (ctx: EngineContext) => Engine;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export async function readJSON<T>(s: StorageView, key: string): Promise<T | null> {
+  const b = await s.get(key);
+  return b ? JSON.parse(dec.decode(b)) as T : null;
+}
+
+export function putJSONOp(key: string, value: unknown): WriteOp {
+  return { op: "put", key, value: enc.encode(JSON.stringify(value)) };
+}
+
+export function writeJSON(s: StorageView, key: string, value: unknown): Promise<void> {
+  return s.put(key, enc.encode(JSON.stringify(value)));
+}
+
+/** RFC 3339 with nanoseconds, as Vault prints times. */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z");
+}

@@ -1,0 +1,188 @@
+/**
+ * HTTP client for SecretHub's Vault-compatible API (`$ADDR/v1/...`), plus the rules that pick the
+ * address, token and CA certificate from flags, environment and the token helper file.
+ * @module
+ */
+
+export const DEFAULT_ADDRESS = "http://127.0.0.1:8200";
+export const TOKEN_FILE_NAME = ".secrethub-token";
+
+export type Env = Record<string, string | undefined>;
+
+export interface ApiClientOptions {
+  address: string;
+  token?: string;
+  /** PEM text of the CA(s) to trust, in addition to the system roots. */
+  caCert?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  /** Parsed JSON, the raw text when the body is not JSON, or null when it is empty. */
+  body: unknown;
+}
+
+/** The server could not be reached (DNS, refused connection, TLS failure). */
+export class NetworkError extends Error {
+  override name = "NetworkError";
+}
+
+export class ApiClient {
+  readonly address: string;
+  readonly token: string | undefined;
+  #http: Deno.HttpClient | undefined;
+
+  constructor(opts: ApiClientOptions) {
+    this.address = opts.address.replace(/\/+$/, "");
+    this.token = opts.token || undefined;
+    this.#http = opts.caCert ? Deno.createHttpClient({ caCerts: [opts.caCert] }) : undefined;
+  }
+
+  /** The full URL of an API path given relative to `/v1/` (leading slashes are ignored). */
+  url(path: string): string {
+    return `${this.address}/v1/${path.replace(/^\/+/, "")}`;
+  }
+
+  /**
+   * Sends one request. Non-2xx statuses are returned, not thrown, because callers branch on
+   * them (404 on a read, 2 on a sealed `status`); only an unreachable server throws.
+   */
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse> {
+    const h = new Headers(headers);
+    if (this.token && !h.has("x-vault-token")) h.set("x-vault-token", this.token);
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === "string" ? body : JSON.stringify(body);
+      if (!h.has("content-type")) {
+        // Vault refuses PATCH without the merge-patch type (415), so default it here.
+        h.set(
+          "content-type",
+          method === "PATCH" ? "application/merge-patch+json" : "application/json",
+        );
+      }
+    }
+    const url = this.url(path);
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers: h, body: payload, client: this.#http });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new NetworkError(`${method} ${url}: ${msg}`, { cause: err });
+    }
+    const text = await res.text();
+    return { status: res.status, body: parseBody(text) };
+  }
+
+  /** Releases the TLS client built for `caCert`; safe to call more than once. */
+  close(): void {
+    this.#http?.close();
+    this.#http = undefined;
+  }
+}
+
+function parseBody(text: string): unknown {
+  if (text.trim() === "") return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export interface EnvSettings {
+  address: string;
+  token?: string;
+  caCertPath?: string;
+  /** Where the address came from; `vault` means the VAULT_ADDR/VAULT_TOKEN pair was adopted. */
+  source: "flag" | "secrethub" | "vault" | "default";
+}
+
+export interface Overrides {
+  address?: string;
+  caCertPath?: string;
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s === "" ? undefined : s;
+}
+
+/**
+ * Picks address, token and CA path. SECRETHUB_* wins. VAULT_ADDR/VAULT_TOKEN are adopted only
+ * together, only when no SECRETHUB_ADDR/SECRETHUB_TOKEN is set and no -address flag was given:
+ * mixing them could send a real Vault token to this server or ours to a Vault.
+ */
+export function resolveEnv(env: Env, overrides: Overrides = {}): EnvSettings {
+  const shAddr = nonEmpty(env.SECRETHUB_ADDR);
+  const shToken = nonEmpty(env.SECRETHUB_TOKEN);
+  const vAddr = nonEmpty(env.VAULT_ADDR);
+  const vToken = nonEmpty(env.VAULT_TOKEN);
+  const caFlag = nonEmpty(overrides.caCertPath);
+  const addrFlag = nonEmpty(overrides.address);
+
+  if (!shAddr && !shToken && !addrFlag && vAddr && vToken) {
+    return {
+      address: vAddr,
+      token: vToken,
+      caCertPath: caFlag ?? nonEmpty(env.SECRETHUB_CACERT) ?? nonEmpty(env.VAULT_CACERT),
+      source: "vault",
+    };
+  }
+  return {
+    address: addrFlag ?? shAddr ?? DEFAULT_ADDRESS,
+    token: shToken,
+    caCertPath: caFlag ?? nonEmpty(env.SECRETHUB_CACERT),
+    source: addrFlag ? "flag" : shAddr ? "secrethub" : "default",
+  };
+}
+
+/** `~/.secrethub-token`, or undefined when no home directory is known. */
+export function tokenFilePath(env: Env): string | undefined {
+  const home = nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE);
+  return home ? `${home.replace(/[\\/]+$/, "")}/${TOKEN_FILE_NAME}` : undefined;
+}
+
+/** The stored token, or undefined when the file does not exist or is empty. */
+export async function readTokenFile(path: string): Promise<string | undefined> {
+  try {
+    return nonEmpty((await Deno.readTextFile(path)).trim());
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Stores a token readable by the owner only. The temp file is created 0600 and renamed over
+ * the target, so the token never sits in a file with wider permissions, even briefly.
+ */
+export async function writeTokenFile(path: string, token: string): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeTextFile(tmp, token, { mode: 0o600, createNew: true });
+    await Deno.chmod(tmp, 0o600);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Full client options: env/flag settings, then the token file, then the CA file's contents. */
+export async function resolveClientOptions(
+  env: Env,
+  overrides: Overrides = {},
+): Promise<ApiClientOptions> {
+  const s = resolveEnv(env, overrides);
+  let token = s.token;
+  if (!token) {
+    const file = tokenFilePath(env);
+    if (file) token = await readTokenFile(file);
+  }
+  const caCert = s.caCertPath ? await Deno.readTextFile(s.caCertPath) : undefined;
+  return { address: s.address, token, caCert };
+}

@@ -1,0 +1,96 @@
+/**
+ * Valibot schemas for Vault's loosely typed parameters: durations as "1h" or seconds, lists as
+ * arrays or comma strings, booleans and integers as strings. Every request body and query goes
+ * through a schema built from these, so bad input is a 400 with a message naming the field.
+ */
+import * as v from "valibot";
+import { parseDuration } from "./duration.ts";
+
+export { v };
+
+/** Seconds, from `"1h"`, `3600` or `"3600"`. */
+export const duration = v.pipe(
+  v.union([v.string(), v.number()], "must be a duration"),
+  v.rawTransform<string | number, number>(({ dataset, addIssue, NEVER }) => {
+    try {
+      return parseDuration(dataset.value);
+    } catch {
+      addIssue({ message: `invalid duration "${String(dataset.value)}"` });
+      return NEVER;
+    }
+  }),
+);
+
+export const bool = v.pipe(
+  v.union([v.boolean(), v.string(), v.number()], "must be a boolean"),
+  v.rawTransform<boolean | string | number, boolean>(({ dataset, addIssue, NEVER }) => {
+    const x = dataset.value;
+    if (typeof x === "boolean") return x;
+    const s = String(x).toLowerCase();
+    if (["true", "1", "t", "yes"].includes(s)) return true;
+    if (["false", "0", "f", "no", ""].includes(s)) return false;
+    addIssue({ message: `invalid boolean "${String(x)}"` });
+    return NEVER;
+  }),
+);
+
+/** A non-negative safe integer from a number or numeric string. */
+export const int = v.pipe(
+  v.union([v.number(), v.string()], "must be an integer"),
+  v.rawTransform<number | string, number>(({ dataset, addIssue, NEVER }) => {
+    const x = dataset.value;
+    const n = typeof x === "number" ? x : /^-?\d+$/.test(x.trim()) ? Number(x) : NaN;
+    if (!Number.isSafeInteger(n)) {
+      addIssue({ message: `invalid integer "${String(x)}"` });
+      return NEVER;
+    }
+    return n;
+  }),
+);
+
+export const nonNegInt = v.pipe(int, v.minValue(0, "must not be negative"));
+
+/** `["a","b"]` or `"a,b"` → trimmed, non-empty strings. */
+export const stringList = v.pipe(
+  v.union([v.array(v.string()), v.string()], "must be a list of strings"),
+  v.transform((x) =>
+    (Array.isArray(x) ? x : x.split(",")).map((s) => s.trim()).filter((s) => s.length > 0)
+  ),
+  v.maxLength(1000, "too many items"),
+);
+
+/** A string→string map; some clients send it as a JSON string. */
+export const stringMap = v.pipe(
+  v.union([v.record(v.string(), v.string()), v.string(), v.null()], "must be a map of strings"),
+  v.rawTransform<Record<string, string> | string | null, Record<string, string>>(
+    ({ dataset, addIssue, NEVER }) => {
+      const x = dataset.value;
+      if (x === null || x === "") return {} as Record<string, string>;
+      if (typeof x !== "string") return x;
+      try {
+        const parsed = JSON.parse(x);
+        if (
+          parsed && typeof parsed === "object" && !Array.isArray(parsed) &&
+          Object.values(parsed).every((e) => typeof e === "string")
+        ) return parsed as Record<string, string>;
+      } catch { /* fall through */ }
+      addIssue({ message: "must be a map of strings" });
+      return NEVER;
+    },
+  ),
+);
+
+/** Parses `input` with `schema`; on failure throws the error produced by `onError`. */
+export function parseWith<T extends v.GenericSchema>(
+  schema: T,
+  input: unknown,
+  onError: (message: string) => Error,
+): v.InferOutput<T> {
+  const r = v.safeParse(schema, input);
+  if (r.success) return r.output;
+  const msgs = r.issues.map((i) => {
+    const key = i.path?.map((p) => String(p.key)).join(".");
+    return key ? `${key}: ${i.message}` : i.message;
+  });
+  throw onError(msgs.join("; "));
+}

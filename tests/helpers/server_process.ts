@@ -1,0 +1,83 @@
+import type { Json } from "./test_core.ts";
+/** Runs `main.ts server -config` as a real child process on a free 127.0.0.1 port. */
+
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+export interface ServerProcess {
+  url: string;
+  dir: string;
+  child: Deno.ChildProcess;
+  kill(signal?: Deno.Signal): Promise<void>;
+}
+
+export async function startServerProcess(dir: string, port = freePort()): Promise<ServerProcess> {
+  const cfg = `${dir}/config.json`;
+  await Deno.writeTextFile(
+    cfg,
+    JSON.stringify({
+      listener: { address: `127.0.0.1:${port}` },
+      storage: { path: `${dir}/data` },
+      log_level: "warn",
+    }),
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "server", "-config", cfg],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/v1/sys/health`);
+      await r.body?.cancel();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        await child.status;
+        throw new Error("server did not start");
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  let done = false;
+  return {
+    url,
+    dir,
+    child,
+    async kill(signal: Deno.Signal = "SIGTERM") {
+      if (done) return;
+      done = true;
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+      await child.status;
+    },
+  };
+}
+
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: Json }> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers["x-vault-token"] = token;
+  const r = await fetch(url + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}

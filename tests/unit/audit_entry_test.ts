@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import {
+  AuditHmac,
+  canonicalize,
+  HMAC_PREFIX,
+  hmacString,
+  MAX_DATA_DEPTH,
+  redact,
+} from "../../core/audit/entry.ts";
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
+
+Deno.test("canonicalize sorts keys at every depth and adds no whitespace", () => {
+  const a = { b: 1, a: { d: [1, { y: 2, x: "s" }], c: "t" }, "": null };
+  const b = { "": null, a: { c: "t", d: [1, { x: "s", y: 2 }] }, b: 1 };
+  assert.equal(canonicalize(a), canonicalize(b));
+  assert.equal(canonicalize(a), '{"":null,"a":{"c":"t","d":[1,{"x":"s","y":2}]},"b":1}');
+});
+
+Deno.test("canonicalize keeps array order and distinguishes types", () => {
+  assert.notEqual(canonicalize([1, 2]), canonicalize([2, 1]));
+  assert.notEqual(canonicalize({ a: 1 }), canonicalize({ a: "1" }));
+  assert.notEqual(canonicalize({ a: null }), canonicalize({}));
+  assert.notEqual(canonicalize({ a: true }), canonicalize({ a: "true" }));
+  assert.notEqual(canonicalize({ "a,b": 1 }), canonicalize({ a: 1, b: 1 }));
+  assert.equal(canonicalize('he said "hi"\n'), JSON.stringify('he said "hi"\n'));
+});
+
+Deno.test("canonicalize escapes strings exactly as JSON.stringify does", () => {
+  for (let c = 0; c <= 0xffff; c++) {
+    const s = "a" + String.fromCharCode(c) + "b";
+    assert.equal(canonicalize(s), JSON.stringify(s), `U+${c.toString(16)}`);
+    assert.equal(canonicalize({ [s]: 1 }), `{${JSON.stringify(s)}:1}`);
+  }
+  assert.equal(canonicalize("😀\ud83d"), JSON.stringify("😀\ud83d"));
+});
+
+Deno.test("canonicalize is stable across a JSON round trip", () => {
+  const v = {
+    z: [undefined, NaN, -0, 1e21, 0.1, "é\u0000\ud800😀"],
+    u: undefined,
+    d: new Date(0),
+    n: { "ü": { "B": 1, "a": 2, "é": 3 } },
+  };
+  const s = canonicalize(v);
+  assert.equal(canonicalize(JSON.parse(JSON.stringify(v))), s);
+  assert.ok(!s.includes('"u"'));
+  assert.ok(s.includes('"1970-01-01T00:00:00.000Z"'));
+  assert.ok(s.includes("[null,null,0,1e+21,0.1,"));
+});
+
+Deno.test("canonicalize refuses values JSON cannot hold", () => {
+  assert.throws(() => canonicalize(10n), TypeError);
+  assert.throws(() => canonicalize(undefined), TypeError);
+});
+
+Deno.test("the keyed HMAC matches node:crypto createHmac", () => {
+  const inputs = ["", "a", "abc", "x".repeat(55), "x".repeat(56), "x".repeat(64), "x".repeat(1000)];
+  inputs.push("é€😀\u0000".repeat(50));
+  for (let i = 0; i < 200; i++) {
+    inputs.push(
+      String.fromCharCode(...Array.from({ length: i }, (_, j) => (i * 31 + j * 7) % 0x3000)),
+    );
+  }
+  for (const len of [1, 32, 64, 65, 100]) {
+    const key = Uint8Array.from({ length: len }, (_, i) => (i * 13 + len) & 0xff);
+    const h = new AuditHmac(key);
+    for (const m of inputs) {
+      assert.equal(h.hex(m), createHmac("sha256", key).update(m).digest("hex"), `len ${len}`);
+    }
+  }
+  // Repeated use must not leak state between calls.
+  const h = new AuditHmac(KEY);
+  assert.equal(h.hex("abc"), h.hex("abc"));
+});
+
+Deno.test("hmacString tags and depends on the key", () => {
+  const t = hmacString(KEY, "s3cr3t-value");
+  assert.match(t, /^hmac-sha256:[0-9a-f]{64}$/);
+  assert.equal(t, HMAC_PREFIX + createHmac("sha256", KEY).update("s3cr3t-value").digest("hex"));
+  assert.notEqual(t, hmacString(new Uint8Array(32), "s3cr3t-value"));
+  assert.notEqual(t, hmacString(KEY, "s3cr3t-valuf"));
+});
+
+Deno.test("redact HMACs every string leaf and keeps structure, numbers, booleans and null", () => {
+  const raw = "raw-password-\u00e9";
+  const input = {
+    password: raw,
+    nested: { list: [raw, 42, true, null, { deep: raw }], off: false, zero: 0 },
+    [raw]: "key names stay readable",
+  };
+  const snapshot = JSON.stringify(input);
+  const out = redact(KEY, input);
+  const tag = hmacString(KEY, raw);
+  assert.deepEqual(out, {
+    password: tag,
+    nested: { list: [tag, 42, true, null, { deep: tag }], off: false, zero: 0 },
+    [raw]: hmacString(KEY, "key names stay readable"),
+  });
+  assert.equal(JSON.stringify(input), snapshot, "redact mutated its input");
+  // Only the (deliberately kept) object key may still show the raw text.
+  const leaves = JSON.stringify((out as Record<string, unknown>).nested) +
+    JSON.stringify((out as Record<string, unknown>).password);
+  assert.ok(!leaves.includes("raw-password"), "a raw string leaf survived redaction");
+});
+
+Deno.test("redact never stores a string in the clear, whatever its container", () => {
+  const secret = "sk_live_ABCDEF123456";
+  const out = JSON.stringify(
+    redact(KEY, [secret, [secret], { a: [{ b: secret }] }, new Date(0), 5n]),
+  );
+  assert.ok(!out.includes(secret));
+  assert.ok(!out.includes("1970-01-01"));
+  assert.ok(!out.includes('"5"') && !out.includes(":5"));
+  assert.equal(redact(KEY, secret), hmacString(KEY, secret));
+});
+
+Deno.test("redact refuses data nested beyond the limit instead of overflowing", () => {
+  let ok: unknown = "leaf";
+  for (let i = 0; i < MAX_DATA_DEPTH - 1; i++) ok = [ok];
+  assert.doesNotThrow(() => redact(KEY, ok));
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.throws(() => redact(KEY, cyclic), RangeError);
+});
+
+Deno.test("a wiped AuditHmac refuses to work", () => {
+  const h = new AuditHmac(KEY);
+  h.wipe();
+  assert.throws(() => h.hex("x"), /wiped/);
+});

@@ -1,0 +1,241 @@
+import assert from "node:assert/strict";
+import { type CliOptions, type OfflineVerifyOptions, runCli } from "../../cli/mod.ts";
+
+type Reply = [status: number, body?: unknown];
+interface Seen {
+  method: string;
+  path: string;
+  token: string | null;
+  body: string;
+}
+
+/** A throwaway HTTP server answering "METHOD /v1/path" from a table, recording every request. */
+async function withServer(
+  routes: Record<string, Reply>,
+  fn: (addr: string, seen: Seen[]) => Promise<void>,
+): Promise<void> {
+  const seen: Seen[] = [];
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+    async (req) => {
+      const u = new URL(req.url);
+      seen.push({
+        method: req.method,
+        path: u.pathname + u.search,
+        token: req.headers.get("x-vault-token"),
+        body: await req.text(),
+      });
+      const [status, body] = routes[`${req.method} ${u.pathname}`] ?? [404, { errors: [] }];
+      return body === undefined ? new Response(null, { status }) : Response.json(body, { status });
+    },
+  );
+  try {
+    await fn(`http://127.0.0.1:${server.addr.port}`, seen);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+}
+
+async function run(argv: string[], opts: CliOptions = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, {
+    stdin: "",
+    ...opts,
+    stdout: (t) => out.push(t),
+    stderr: (t) => err.push(t),
+  });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+const SEALED = { type: "shamir", initialized: true, sealed: true, t: 3, n: 5, progress: 1 };
+const UNSEALED = { ...SEALED, sealed: false, progress: 0 };
+
+Deno.test("runCli() status exits 0 unsealed, 2 sealed, 1 when unreachable", async () => {
+  for (const [state, code] of [[UNSEALED, 0], [SEALED, 2]] as const) {
+    await withServer({ "GET /v1/sys/seal-status": [200, state] }, async (addr) => {
+      const r = await run(["status"], { env: { SECRETHUB_ADDR: addr } });
+      assert.equal(r.code, code);
+      assert.match(r.out, /^Sealed\s+(true|false)$/m);
+    });
+  }
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const r = await run(["status"], { env: { SECRETHUB_ADDR: `http://127.0.0.1:${port}` } });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err,
+    /^Error checking seal status: GET http:\/\/127\.0\.0\.1:\d+\/v1\/sys\/seal-status/,
+  );
+});
+
+Deno.test("runCli() operator init -format=json prints Vault's key names", async () => {
+  const init = { keys: ["aa", "bb"], keys_base64: ["qg==", "uw=="], root_token: "hvs.r" };
+  await withServer({ "PUT /v1/sys/init": [200, init] }, async (addr, seen) => {
+    const r = await run(
+      ["operator", "init", "-key-shares=2", "-key-threshold", "2", "-format=json"],
+      { env: { SECRETHUB_ADDR: addr } },
+    );
+    assert.equal(r.code, 0);
+    assert.deepEqual(JSON.parse(r.out), {
+      unseal_keys_b64: ["qg==", "uw=="],
+      unseal_keys_hex: ["aa", "bb"],
+      unseal_shares: 2,
+      unseal_threshold: 2,
+      root_token: "hvs.r",
+    });
+    assert.deepEqual(JSON.parse(seen[0]!.body), { secret_shares: 2, secret_threshold: 2 });
+  });
+});
+
+Deno.test("runCli() operator unseal reads the key from piped stdin", async () => {
+  await withServer({ "PUT /v1/sys/unseal": [200, UNSEALED] }, async (addr, seen) => {
+    const r = await run(["operator", "unseal"], { env: { SECRETHUB_ADDR: addr }, stdin: "k1\n" });
+    assert.equal(r.code, 0);
+    assert.deepEqual(JSON.parse(seen[0]!.body), { key: "k1" });
+  });
+});
+
+Deno.test("runCli() reports API errors with status and errors, exit 2", async () => {
+  const routes: Record<string, Reply> = {
+    "GET /v1/secret/x": [403, { errors: ["permission denied", "invalid token"] }],
+  };
+  await withServer(routes, async (addr) => {
+    const r = await run(["read", "secret/x"], { env: { SECRETHUB_ADDR: addr } });
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^Error reading secret\/x: permission denied; invalid token \(Code: 403, /);
+    assert.equal(r.out, "");
+  });
+});
+
+Deno.test("runCli() usage errors exit 1 without contacting the server", async () => {
+  for (const argv of [["token", "create", "-nope"], ["kv", "put"], ["bogus"], ["policy"]]) {
+    const r = await run(argv, { env: { SECRETHUB_ADDR: "http://127.0.0.1:9" } });
+    assert.equal(r.code, 1, argv.join(" "));
+    assert.notEqual(r.err, "");
+  }
+  const bad = await run(["status", "-format=yaml"], { env: {} });
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /Invalid output format "yaml"/);
+});
+
+Deno.test("runCli() sends VAULT_TOKEN only together with VAULT_ADDR", async () => {
+  const routes: Record<string, Reply> = { "GET /v1/auth/token/lookup-self": [200, { data: {} }] };
+  await withServer(routes, async (addr, seen) => {
+    const home = await Deno.makeTempDir();
+    try {
+      await run(["token", "lookup"], { env: { VAULT_ADDR: addr, VAULT_TOKEN: "v", HOME: home } });
+      await run(["token", "lookup"], {
+        env: { SECRETHUB_ADDR: addr, VAULT_ADDR: addr, VAULT_TOKEN: "v", HOME: home },
+      });
+      assert.deepEqual(seen.map((s) => s.token), ["v", null]);
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  });
+});
+
+Deno.test("runCli() login verifies the token, then stores it for later commands", async () => {
+  const lookup = { data: { accessor: "acc", ttl: 0, policies: ["root"], renewable: false } };
+  await withServer({ "GET /v1/auth/token/lookup-self": [200, lookup] }, async (addr, seen) => {
+    const home = await Deno.makeTempDir();
+    try {
+      const env = { SECRETHUB_ADDR: addr, HOME: home };
+      const r = await run(["login", "-field=token_accessor", "hvs.t"], { env });
+      assert.equal(r.code, 0);
+      assert.equal(r.out, "acc");
+      assert.equal(await Deno.readTextFile(`${home}/.secrethub-token`), "hvs.t");
+      await run(["token", "lookup"], { env });
+      assert.deepEqual(seen.map((s) => s.token), ["hvs.t", "hvs.t"]);
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  });
+});
+
+Deno.test("runCli() kv put builds a KV v2 write from K=V, K=- and -cas", async () => {
+  const routes: Record<string, Reply> = {
+    "GET /v1/sys/internal/ui/mounts/secret/app": [200, {
+      data: { path: "secret/", type: "kv", options: { version: "2" } },
+    }],
+    "POST /v1/secret/data/app": [200, { data: { version: 2, deletion_time: "" } }],
+  };
+  await withServer(routes, async (addr, seen) => {
+    const r = await run(["kv", "put", "-cas=1", "secret/app", "a=1", "b=-", "-field=version"], {
+      env: { SECRETHUB_ADDR: addr, SECRETHUB_TOKEN: "t" },
+      stdin: "from-stdin",
+    });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, "2");
+    const write = seen.find((s) => s.method === "POST")!;
+    assert.deepEqual(JSON.parse(write.body), {
+      data: { a: "1", b: "from-stdin" },
+      options: { cas: 1 },
+    });
+  });
+});
+
+Deno.test("runCli() kv list sends LIST to the metadata path of -mount", async () => {
+  const routes: Record<string, Reply> = {
+    "LIST /v1/kv/metadata/team/": [200, { data: { keys: ["a", "b/"] } }],
+  };
+  await withServer(routes, async (addr, seen) => {
+    const r = await run(["kv", "list", "-mount=kv", "team", "-format=json"], {
+      env: { SECRETHUB_ADDR: addr },
+    });
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out), ["a", "b/"]);
+    assert.equal(seen.at(-1)!.method, "LIST");
+  });
+});
+
+Deno.test("runCli() audit verify exits 1 when the server reports a broken chain", async () => {
+  const routes: Record<string, Reply> = {
+    "GET /v1/sys/audit/verify": [200, {
+      data: { ok: false, checked: 9, first_bad_seq: 7, reason: "hash mismatch" },
+    }],
+  };
+  await withServer(routes, async (addr) => {
+    const r = await run(["audit", "verify"], { env: { SECRETHUB_ADDR: addr } });
+    assert.equal(r.code, 1);
+    assert.match(r.out, /first_bad_seq\s+7/);
+  });
+});
+
+Deno.test("runCli() audit verify -db hands offline mode to the injected hook", async () => {
+  let got: OfflineVerifyOptions | undefined;
+  const r = await run(
+    ["audit", "verify", "-db", "audit.db", "-unseal-key=k1", "-unseal-key", "k2", "-format=json"],
+    {
+      env: {},
+      offlineVerify: (o) => {
+        got = o;
+        o.stdout("checked");
+        return Promise.resolve(3);
+      },
+    },
+  );
+  assert.equal(r.code, 3);
+  assert.equal(r.out, "checked");
+  assert.equal(got?.db, "audit.db");
+  assert.deepEqual(got?.unsealKeys, ["k1", "k2"]);
+  assert.equal(got?.keyFile, undefined);
+  assert.equal(got?.format, "json");
+
+  const missing = await run(["audit", "verify", "-db", "audit.db"], { env: {} });
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /not available/);
+});
+
+Deno.test("runCli() help lists every command; version prints the version", async () => {
+  const h = await run(["help"]);
+  assert.equal(h.code, 0);
+  for (const name of ["status", "operator init", "kv metadata put", "audit verify", "write"]) {
+    assert.ok(h.out.includes(`  ${name}`), name);
+  }
+  const v = await run(["version"]);
+  assert.deepEqual([v.code, v.out], [0, "SecretHub v0.1.0"]);
+});
