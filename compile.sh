@@ -14,7 +14,16 @@ for t in $TARGETS; do
   out="dist/secrethub-$t"
   log=$(mktemp)
   if deno compile "${PERMS[@]}" --target "$t" --output "$out" main.ts >"$log" 2>&1; then
-    echo "built $out"
+    # A DENORT_BIN that is not a denort (e.g. the full deno CLI) yields a binary that ignores its
+    # embedded program; catch that here instead of shipping it.
+    host="$(uname -m)-unknown-linux-gnu"
+    if [ "$t" = "$host" ] && ! "./$out" version 2>/dev/null | grep -q SecretHub; then
+      echo "compile.sh: $out does not run the embedded program; is DENORT_BIN a denort runtime for $t?" >&2
+      rm -f "$out"
+      status=1
+    else
+      echo "built $out"
+    fi
   else
     if grep -qiE "denort|download|dns|connect|network|error sending request" "$log"; then
       echo "compile.sh: cannot build $t: deno compile could not download the denort runtime (no internet); set DENORT_BIN=/path/to/denort for $t" >&2

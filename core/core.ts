@@ -203,10 +203,10 @@ export class Core {
     await writeJSON(this.barrier, AUDIT_SINKS_PATH, this.audit.sinks());
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#tidyTimer !== undefined) clearInterval(this.#tidyTimer);
     this.#u?.audit.close();
     this.barrier.seal();
-    this.physical.close();
+    await this.physical.close();
   }
 }

@@ -22,7 +22,7 @@ export async function createCore(
   dbFile: string,
   o: Omit<CoreOptions, "physical"> = {},
 ): Promise<{ core: Core; app: Hono<AppEnv> }> {
-  const core = await Core.open({ ...o, physical: new LibsqlStorage(dbFile) });
+  const core = await Core.open({ ...o, physical: await LibsqlStorage.open(dbFile) });
   core.mounts.addBuiltin("sys/", "system", [
     ...sealRoutes(core),
     ...adminRoutes(core),
@@ -82,7 +82,7 @@ export async function serve(
     url,
     shutdown: async () => {
       await server.shutdown();
-      core.close();
+      await core.close();
     },
   };
 }

@@ -2,9 +2,10 @@ import {
   AuditHmac,
   type AuditInput,
   type AuditRecord,
+  canonicalize,
   GENESIS_HASH,
   HMAC_PREFIX,
-  recordHash,
+  recordHashFromJson,
 } from "./entry.ts";
 
 export interface ChainHead {
@@ -74,15 +75,16 @@ export class AuditChain {
     };
     if (input.status !== undefined) entry.status = input.status;
     if (input.error !== undefined) entry.error = input.error;
-    if (input.data !== undefined) entry.data = this.#hmac.redact(input.data);
+    if (input.data !== undefined) entry.data = this.#hmac.redact(input.data, input.clearKeys);
 
     const seq = this.#seq + 1;
     const prevHash = this.#hash;
-    const hash = recordHash(prevHash, seq, entry);
+    const entryJson = canonicalize(entry);
+    const hash = recordHashFromJson(prevHash, seq, entryJson);
     const mac = this.#hmac.hex(hash);
     this.#seq = seq;
     this.#hash = hash;
-    return { seq, prevHash, hash, mac, entry };
+    return { seq, prevHash, hash, mac, entry, entryJson };
   }
 
   /** Roll the head back (used when the batch that carried records failed to commit). */

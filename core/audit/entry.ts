@@ -20,6 +20,8 @@ export interface AuditInput {
   error?: string;
   /** Every string leaf is HMAC'd; numbers, booleans and null are kept. */
   data?: Record<string, unknown>;
+  /** Keys whose scalar values are stored in the clear (Vault's audit_non_hmac_*_keys). */
+  clearKeys?: ReadonlySet<string>;
 }
 
 /** One persisted row of the audit chain. */
@@ -34,6 +36,8 @@ export interface AuditRecord {
   mac: string;
   /** The HMAC'd entry as stored. */
   entry: Record<string, unknown>;
+  /** canonicalize(entry), when the chain built it: the writer stores it as is. */
+  entryJson?: string;
 }
 
 export const GENESIS_HASH = "0".repeat(64);
@@ -144,9 +148,13 @@ export class AuditHmac {
     return HMAC_PREFIX + this.hex(s);
   }
 
-  /** Deep copy of `data` with every string leaf replaced by its tag; object keys stay readable. */
-  redact(data: unknown): unknown {
-    return this.#redact(data, 0);
+  /**
+   * Deep copy of `data` with every string leaf replaced by its tag; object keys stay readable.
+   * Values under `clearKeys` (Vault's audit_non_hmac_*_keys) and empty strings, which carry no
+   * secret, are kept as they are.
+   */
+  redact(data: unknown, clearKeys?: ReadonlySet<string>): unknown {
+    return this.#redact(data, 0, clearKeys);
   }
 
   /** Drops the keyed states; later calls throw instead of silently using a stale key. */
@@ -155,10 +163,10 @@ export class AuditHmac {
     this.#outer = null;
   }
 
-  #redact(v: unknown, depth: number): unknown {
+  #redact(v: unknown, depth: number, clear?: ReadonlySet<string>): unknown {
     switch (typeof v) {
       case "string":
-        return this.tag(v);
+        return v === "" ? v : this.tag(v);
       case "number":
       case "boolean":
       case "undefined":
@@ -174,15 +182,20 @@ export class AuditHmac {
     if (depth >= MAX_DATA_DEPTH) throw new RangeError("audit data nested too deeply");
     const obj = v as Record<string, unknown> & { toJSON?: unknown };
     if (typeof obj.toJSON === "function") {
-      return this.#redact((obj.toJSON as () => unknown)(), depth + 1);
+      return this.#redact((obj.toJSON as () => unknown)(), depth + 1, clear);
     }
     if (Array.isArray(v)) {
       const out = new Array<unknown>(v.length);
-      for (let i = 0; i < v.length; i++) out[i] = this.#redact(v[i], depth + 1);
+      for (let i = 0; i < v.length; i++) out[i] = this.#redact(v[i], depth + 1, clear);
       return out;
     }
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(obj)) out[k] = this.#redact(obj[k], depth + 1);
+    for (const k of Object.keys(obj)) {
+      const x = obj[k];
+      out[k] = clear?.has(k) && (typeof x !== "object" || x === null)
+        ? x
+        : this.#redact(x, depth + 1, clear);
+    }
     return out;
   }
 }
@@ -195,6 +208,16 @@ export function hmacString(key: Uint8Array, s: string): string {
 /** Deep-HMAC every string leaf of `data`; object keys, numbers, booleans and null are kept. */
 export function redact(key: Uint8Array, data: unknown): unknown {
   return new AuditHmac(key).redact(data);
+}
+
+/**
+ * hash = SHA-256(prevHash ‖ canonicalize({ seq, entry })), built from the entry's own canonical
+ * JSON (which the writer stores as the row, so it is serialised once per append).
+ */
+export function recordHashFromJson(prevHash: string, seq: number, entryJson: string): string {
+  // Keys sorted: "entry" < "seq", exactly what canonicalize({ seq, entry }) produces.
+  return createHash("sha256").update(prevHash).update(`{"entry":${entryJson},"seq":${seq}}`)
+    .digest("hex");
 }
 
 /** hash = SHA-256(prevHash ‖ canonicalize({ seq, entry })). */

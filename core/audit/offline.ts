@@ -31,7 +31,7 @@ export async function offlineAuditVerify(o: OfflineVerifyOptions): Promise<numbe
     o.stderr(`Error: database file not found: ${o.db}`);
     return 1;
   }
-  const storage = new LibsqlStorage(o.db);
+  const storage = await LibsqlStorage.open(o.db);
   try {
     let key: Uint8Array;
     if (o.keyFile) {
@@ -79,6 +79,6 @@ export async function offlineAuditVerify(o: OfflineVerifyOptions): Promise<numbe
     o.stderr(`Error: ${(e as Error).message}`);
     return 1;
   } finally {
-    storage.close();
+    await storage.close();
   }
 }

@@ -32,10 +32,12 @@ export async function readBody(req: Request, limit: number): Promise<Record<stri
     throw new BadRequest("request body is not valid UTF-8");
   }
   const ctype = req.headers.get("content-type") ?? "";
-  if (ctype.startsWith("application/x-www-form-urlencoded")) {
+  const trimmed = text.trimStart();
+  // `curl -d '{...}'` labels JSON as a form; like Vault, a body that opens with "{" is JSON.
+  if (ctype.startsWith("application/x-www-form-urlencoded") && !trimmed.startsWith("{")) {
     return fromQuery(new URLSearchParams(text));
   }
-  if (text.trim() === "") return {};
+  if (trimmed === "") return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -14,6 +14,8 @@ export interface AuditRow {
   hash: string;
   mac: string;
   entry: Record<string, unknown>;
+  /** The entry's canonical JSON when already built; stored instead of re-serialising. */
+  entryJson?: string;
 }
 
 export interface PhysicalStorage {
@@ -35,7 +37,7 @@ export interface PhysicalStorage {
    */
   onAuditRollback?: (head: { seq: number; hash: string }) => void;
   auditRows(fromSeq?: number): Iterable<AuditRow>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Immediate children of `prefix` among `keys`: leaf names, folders with a trailing "/". */

@@ -174,7 +174,7 @@ Deno.test("the token sweep job fires on its timer and removes expired tokens", a
     const left = await core.physical.keys(`sys/token/id/${entry.id}`);
     assert.deepEqual(left, []);
   } finally {
-    core.close();
+    await core.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

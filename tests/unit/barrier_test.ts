@@ -7,13 +7,13 @@ import { randomKey } from "../../lib/crypto.ts";
 
 async function withBarrier(fn: (b: Barrier, s: LibsqlStorage) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const s = new LibsqlStorage(`${dir}/b.db`);
+  const s = await LibsqlStorage.open(`${dir}/b.db`);
   const b = new Barrier(s);
   b.unsealWith(Keyring.create());
   try {
     await fn(b, s);
   } finally {
-    s.close();
+    await s.close();
     await Deno.remove(dir, { recursive: true });
   }
 }

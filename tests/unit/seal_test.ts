@@ -6,13 +6,13 @@ import { randomKey } from "../../lib/crypto.ts";
 
 async function withSeal(fn: (s: ShamirSeal) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const st = new LibsqlStorage(`${dir}/s.db`);
+  const st = await LibsqlStorage.open(`${dir}/s.db`);
   try {
     const s = new ShamirSeal(st);
     await s.load();
     await fn(s);
   } finally {
-    st.close();
+    await st.close();
     await Deno.remove(dir, { recursive: true });
   }
 }

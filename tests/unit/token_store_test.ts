@@ -8,14 +8,14 @@ async function withStore(
   fn: (t: TokenStore, clock: { now: number }, s: LibsqlStorage) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir();
-  const s = new LibsqlStorage(`${dir}/t.db`);
+  const s = await LibsqlStorage.open(`${dir}/t.db`);
   const b = new Barrier(s);
   b.unsealWith(Keyring.create());
   const clock = { now: 1_700_000_000_000 };
   try {
     await fn(new TokenStore(b.view("sys/token/"), () => clock.now), clock, s);
   } finally {
-    s.close();
+    await s.close();
     await Deno.remove(dir, { recursive: true });
   }
 }

@@ -1,0 +1,135 @@
+/**
+ * `deno task bench`: wrk (apt) against real processes on 127.0.0.1, file storage (not -dev).
+ * Writes bench/results.json. Bounded: each run lasts BENCH_SECONDS (default 10).
+ */
+import { call, freePort, startServerProcess } from "../tests/helpers/server_process.ts";
+
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "10");
+const CONNS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? "50");
+const HERE = new URL(".", import.meta.url).pathname;
+
+interface Run {
+  name: string;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  requests: number;
+}
+
+function ms(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : n;
+}
+
+async function wrk(
+  name: string,
+  url: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const out = await new Deno.Command("wrk", {
+    args: ["-t2", `-c${CONNS}`, `-d${SECONDS}s`, "--latency", ...extra, url],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
+  const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(text);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(text);
+  const total = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const sockErr = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const run = {
+    name,
+    rps: Math.round(rps),
+    p50_ms: p50 ? ms(p50[1]!, p50[2]!) : 0,
+    p99_ms: p99 ? ms(p99[1]!, p99[2]!) : 0,
+    errors: non2xx + sockErr,
+    requests: total,
+  };
+  // deno-lint-ignore no-console
+  console.log(JSON.stringify(run));
+  return run;
+}
+
+async function main(): Promise<void> {
+  const runs: Run[] = [];
+
+  const helloPort = freePort();
+  const hello = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${HERE}hello.ts`, String(helloPort)],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 1500));
+  try {
+    runs.push(await wrk("hello", `http://127.0.0.1:${helloPort}/`));
+  } finally {
+    hello.kill("SIGTERM");
+    await hello.status;
+  }
+
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-bench-" });
+  const srv = await startServerProcess(dir);
+  try {
+    const init = await call(srv.url, "PUT", "/v1/sys/init", {
+      secret_shares: 1,
+      secret_threshold: 1,
+    });
+    await call(srv.url, "PUT", "/v1/sys/unseal", { key: init.body.keys_base64[0] });
+    const root = init.body.root_token;
+    await call(srv.url, "PUT", "/v1/sys/policies/acl/bench", {
+      policy: `path "secret/data/bench/*" { capabilities = ["read"] }
+path "secret/data/benchw/*" { capabilities = ["create", "update"] }
+path "secret/metadata/bench/*" { capabilities = ["list"] }`,
+    }, root);
+    const tok =
+      (await call(srv.url, "POST", "/v1/auth/token/create", { policies: ["bench"] }, root)).body
+        .auth.client_token;
+    await call(srv.url, "POST", "/v1/secret/data/bench/db", {
+      data: { username: "app", password: "s3cr3t-bench" },
+    }, root);
+    const check = await call(srv.url, "GET", "/v1/secret/data/bench/db", undefined, tok);
+    if (check.status !== 200) throw new Error(`bench token cannot read: ${check.status}`);
+
+    runs.push(
+      await wrk("kv_read", `${srv.url}/v1/secret/data/bench/db`, ["-H", `X-Vault-Token: ${tok}`]),
+    );
+    runs.push(await wrk("kv_write", srv.url, ["-s", `${HERE}wrk_write.lua`], { BENCH_TOKEN: tok }));
+
+    const verify = await call(srv.url, "GET", "/v1/sys/audit/verify", undefined, root);
+    // deno-lint-ignore no-console
+    console.log(`audit chain after bench: ${JSON.stringify(verify.body.data)}`);
+  } finally {
+    await srv.kill();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+
+  const by = (n: string) => runs.find((r) => r.name === n);
+  const results = {
+    machine: {
+      cores: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+      connections: CONNS,
+      seconds: SECONDS,
+    },
+    runs,
+    ratios: {
+      kv_read_vs_hello: Number(((by("kv_read")?.rps ?? 0) / (by("hello")?.rps || 1)).toFixed(3)),
+    },
+    targets: {
+      kv_read_ratio_min: 0.3,
+      kv_read_p99_ms_max: 5,
+      kv_write_rps_min: 2000,
+    },
+  };
+  await Deno.writeTextFile(`${HERE}results.json`, JSON.stringify(results, null, 2) + "\n");
+  // deno-lint-ignore no-console
+  console.log(JSON.stringify(results.ratios));
+}
+
+await main();

@@ -1,0 +1,44 @@
+/** Opening a libSQL file the same way from every connection, and its schema migrations. */
+import Database from "libsql";
+import { ZERO_HASH } from "./storage.ts";
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+   CREATE TABLE audit (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+     mac TEXT NOT NULL, entry TEXT NOT NULL);`,
+];
+
+export function openDb(path: string, busyTimeoutMs: number): Database.Database {
+  const db = new Database(path);
+  db.exec(`PRAGMA journal_mode = WAL`);
+  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  return db;
+}
+
+export function migrate(db: Database.Database): void {
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
+  );
+  const row = db.prepare(`SELECT MAX(version) AS v FROM schema_migrations`).get() as {
+    v: number | null;
+  };
+  for (let i = row?.v ?? 0; i < MIGRATIONS.length; i++) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(MIGRATIONS[i]!);
+      db.prepare(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`)
+        .run(i + 1, new Date().toISOString());
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+}
+
+export function readAuditHead(db: Database.Database): { seq: number; hash: string } {
+  const row = db.prepare(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).get() as
+    | { seq: number; hash: string }
+    | undefined;
+  return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: ZERO_HASH };
+}

@@ -1,0 +1,76 @@
+/**
+ * The write side of the libSQL storage, in its own worker thread: it owns the only writing
+ * connection and runs one transaction per batch the main thread sends. Commits (and their fsync)
+ * and WAL checkpoints happen here, so they never stall request handling.
+ */
+/// <reference lib="deno.worker" />
+import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
+import type { WriterReply, WriterRequest } from "./libsql_protocol.ts";
+import type Database from "libsql";
+
+let db: Database.Database | null = null;
+// deno-lint-ignore no-explicit-any
+let put: any, del: any, ins: any;
+let fullMode = "FULL";
+let syncFull = true;
+
+function reply(m: WriterReply): void {
+  self.postMessage(m);
+}
+
+self.onmessage = (ev: MessageEvent<WriterRequest>) => {
+  const m = ev.data;
+  if (m.t === "open") {
+    try {
+      db = openDb(m.path, m.busyTimeoutMs);
+      fullMode = m.fullMode;
+      db.exec(`PRAGMA synchronous = ${fullMode}`);
+      migrate(db);
+      put = db.prepare(
+        `INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      );
+      del = db.prepare(`DELETE FROM kv WHERE key = ?`);
+      ins = db.prepare(
+        `INSERT INTO audit (seq, prev_hash, hash, mac, entry) VALUES (?, ?, ?, ?, ?)`,
+      );
+      reply({ t: "ready" });
+    } catch (e) {
+      reply({ t: "failed", error: String(e) });
+    }
+    return;
+  }
+  if (m.t === "close") {
+    db?.close();
+    db = null;
+    reply({ t: "closed" });
+    return;
+  }
+  const d = db!;
+  // Only batches that change data need an fsync before they are acknowledged. A batch of audit
+  // rows alone (reads) reaches the WAL, which survives a process crash, and the next durable
+  // commit syncs it (the same promise as Vault's file audit device, which does not fsync).
+  const durable = m.ops.length > 0;
+  try {
+    if (durable !== syncFull) {
+      d.exec(`PRAGMA synchronous = ${durable ? fullMode : "NORMAL"}`);
+      syncFull = durable;
+    }
+    d.exec("BEGIN IMMEDIATE");
+    try {
+      for (const a of m.audit) ins.run(a.seq, a.prevHash, a.hash, a.mac, a.entryJson);
+      for (const o of m.ops) {
+        if (o.op === "put") put.run(o.key, o.value);
+        else del.run(o.key);
+      }
+      d.exec("COMMIT");
+    } catch (e) {
+      try {
+        d.exec("ROLLBACK");
+      } catch { /* a failed COMMIT may already have rolled back */ }
+      throw e;
+    }
+    reply({ t: "done", ok: true });
+  } catch (e) {
+    reply({ t: "done", ok: false, error: String(e), head: readAuditHead(d) });
+  }
+};
