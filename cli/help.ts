@@ -39,7 +39,10 @@ export function usage(commands: readonly Command[]): string {
     "Usage: secrethub <command> [flags] [args]",
     "",
     "Commands:",
-    ...commandLines(commands, [["help [COMMAND]", "Show this text, or a command's flags"]]),
+    ...commandLines(commands, [
+      ["help [COMMAND]", "Show this text, or a command's flags"],
+      ["server -dev | -config FILE", "Run the server (see README: dev flags and config keys)"],
+    ]),
     "",
     "Global flags:",
     ...GLOBAL_HELP,
