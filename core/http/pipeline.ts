@@ -21,6 +21,7 @@ import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts
 import { fromQuery, readBody, truthy } from "./body.ts";
 import { errorResponse, jsonResponse } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
+import { parameterViolation } from "../policy/params.ts";
 
 /**
  * Response keys audited in the clear: bookkeeping timestamps that are never secret. Each HMAC
@@ -191,6 +192,13 @@ export class Pipeline {
       if (!decision.allowed) {
         await this.#auditDenied(creq, "permission denied");
         throw new PermissionDenied();
+      }
+      const bad = decision.rule && operation !== "read" && operation !== "list"
+        ? parameterViolation(decision.rule, data)
+        : null;
+      if (bad) {
+        await this.#auditDenied(creq, `permission denied: ${bad}`);
+        throw new PermissionDenied(["permission denied", bad]);
       }
     }
 

@@ -30,6 +30,8 @@ export interface AclResult {
   matchedPath: string | null;
   /** The winning rule grants sudo (false under deny). */
   sudo: boolean;
+  /** The winning (merged) rule, for parameter checks; absent when nothing matched. */
+  rule?: PathRule;
 }
 
 interface Entry {
@@ -159,7 +161,7 @@ export class Acl {
     }
     const sudo = (entry.bits & CAP_BIT.sudo) !== 0;
     const allowed = (entry.bits & (OP_BIT.get(op) ?? 0)) !== 0 && (sudo || !needSudo);
-    return { allowed, capabilities: entry.caps, matchedPath: entry.pattern, sudo };
+    return { allowed, capabilities: entry.caps, matchedPath: entry.pattern, sudo, rule: entry.rule };
   }
 
   #lookup(path: string, list: boolean): Entry | undefined {
