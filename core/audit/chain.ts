@@ -75,7 +75,10 @@ export class AuditChain {
     };
     if (input.status !== undefined) entry.status = input.status;
     if (input.error !== undefined) entry.error = input.error;
-    if (input.data !== undefined) entry.data = this.#hmac.redact(input.data, input.clearKeys);
+    if (input.data !== undefined) entry.data = this.#hmac.redact(input.data);
+    if (input.response !== undefined) {
+      entry.response_hmac = this.#hmac.tag(canonicalize(input.response));
+    }
 
     const seq = this.#seq + 1;
     const prevHash = this.#hash;

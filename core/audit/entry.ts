@@ -3,7 +3,8 @@ import { createHash, type Hash } from "node:crypto";
 
 /** What the HTTP layer hands in for one audit entry. */
 export interface AuditInput {
-  type: "request" | "response";
+  /** "exchange": a read's request and response in one entry, written before the reply. */
+  type: "request" | "response" | "exchange";
   /** RFC 3339. */
   time: string;
   requestId: string;
@@ -20,8 +21,11 @@ export interface AuditInput {
   error?: string;
   /** Every string leaf is HMAC'd; numbers, booleans and null are kept. */
   data?: Record<string, unknown>;
-  /** Keys whose scalar values are stored in the clear (Vault's audit_non_hmac_*_keys). */
-  clearKeys?: ReadonlySet<string>;
+  /**
+   * What the reply carried; stored as one HMAC over its canonical JSON (`response_hmac`), which
+   * proves what was returned without a per-field HMAC on every read.
+   */
+  response?: unknown;
 }
 
 /** One persisted row of the audit chain. */
@@ -150,11 +154,10 @@ export class AuditHmac {
 
   /**
    * Deep copy of `data` with every string leaf replaced by its tag; object keys stay readable.
-   * Values under `clearKeys` (Vault's audit_non_hmac_*_keys) and empty strings, which carry no
-   * secret, are kept as they are.
+   * Empty strings carry no secret and are kept as they are.
    */
-  redact(data: unknown, clearKeys?: ReadonlySet<string>): unknown {
-    return this.#redact(data, 0, clearKeys);
+  redact(data: unknown): unknown {
+    return this.#redact(data, 0);
   }
 
   /** Drops the keyed states; later calls throw instead of silently using a stale key. */
@@ -163,7 +166,7 @@ export class AuditHmac {
     this.#outer = null;
   }
 
-  #redact(v: unknown, depth: number, clear?: ReadonlySet<string>): unknown {
+  #redact(v: unknown, depth: number): unknown {
     switch (typeof v) {
       case "string":
         return v === "" ? v : this.tag(v);
@@ -182,20 +185,15 @@ export class AuditHmac {
     if (depth >= MAX_DATA_DEPTH) throw new RangeError("audit data nested too deeply");
     const obj = v as Record<string, unknown> & { toJSON?: unknown };
     if (typeof obj.toJSON === "function") {
-      return this.#redact((obj.toJSON as () => unknown)(), depth + 1, clear);
+      return this.#redact((obj.toJSON as () => unknown)(), depth + 1);
     }
     if (Array.isArray(v)) {
       const out = new Array<unknown>(v.length);
-      for (let i = 0; i < v.length; i++) out[i] = this.#redact(v[i], depth + 1, clear);
+      for (let i = 0; i < v.length; i++) out[i] = this.#redact(v[i], depth + 1);
       return out;
     }
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(obj)) {
-      const x = obj[k];
-      out[k] = clear?.has(k) && (typeof x !== "object" || x === null)
-        ? x
-        : this.#redact(x, depth + 1, clear);
-    }
+    for (const k of Object.keys(obj)) out[k] = this.#redact(obj[k], depth + 1);
     return out;
   }
 }

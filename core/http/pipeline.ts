@@ -23,16 +23,6 @@ import { errorResponse, jsonResponse } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
 import { parameterViolation } from "../policy/params.ts";
 
-/**
- * Response keys audited in the clear: bookkeeping timestamps that are never secret. Each HMAC
- * costs ~5 µs here, and a KV read returns three of them (Vault: audit_non_hmac_response_keys).
- */
-const CLEAR_RESPONSE_KEYS: ReadonlySet<string> = new Set([
-  "created_time",
-  "deletion_time",
-  "updated_time",
-]);
-
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
 function flag(v: boolean | Operation[] | undefined, op: Operation): boolean {
@@ -213,11 +203,10 @@ export class Pipeline {
       }
     }
 
-    // A mutating request's entry is durable before its handler runs. A read records its request
-    // and response entries together with the reply: one commit instead of two.
-    const reqInput = auditable ? this.#input(creq, "request", "allowed") : null;
+    // A mutating request's entry is durable before its handler runs. A read is one "exchange"
+    // entry (request and response together) written before the reply: half the chain work.
     const isRead = operation === "read" || operation === "list";
-    if (reqInput && !isRead) await core.audit.record([reqInput]);
+    if (auditable && !isRead) await core.audit.record([this.#input(creq, "request", "allowed")]);
 
     let resp: CoreResponse | void = undefined;
     let failure: unknown = null;
@@ -231,9 +220,9 @@ export class Pipeline {
       const status = failure
         ? (failure instanceof HttpError ? failure.status : 500)
         : (resp?.status ?? 200);
-      const respInput = this.#input(
+      const out = this.#input(
         creq,
-        "response",
+        isRead ? "exchange" : "response",
         failure ? "error" : "ok",
         status,
         failure instanceof HttpError
@@ -241,9 +230,11 @@ export class Pipeline {
           : failure
           ? "internal error"
           : undefined,
-        resp && !resp.raw ? { data: resp.data ?? null, auth: resp.auth ?? null } : undefined,
       );
-      await core.audit.record(reqInput && isRead ? [reqInput, respInput] : [respInput]);
+      if (resp && !resp.raw && (resp.data != null || resp.auth != null)) {
+        out.response = { data: resp.data ?? null, auth: resp.auth ?? null };
+      }
+      await core.audit.record([out]);
     }
     if (failure) throw failure;
     return this.#envelope(resp ?? {}, requestId, spec, mount.entry.type, req.method === "HEAD");
@@ -251,7 +242,7 @@ export class Pipeline {
 
   #audit(
     r: CoreRequest,
-    type: "request" | "response",
+    type: AuditInput["type"],
     result: AuditInput["result"],
     status?: number,
     error?: string,
@@ -261,11 +252,10 @@ export class Pipeline {
 
   #input(
     r: CoreRequest,
-    type: "request" | "response",
+    type: AuditInput["type"],
     result: AuditInput["result"],
     status?: number,
     error?: string,
-    respData?: Record<string, unknown>,
   ): AuditInput {
     const input: AuditInput = {
       type,
@@ -280,11 +270,7 @@ export class Pipeline {
     };
     if (status !== undefined) input.status = status;
     if (error !== undefined) input.error = error;
-    const d = type === "request" ? r.data : respData;
-    if (d && Object.keys(d).length) {
-      input.data = d;
-      if (type === "response") input.clearKeys = CLEAR_RESPONSE_KEYS;
-    }
+    if (type !== "response" && Object.keys(r.data).length) input.data = r.data;
     return input;
   }
 

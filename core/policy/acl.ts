@@ -161,7 +161,13 @@ export class Acl {
     }
     const sudo = (entry.bits & CAP_BIT.sudo) !== 0;
     const allowed = (entry.bits & (OP_BIT.get(op) ?? 0)) !== 0 && (sudo || !needSudo);
-    return { allowed, capabilities: entry.caps, matchedPath: entry.pattern, sudo, rule: entry.rule };
+    return {
+      allowed,
+      capabilities: entry.caps,
+      matchedPath: entry.pattern,
+      sudo,
+      rule: entry.rule,
+    };
   }
 
   #lookup(path: string, list: boolean): Entry | undefined {

@@ -10,9 +10,18 @@ Deno.test("policy parameter rules are enforced on writes", async () => {
         denied_parameters = { "no_parent" = [] }
       }`,
     });
-    const tok = (await t.req("POST", "/v1/auth/token/create", { policies: ["p"] })).body.auth.client_token;
-    assert.equal((await t.req("POST", "/v1/auth/token/create", { policies: ["p"] }, tok)).status, 200);
-    const r = await t.req("POST", "/v1/auth/token/create", { policies: ["p"], no_parent: true }, tok);
+    const tok =
+      (await t.req("POST", "/v1/auth/token/create", { policies: ["p"] })).body.auth.client_token;
+    assert.equal(
+      (await t.req("POST", "/v1/auth/token/create", { policies: ["p"] }, tok)).status,
+      200,
+    );
+    const r = await t.req(
+      "POST",
+      "/v1/auth/token/create",
+      { policies: ["p"], no_parent: true },
+      tok,
+    );
     assert.equal(r.status, 403);
     assert.match(r.body.errors.join(" "), /no_parent/);
   } finally {
@@ -23,7 +32,11 @@ Deno.test("policy parameter rules are enforced on writes", async () => {
 Deno.test("sys/mounts: enable, list, tune, read through, disable removes the data", async () => {
   const t = await startTestCore();
   try {
-    let r = await t.req("POST", "/v1/sys/mounts/team-a", { type: "kv", options: { version: "2" }, description: "team A" });
+    let r = await t.req("POST", "/v1/sys/mounts/team-a", {
+      type: "kv",
+      options: { version: "2" },
+      description: "team A",
+    });
     assert.equal(r.status, 204);
     r = await t.req("POST", "/v1/sys/mounts/team-a", { type: "kv-v2" });
     assert.equal(r.status, 409);
@@ -39,7 +52,10 @@ Deno.test("sys/mounts: enable, list, tune, read through, disable removes the dat
     await t.req("POST", "/v1/team-a/data/x", { data: { v: "1" } });
     assert.equal((await t.req("GET", "/v1/team-a/data/x")).body.data.data.v, "1");
     assert.equal((await t.req("GET", "/v1/secret/data/x")).status, 404); // mounts are isolated
-    r = await t.req("POST", "/v1/sys/mounts/team-a/tune", { default_lease_ttl: "1h", description: "A" });
+    r = await t.req("POST", "/v1/sys/mounts/team-a/tune", {
+      default_lease_ttl: "1h",
+      description: "A",
+    });
     assert.equal(r.status, 204);
     r = await t.req("GET", "/v1/sys/mounts/team-a/tune");
     assert.equal(r.body.data.default_lease_ttl, 3600);
@@ -61,17 +77,25 @@ Deno.test("sys/metrics serves Prometheus text that counts requests", async () =>
   const t = await startTestCore();
   try {
     await t.req("GET", "/v1/secret/data/none");
-    const r = await fetch(`${t.url}/v1/sys/metrics?format=prometheus`, { headers: { "x-vault-token": t.rootToken } });
+    const r = await fetch(`${t.url}/v1/sys/metrics?format=prometheus`, {
+      headers: { "x-vault-token": t.rootToken },
+    });
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-type") ?? "", /text\/plain/);
     const text = await r.text();
     assert.match(text, /secrethub_core_unsealed 1/);
-    assert.match(text, /secrethub_http_requests_total\{method="GET",route="kv:data\/:path\+",status="404"\} 1/);
+    assert.match(
+      text,
+      /secrethub_http_requests_total\{method="GET",route="kv:data\/:path\+",status="404"\} 1/,
+    );
     assert.match(text, /secrethub_http_request_duration_seconds_bucket/);
     const j = await t.req("GET", "/v1/sys/metrics");
     assert.ok(Array.isArray(j.body.Gauges));
     // Metrics need a token with access.
-    assert.equal((await t.req("GET", "/v1/sys/metrics?format=prometheus", undefined, null)).status, 403);
+    assert.equal(
+      (await t.req("GET", "/v1/sys/metrics?format=prometheus", undefined, null)).status,
+      403,
+    );
   } finally {
     await t.close();
   }
@@ -83,9 +107,15 @@ Deno.test("LIST verb and ?list=true both list; an empty list is 404", async () =
     await t.req("POST", "/v1/secret/data/l/a", { data: { v: "1" } });
     await t.req("POST", "/v1/secret/data/l/b/c", { data: { v: "1" } });
     assert.deepEqual((await t.req("LIST", "/v1/secret/metadata/l")).body.data.keys, ["a", "b/"]);
-    assert.deepEqual((await t.req("GET", "/v1/secret/metadata/l?list=true")).body.data.keys, ["a", "b/"]);
+    assert.deepEqual((await t.req("GET", "/v1/secret/metadata/l?list=true")).body.data.keys, [
+      "a",
+      "b/",
+    ]);
     assert.equal((await t.req("LIST", "/v1/secret/metadata/empty")).status, 404);
-    assert.deepEqual((await t.req("LIST", "/v1/sys/policies/acl")).body.data.keys, ["default", "root"]);
+    assert.deepEqual((await t.req("LIST", "/v1/sys/policies/acl")).body.data.keys, [
+      "default",
+      "root",
+    ]);
   } finally {
     await t.close();
   }
