@@ -1,0 +1,62 @@
+/**
+ * The contract between the core and an auth method (AppRole, JWT, userpass…). An auth method is
+ * a path table like an engine, mounted at `auth/<path>/`; its login paths are unauthenticated.
+ * It never creates tokens itself: it asks the core through `issueToken`, so TTL caps, storage by
+ * hash, audit and revocation stay in one place.
+ */
+import type { StorageView } from "../../engines/sdk.ts";
+import type { CorePathSpec } from "../router/types.ts";
+
+/** What a successful login grants; the core turns it into a token and Vault's `auth` block. */
+export interface LoginGrant {
+  /** Role (or user) name within the mount; tokens are indexed by it so deleting it revokes them. */
+  role: string;
+  policies: string[];
+  /** Stored on the token and returned as `auth.metadata` (e.g. `{role_name: "web"}`). */
+  metadata: Record<string, string>;
+  displayName: string;
+  /** Seconds; 0 = the system default (768h). */
+  ttl: number;
+  /** Seconds; 0 = no cap beyond the system max. Renewal never passes it. */
+  maxTtl: number;
+  /** 0 = unlimited. */
+  numUses: number;
+  /** CIDRs the token may be used from (empty = anywhere). */
+  boundCidrs: string[];
+  noDefaultPolicy?: boolean;
+}
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** Seconds until the next attempt may succeed (for Retry-After). */
+  retryAfter: number;
+}
+
+export interface LoginLimiter {
+  /** Call before checking credentials; a refusal must be answered 429 with Retry-After. */
+  check(source: string, identity: string): RateLimitDecision;
+  /** Record a failed attempt (counts toward both limits). */
+  fail(source: string, identity: string): void;
+  /** Clear the identity's failures after a success. */
+  succeed(source: string, identity: string): void;
+}
+
+export interface AuthMethodContext {
+  /** Encrypted storage private to this mount. */
+  storage: StorageView;
+  mount: { path: string; accessor: string; uuid: string; type: string };
+  now(): number;
+  /** Creates the token for a successful login and returns Vault's `auth` block for the reply. */
+  issueToken(grant: LoginGrant, remoteAddress: string): Promise<Record<string, unknown>>;
+  /** Revokes every live token this mount issued for `role` (role or user deleted). */
+  revokeRole(role: string): Promise<void>;
+  /** Shared brute-force protection for every login path. */
+  limiter: LoginLimiter;
+}
+
+export interface AuthMethod {
+  type: string;
+  paths: CorePathSpec[];
+}
+
+export type AuthMethodFactory = (ctx: AuthMethodContext) => AuthMethod;
