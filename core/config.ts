@@ -1,6 +1,7 @@
 /** The server's JSON config file, validated at startup; errors name the file and the key. */
 import * as v from "valibot";
 import type { ServerConfig } from "./server.ts";
+import { parseCidr } from "../lib/cidr.ts";
 
 const schema = v.strictObject({
   listener: v.strictObject({
@@ -14,6 +15,7 @@ const schema = v.strictObject({
   request_timeout: v.optional(v.pipe(v.number(), v.minValue(1))),
   log_level: v.optional(v.picklist(["debug", "info", "warn", "error"])),
   cluster_name: v.optional(v.string()),
+  trusted_proxies: v.optional(v.array(v.string())),
 });
 
 export type FileConfig = v.InferOutput<typeof schema> & ServerConfig;
@@ -32,6 +34,13 @@ export function parseConfig(text: string, file: string): FileConfig {
     throw new Error(`${file}: invalid config key "${key}": ${i.message}`);
   }
   const c = r.output;
+  for (const p of c.trusted_proxies ?? []) {
+    try {
+      parseCidr(p);
+    } catch {
+      throw new Error(`${file}: invalid config key "trusted_proxies": bad CIDR "${p}"`);
+    }
+  }
   if (!!c.listener.tls_cert_file !== !!c.listener.tls_key_file) {
     throw new Error(`${file}: listener.tls_cert_file and listener.tls_key_file go together`);
   }

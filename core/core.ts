@@ -15,6 +15,19 @@ import { type SealStatus, ShamirSeal } from "./seal/seal.ts";
 import type { PhysicalStorage } from "./storage/storage.ts";
 import { TokenStore } from "./token/token_store.ts";
 import { Metrics } from "./metrics.ts";
+import { AuthTable } from "./auth/auth_table.ts";
+import { Wrapping } from "./wrapping.ts";
+import type { AuthMethodFactory, LoginGrant, LoginLimiter } from "./auth/types.ts";
+import type { MountEntry } from "./mounts/mount_table.ts";
+import { authBlock } from "./token/routes.ts";
+import { type Cidr, parseCidr } from "../lib/cidr.ts";
+
+/** Used only when no limiter was configured: logins are refused rather than left unprotected. */
+const refuseAllLogins: LoginLimiter = {
+  check: () => ({ allowed: false, retryAfter: 60 }),
+  fail: () => {},
+  succeed: () => {},
+};
 
 export const VERSION = "0.1.0";
 export const AUDIT_KEY_PATH = "core/audit-key";
@@ -30,12 +43,20 @@ export interface CoreOptions {
   /** Token sweep interval; 0 disables the timer (tests call tidy directly). */
   tidyIntervalMs?: number;
   clusterName?: string;
+  /** Auth method types `sys/auth` can enable. */
+  authMethods?: Record<string, AuthMethodFactory>;
+  /** Brute-force protection shared by every login path. */
+  limiter?: LoginLimiter;
+  /** Peers whose X-Forwarded-For is believed (CIDRs); nobody else's is. */
+  trustedProxies?: string[];
 }
 
 interface Unsealed {
   tokens: TokenStore;
   policies: PolicyStore;
   audit: AuditBroker;
+  auth: AuthTable;
+  wrapping: Wrapping;
   rootKey: Uint8Array;
 }
 
@@ -50,6 +71,9 @@ export class Core {
   readonly requestTimeoutMs: number;
   readonly clusterName: string;
   readonly clusterId = crypto.randomUUID();
+  readonly authMethods: Record<string, AuthMethodFactory>;
+  readonly limiter: LoginLimiter | undefined;
+  readonly trustedProxies: Cidr[];
   #u: Unsealed | null = null;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
   #tidyIntervalMs: number;
@@ -66,6 +90,9 @@ export class Core {
     this.requestTimeoutMs = o.requestTimeoutMs ?? 90_000;
     this.clusterName = o.clusterName ?? "secrethub-cluster";
     this.#tidyIntervalMs = o.tidyIntervalMs ?? 60_000;
+    this.authMethods = o.authMethods ?? {};
+    this.limiter = o.limiter;
+    this.trustedProxies = (o.trustedProxies ?? []).map(parseCidr);
   }
 
   static async open(o: CoreOptions): Promise<Core> {
@@ -95,6 +122,12 @@ export class Core {
   }
   get audit(): AuditBroker {
     return this.#need().audit;
+  }
+  get auth(): AuthTable {
+    return this.#need().auth;
+  }
+  get wrapping(): Wrapping {
+    return this.#need().wrapping;
   }
 
   sealStatus(): SealStatus {
@@ -157,7 +190,18 @@ export class Core {
         audit.enableSink(s);
       }
       await this.mounts.load();
-      this.#u = { tokens, policies, audit, rootKey };
+      const auth = new AuthTable({
+        barrier: this.barrier,
+        mounts: this.mounts,
+        methods: this.authMethods,
+        limiter: this.limiter ?? refuseAllLogins,
+        now: this.now,
+        issueToken: (e, g, remote) => this.#issueLoginToken(tokens, e, g, remote),
+        revokeSource: (s) => tokens.revokeSource(s),
+      });
+      await auth.load();
+      const wrapping = new Wrapping(this.barrier.view("sys/wrapping/"), tokens, this.now);
+      this.#u = { tokens, policies, audit, auth, wrapping, rootKey };
       this.metrics.unsealed = 1;
       if (this.#tidyIntervalMs > 0) {
         this.#tidyTimer = setInterval(() => {
@@ -184,11 +228,36 @@ export class Core {
       u.rootKey.fill(0);
       u.tokens.clearCache();
     }
+    u?.auth.unload();
     this.mounts.unload();
     this.barrier.seal();
     this.seal.resetProgress();
     this.metrics.unsealed = 0;
     return Promise.resolve();
+  }
+
+  async #issueLoginToken(
+    tokens: TokenStore,
+    e: MountEntry,
+    g: LoginGrant,
+    remoteAddress: string,
+  ): Promise<Record<string, unknown>> {
+    for (const c of g.boundCidrs) parseCidr(c); // a bad role config must not mint a token
+    const policies = [...new Set([...g.policies, ...(g.noDefaultPolicy ? [] : ["default"])])];
+    const { token, entry } = await tokens.create({
+      policies,
+      parent: null,
+      meta: g.metadata,
+      displayName: g.displayName,
+      numUses: g.numUses,
+      ttl: g.ttl > 0 ? g.ttl : undefined,
+      explicitMaxTtl: g.maxTtl > 0 ? g.maxTtl : undefined,
+      path: `${e.path}login`,
+      boundCidrs: g.boundCidrs,
+      source: `${e.uuid}/${g.role}`,
+    });
+    void remoteAddress;
+    return authBlock(this, token, entry);
   }
 
   /** Adds a keyring term: new writes use it, old terms keep decrypting. */

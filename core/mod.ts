@@ -82,6 +82,7 @@ export async function runServer(argv: string[]): Promise<number> {
     maxRequestSize: cfg.max_request_size,
     requestTimeoutMs: cfg.request_timeout ? cfg.request_timeout * 1000 : undefined,
     clusterName: cfg.cluster_name,
+    trustedProxies: cfg.trusted_proxies,
   });
   const srv = await serve(
     core,

@@ -5,6 +5,9 @@ import { sealRoutes } from "./sys/seal_routes.ts";
 import { adminRoutes } from "./sys/admin_routes.ts";
 import { auditRoutes } from "./sys/audit_routes.ts";
 import { tokenRoutes } from "./token/routes.ts";
+import { authRoutes } from "./sys/auth_routes.ts";
+import { wrappingRoutes } from "./sys/wrapping_routes.ts";
+import { AUTH_METHODS } from "./auth/registry.ts";
 import { LibsqlStorage } from "./storage/libsql_storage.ts";
 import { log } from "./log.ts";
 import type { Hono } from "hono";
@@ -22,8 +25,14 @@ export async function createCore(
   dbFile: string,
   o: Omit<CoreOptions, "physical"> = {},
 ): Promise<{ core: Core; app: Hono<AppEnv> }> {
-  const core = await Core.open({ ...o, physical: await LibsqlStorage.open(dbFile) });
+  const core = await Core.open({
+    authMethods: AUTH_METHODS,
+    ...o,
+    physical: await LibsqlStorage.open(dbFile),
+  });
   core.mounts.addBuiltin("sys/", "system", [
+    ...authRoutes(core),
+    ...wrappingRoutes(core),
     ...sealRoutes(core),
     ...adminRoutes(core),
     ...auditRoutes(core),

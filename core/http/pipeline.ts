@@ -21,6 +21,9 @@ import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts
 import { fromQuery, readBody, truthy } from "./body.ts";
 import { errorResponse, jsonResponse } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
+import { clientAddress } from "./client_address.ts";
+import { inAnyCidr, parseCidr } from "../../lib/cidr.ts";
+import { parseDuration } from "../../lib/duration.ts";
 import { parameterViolation } from "../policy/params.ts";
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
@@ -59,7 +62,8 @@ export class Pipeline {
     this.#deadlines = new Deadlines(core.requestTimeoutMs);
   }
 
-  async handle(req: Request, remoteAddress: string): Promise<Response> {
+  async handle(req: Request, peerAddress: string): Promise<Response> {
+    const remoteAddress = clientAddress(this.#core.trustedProxies, peerAddress, req.headers);
     const started = performance.now();
     const requestId = crypto.randomUUID();
     let route = "unmatched";
@@ -154,6 +158,15 @@ export class Pipeline {
     if (!handler) throw new MethodNotAllowed();
 
     const clientToken = tokenFromHeaders(req.headers);
+    const wrapHeader = req.headers.get("x-vault-wrap-ttl");
+    let wrapTtl = 0;
+    if (wrapHeader !== null) {
+      try {
+        wrapTtl = parseDuration(wrapHeader);
+      } catch {
+        throw new BadRequest("invalid X-Vault-Wrap-TTL header");
+      }
+    }
     const creq: CoreRequest = {
       ...base,
       operation,
@@ -177,6 +190,12 @@ export class Pipeline {
       }
       creq.token = entry;
       creq.tokenAccessor = entry.accessor;
+      if (
+        entry.bound_cidrs?.length && !inAnyCidr(entry.bound_cidrs.map(parseCidr), remoteAddress)
+      ) {
+        await this.#auditDenied(creq, "permission denied: source address not allowed for token");
+        throw new PermissionDenied();
+      }
       const acl = await core.policies.acl(entry.policies);
       const decision = acl.check(path, operation, flag(spec.sudo, operation));
       if (!decision.allowed) {
@@ -237,7 +256,26 @@ export class Pipeline {
       await core.audit.record([out]);
     }
     if (failure) throw failure;
-    return this.#envelope(resp ?? {}, requestId, spec, mount.entry.type, req.method === "HEAD");
+    const r = resp ?? {};
+    if (wrapTtl > 0 && !r.raw && (r.data != null || r.auth != null)) {
+      const info = await core.wrapping.wrap(
+        { data: r.data ?? null, auth: r.auth ?? null, warnings: r.warnings ?? null },
+        wrapTtl,
+        path,
+        (r.auth?.accessor as string | undefined) ?? "",
+      );
+      return jsonResponse({
+        request_id: requestId,
+        lease_id: "",
+        renewable: false,
+        lease_duration: 0,
+        data: null,
+        wrap_info: info,
+        warnings: null,
+        auth: null,
+      });
+    }
+    return this.#envelope(r, requestId, spec, mount.entry.type, req.method === "HEAD");
   }
 
   #audit(

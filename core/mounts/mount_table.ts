@@ -51,6 +51,8 @@ export class MountTable {
   #entries: MountEntry[] = [];
   #tables = new Map<string, CompiledPath[]>();
   #builtins = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
+  /** Routes owned by another table (auth methods under auth/), resolved like builtins. */
+  #attached = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
   #sorted: string[] = [];
 
   constructor(barrier: Barrier, now: () => number = Date.now) {
@@ -126,7 +128,11 @@ export class MountTable {
   }
 
   #resort(): void {
-    this.#sorted = [...this.#builtins.keys(), ...this.#entries.map((e) => e.path)]
+    this.#sorted = [
+      ...this.#builtins.keys(),
+      ...this.#attached.keys(),
+      ...this.#entries.map((e) => e.path),
+    ]
       .sort((a, b) => b.length - a.length);
   }
 
@@ -134,13 +140,29 @@ export class MountTable {
     const withSlash = path.endsWith("/") ? path : path + "/";
     for (const p of this.#sorted) {
       if (path.startsWith(p) || withSlash === p) {
-        const b = this.#builtins.get(p);
+        const b = this.#builtins.get(p) ?? this.#attached.get(p);
         const entry = b?.entry ?? this.#entries.find((e) => e.path === p)!;
         const table = b?.table ?? this.#tables.get(p)!;
         return { entry, table, rest: path.length >= p.length ? path.slice(p.length) : "" };
       }
     }
     return null;
+  }
+
+  /** Routes `path` (e.g. "auth/approle/") to a path table owned elsewhere. */
+  attach(path: string, entry: MountEntry, specs: CorePathSpec[]): void {
+    this.#attached.set(path, { entry, table: compilePaths(specs) });
+    this.#resort();
+  }
+
+  detach(path: string): void {
+    this.#attached.delete(path);
+    this.#resort();
+  }
+
+  /** True when `path` is a prefix of, or is prefixed by, any routed path. */
+  overlaps(path: string): string | null {
+    return this.#sorted.find((p) => p.startsWith(path) || path.startsWith(p)) ?? null;
   }
 
   list(): MountEntry[] {

@@ -30,6 +30,10 @@ export interface TokenEntry {
   path: string;
   type: "service";
   last_renewal_time?: number;
+  /** CIDRs the token may be used from; empty or absent = anywhere. */
+  bound_cidrs?: string[];
+  /** "<auth mount uuid>/<role>" for login tokens, so deleting the role revokes them. */
+  source?: string;
 }
 
 export interface CreateOptions {
@@ -44,11 +48,14 @@ export interface CreateOptions {
   renewable?: boolean;
   noParent?: boolean;
   path?: string;
+  boundCidrs?: string[];
+  source?: string;
 }
 
 const ID = "id/";
 const ACC = "accessor/";
 const PARENT = "parent/";
+const SOURCE = "source/";
 const CACHE_MAX = 50_000;
 
 export class TokenStore {
@@ -106,11 +113,14 @@ export class TokenStore {
       path: o.path ?? "auth/token/create",
       type: "service",
     };
+    if (o.boundCidrs?.length) entry.bound_cidrs = o.boundCidrs;
+    if (o.source) entry.source = o.source;
     const ops: WriteOp[] = [
       putJSONOp(ID + id, entry),
       putJSONOp(ACC + entry.accessor, id),
     ];
     if (parent) ops.push(putJSONOp(`${PARENT}${parent.id}/${id}`, 1));
+    if (o.source) ops.push(putJSONOp(`${SOURCE}${o.source}/${id}`, 1));
     await this.#s.batch(ops);
     return { token, entry };
   }
@@ -188,6 +198,28 @@ export class TokenStore {
     if (!entry) return;
     ops.push({ op: "delete", key: ID + id }, { op: "delete", key: ACC + entry.accessor });
     if (entry.parent) ops.push({ op: "delete", key: `${PARENT}${entry.parent}/${id}` });
+    if (entry.source) ops.push({ op: "delete", key: `${SOURCE}${entry.source}/${id}` });
+  }
+
+  /**
+   * Revokes every token issued for `source` ("<mount uuid>/<role>"), or for a whole mount when
+   * given "<mount uuid>" — a deleted role or a disabled auth mount leaves no live token behind.
+   */
+  async revokeSource(source: string): Promise<number> {
+    let n = 0;
+    const walk = async (prefix: string): Promise<void> => {
+      for (const k of await this.#s.list(prefix)) {
+        if (k.endsWith("/")) await walk(prefix + k);
+        else {
+          await this.revoke(k);
+          // An index entry whose token is already gone would otherwise linger.
+          await this.#s.delete(prefix + k);
+          n++;
+        }
+      }
+    };
+    await walk(`${SOURCE}${source}/`);
+    return n;
   }
 
   /** Deletes expired tokens (and their subtrees); returns how many were removed. */

@@ -1,0 +1,116 @@
+/**
+ * Auth method mounts (`sys/auth`): each method is a path table routed at `auth/<path>/`, with
+ * encrypted storage at `auth/<uuid>/`. The table is persisted at `core/auth-mounts`. Disabling a
+ * mount revokes every token it issued and deletes its storage.
+ */
+import { BadRequest } from "../../lib/errors.ts";
+import { randomBase62, uuid } from "../../lib/crypto.ts";
+import { readJSON, writeJSON } from "../../engines/sdk.ts";
+import type { Barrier, BarrierView } from "../barrier/barrier.ts";
+import type { MountEntry, MountTable } from "../mounts/mount_table.ts";
+import type { AuthMethodContext, AuthMethodFactory, LoginGrant, LoginLimiter } from "./types.ts";
+
+const AUTH_MOUNTS_KEY = "core/auth-mounts";
+
+export interface AuthTableDeps {
+  barrier: Barrier;
+  mounts: MountTable;
+  methods: Record<string, AuthMethodFactory>;
+  limiter: LoginLimiter;
+  now: () => number;
+  issueToken(
+    entry: MountEntry,
+    grant: LoginGrant,
+    remoteAddress: string,
+  ): Promise<Record<string, unknown>>;
+  revokeSource(source: string): Promise<number>;
+}
+
+export class AuthTable {
+  readonly #d: AuthTableDeps;
+  #entries: MountEntry[] = [];
+
+  constructor(deps: AuthTableDeps) {
+    this.#d = deps;
+  }
+
+  async load(): Promise<void> {
+    this.#entries = await readJSON<MountEntry[]>(this.#d.barrier, AUTH_MOUNTS_KEY) ?? [];
+    for (const e of this.#entries) this.#attach(e);
+  }
+
+  unload(): void {
+    for (const e of this.#entries) this.#d.mounts.detach(e.path);
+    this.#entries = [];
+  }
+
+  list(): MountEntry[] {
+    return this.#entries;
+  }
+
+  #attach(e: MountEntry): void {
+    const factory = this.#d.methods[e.type];
+    if (!factory) throw new Error(`unknown auth method type in auth table: ${e.type}`);
+    const ctx: AuthMethodContext = {
+      storage: this.#d.barrier.view(`auth/${e.uuid}/`),
+      mount: { path: e.path, accessor: e.accessor, uuid: e.uuid, type: e.type },
+      now: this.#d.now,
+      issueToken: (grant, remote) => this.#d.issueToken(e, grant, remote),
+      revokeRole: async (role) => {
+        await this.#d.revokeSource(`${e.uuid}/${role}`);
+      },
+      limiter: this.#d.limiter,
+    };
+    this.#d.mounts.attach(e.path, e, factory(ctx).paths);
+  }
+
+  async enable(path: string, type: string, description: string): Promise<void> {
+    if (!this.#d.methods[type]) throw new BadRequest(`unknown auth method type "${type}"`);
+    const full = `auth/${path}`;
+    if (path === "token/") throw new BadRequest("path is already in use at auth/token/");
+    const clash = this.#d.mounts.overlaps(full);
+    if (clash) throw new BadRequest(`path is already in use at ${clash}`);
+    const e: MountEntry = {
+      path: full,
+      type,
+      description,
+      uuid: uuid(),
+      accessor: `auth_${type}_${randomBase62(8).toLowerCase()}`,
+      options: null,
+      config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+      local: false,
+      seal_wrap: false,
+    };
+    const next = [...this.#entries, e];
+    await writeJSON(this.#d.barrier, AUTH_MOUNTS_KEY, next);
+    this.#entries = next;
+    this.#attach(e);
+  }
+
+  async disable(path: string): Promise<void> {
+    const full = `auth/${path}`;
+    const e = this.#entries.find((x) => x.path === full);
+    if (!e) return;
+    this.#d.mounts.detach(full);
+    await this.#d.revokeSource(e.uuid);
+    const view = this.#d.barrier.view(`auth/${e.uuid}/`) as BarrierView;
+    const keys = await view.allKeys();
+    const next = this.#entries.filter((x) => x !== e);
+    await this.#d.barrier.transaction([
+      ...keys.map((k) => ({ op: "delete" as const, key: `auth/${e.uuid}/${k}` })),
+      { op: "put", key: AUTH_MOUNTS_KEY, value: new TextEncoder().encode(JSON.stringify(next)) },
+    ]);
+    this.#entries = next;
+  }
+
+  async tune(path: string, description?: string): Promise<void> {
+    const full = `auth/${path}`;
+    const e = this.#entries.find((x) => x.path === full);
+    if (!e) throw new BadRequest(`no auth mount at "${full}"`);
+    const next = this.#entries.map((x) =>
+      x === e ? { ...e, description: description ?? e.description } : x
+    );
+    await writeJSON(this.#d.barrier, AUTH_MOUNTS_KEY, next);
+    this.#entries = next;
+  }
+}

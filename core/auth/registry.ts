@@ -1,0 +1,4 @@
+/** Auth method types that can be enabled with `sys/auth`. Adding one = a folder + a line here. */
+import type { AuthMethodFactory } from "./types.ts";
+
+export const AUTH_METHODS: Record<string, AuthMethodFactory> = {};

@@ -1,0 +1,100 @@
+/** sys/auth: list, enable, disable and tune auth method mounts. */
+import { BadRequest, NotFound } from "../../lib/errors.ts";
+import { v } from "../../lib/fields.ts";
+import type { Core } from "../core.ts";
+import type { MountEntry } from "../mounts/mount_table.ts";
+import type { CorePathSpec } from "../router/types.ts";
+
+const enableSchema = v.object({
+  type: v.pipe(v.string("type is required"), v.minLength(1, "type is required")),
+  description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
+  config: v.optional(v.record(v.string(), v.unknown())),
+  options: v.optional(v.nullable(v.record(v.string(), v.string()))),
+  local: v.optional(v.unknown()),
+  seal_wrap: v.optional(v.unknown()),
+});
+
+const tuneSchema = v.object({
+  description: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+});
+
+function authPath(p: string): string {
+  const t = p.replace(/^\/+|\/+$/g, "");
+  if (!/^[A-Za-z0-9_.\-/]{1,128}$/.test(t)) throw new BadRequest("invalid auth mount path");
+  return t + "/";
+}
+
+function view(e: Pick<MountEntry, "type" | "description" | "accessor" | "uuid">) {
+  return {
+    type: e.type,
+    description: e.description,
+    accessor: e.accessor,
+    uuid: e.uuid,
+    config: { default_lease_ttl: 0, max_lease_ttl: 0, token_type: "default-service" },
+    options: null,
+    local: false,
+    seal_wrap: false,
+  };
+}
+
+export function authRoutes(core: Core): CorePathSpec[] {
+  const tokenMount = () => core.mounts.get("auth/token/")!;
+  return [
+    {
+      pattern: "auth",
+      injectTopLevel: true,
+      operations: {
+        read: () => {
+          const data: Record<string, unknown> = { "token/": view(tokenMount()) };
+          for (const e of core.auth.list()) data[e.path.slice("auth/".length)] = view(e);
+          return Promise.resolve({ data });
+        },
+      },
+    },
+    {
+      pattern: "auth/:path+/tune",
+      sudo: true,
+      input: { write: tuneSchema },
+      operations: {
+        read: (r) => {
+          const e = core.auth.list().find((x) => x.path === `auth/${authPath(r.params.path!)}`);
+          if (!e) throw new NotFound();
+          return Promise.resolve({
+            data: {
+              description: e.description,
+              default_lease_ttl: 2764800,
+              max_lease_ttl: 2764800,
+            },
+          });
+        },
+        update: async (r) => {
+          await core.auth.tune(
+            authPath(r.params.path!),
+            (r.data as { description?: string }).description,
+          );
+        },
+      },
+    },
+    {
+      pattern: "auth/:path+",
+      sudo: true,
+      input: { write: enableSchema },
+      operations: {
+        read: (r) => {
+          const e = core.auth.list().find((x) => x.path === `auth/${authPath(r.params.path!)}`);
+          if (!e) throw new NotFound();
+          return Promise.resolve({ data: view(e) });
+        },
+        update: async (r) => {
+          const d = r.data as v.InferOutput<typeof enableSchema>;
+          await core.auth.enable(authPath(r.params.path!), d.type, d.description);
+        },
+        delete: async (r) => {
+          const p = authPath(r.params.path!);
+          if (p === "token/") throw new BadRequest("token auth cannot be disabled");
+          await core.auth.disable(p);
+        },
+      },
+    },
+  ];
+}

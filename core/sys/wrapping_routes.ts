@@ -1,0 +1,51 @@
+/** sys/wrapping/{unwrap,lookup,wrap}. The wrapping token itself is the credential for the first two. */
+import { v } from "../../lib/fields.ts";
+import { BadRequest } from "../../lib/errors.ts";
+import type { Core } from "../core.ts";
+import type { CorePathSpec, CoreRequest } from "../router/types.ts";
+
+const tokenSchema = v.object({ token: v.optional(v.pipe(v.string(), v.maxLength(256))) });
+
+function wrappingToken(r: CoreRequest): string {
+  return (r.data as { token?: string }).token || r.clientToken;
+}
+
+export function wrappingRoutes(core: Core): CorePathSpec[] {
+  return [
+    {
+      pattern: "wrapping/unwrap",
+      unauthenticated: true,
+      input: { write: tokenSchema },
+      operations: {
+        update: async (r) => {
+          const resp = await core.wrapping.unwrap(wrappingToken(r));
+          return {
+            data: (resp.data as Record<string, unknown> | null) ?? null,
+            auth: (resp.auth as Record<string, unknown> | undefined) ?? undefined,
+            warnings: (resp.warnings as string[] | null) ?? undefined,
+          };
+        },
+      },
+    },
+    {
+      pattern: "wrapping/lookup",
+      unauthenticated: true,
+      input: { write: tokenSchema },
+      operations: {
+        update: async (r) => ({ data: await core.wrapping.lookup(wrappingToken(r)) }),
+      },
+    },
+    {
+      pattern: "wrapping/wrap",
+      operations: {
+        // The handler returns the data; the pipeline wraps it (X-Vault-Wrap-TTL is required).
+        update: (r) => {
+          if (!r.headers.get("x-vault-wrap-ttl")) {
+            throw new BadRequest("sys/wrapping/wrap needs the X-Vault-Wrap-TTL header");
+          }
+          return Promise.resolve({ data: r.data });
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,123 @@
+/**
+ * Response wrapping: the real response is stored (encrypted) behind a single-use token and the
+ * client gets only `wrap_info`. Unwrapping returns it exactly once: the record is deleted and
+ * the token revoked before the response leaves, under a per-token lock so two concurrent
+ * unwraps cannot both succeed. This is how a secret-id reaches a device safely.
+ */
+import { BadRequest } from "../lib/errors.ts";
+import { sha256Hex } from "../lib/crypto.ts";
+import { readJSON, rfc3339, type StorageView, writeJSON } from "../engines/sdk.ts";
+import type { TokenStore } from "./token/token_store.ts";
+
+export const MAX_WRAP_TTL = 24 * 3600;
+
+interface WrapRecord {
+  response: Record<string, unknown>;
+  creation_time: string;
+  creation_path: string;
+  creation_ttl: number;
+}
+
+export interface WrapInfo {
+  token: string;
+  accessor: string;
+  ttl: number;
+  creation_time: string;
+  creation_path: string;
+  wrapped_accessor: string;
+}
+
+const INVALID = "wrapping token is not valid or does not exist";
+
+export class Wrapping {
+  readonly #s: StorageView;
+  readonly #tokens: TokenStore;
+  readonly #now: () => number;
+  #locks = new Map<string, Promise<unknown>>();
+
+  constructor(storage: StorageView, tokens: TokenStore, now: () => number) {
+    this.#s = storage;
+    this.#tokens = tokens;
+    this.#now = now;
+  }
+
+  async wrap(
+    response: Record<string, unknown>,
+    ttl: number,
+    creationPath: string,
+    wrappedAccessor = "",
+  ): Promise<WrapInfo> {
+    if (ttl <= 0 || ttl > MAX_WRAP_TTL) {
+      throw new BadRequest(`wrap TTL must be between 1s and ${MAX_WRAP_TTL}s`);
+    }
+    const { token, entry } = await this.#tokens.create({
+      policies: ["response-wrapping"],
+      parent: null,
+      ttl,
+      explicitMaxTtl: ttl,
+      renewable: false,
+      displayName: "response-wrapping",
+      path: creationPath,
+    });
+    const creation_time = rfc3339(this.#now());
+    await writeJSON(
+      this.#s,
+      entry.id,
+      {
+        response,
+        creation_time,
+        creation_path: creationPath,
+        creation_ttl: ttl,
+      } satisfies WrapRecord,
+    );
+    return {
+      token,
+      accessor: entry.accessor,
+      ttl,
+      creation_time,
+      creation_path: creationPath,
+      wrapped_accessor: wrappedAccessor,
+    };
+  }
+
+  async #record(token: string): Promise<{ id: string; rec: WrapRecord } | null> {
+    if (!token) return null;
+    const id = sha256Hex(token);
+    const rec = await readJSON<WrapRecord>(this.#s, id);
+    if (!rec) return null;
+    // An expired wrapping token is gone for good, even if the sweep has not run yet.
+    if (!await this.#tokens.lookupById(id)) {
+      await this.#s.delete(id);
+      return null;
+    }
+    return { id, rec };
+  }
+
+  async lookup(token: string): Promise<Record<string, unknown>> {
+    const r = await this.#record(token);
+    if (!r) throw new BadRequest(INVALID);
+    return {
+      creation_path: r.rec.creation_path,
+      creation_time: r.rec.creation_time,
+      creation_ttl: r.rec.creation_ttl,
+    };
+  }
+
+  /** The wrapped response, once; every later call fails. */
+  unwrap(token: string): Promise<Record<string, unknown>> {
+    const id = token ? sha256Hex(token) : "";
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const run = prev.catch(() => {}).then(async () => {
+      const r = await this.#record(token);
+      if (!r) throw new BadRequest(INVALID);
+      await this.#s.delete(r.id);
+      await this.#tokens.revoke(r.id);
+      return r.rec.response;
+    });
+    this.#locks.set(id, run);
+    run.finally(() => {
+      if (this.#locks.get(id) === run) this.#locks.delete(id);
+    }).catch(() => {});
+    return run;
+  }
+}

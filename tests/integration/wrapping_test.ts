@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { startTestCore } from "../helpers/test_core.ts";
+
+Deno.test("X-Vault-Wrap-TTL wraps a read; the wrapping token unwraps exactly once", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("POST", "/v1/secret/data/w", { data: { secret_id: "s-123" } });
+    let r = await t.req("GET", "/v1/secret/data/w", undefined, undefined, {
+      "x-vault-wrap-ttl": "5m",
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.data, null);
+    const wrap = r.body.wrap_info;
+    assert.equal(wrap.ttl, 300);
+    assert.equal(wrap.creation_path, "secret/data/w");
+    assert.ok(!r.text.includes("s-123"));
+
+    r = await t.req("POST", "/v1/sys/wrapping/lookup", { token: wrap.token }, null);
+    assert.equal(r.body.data.creation_ttl, 300);
+    // The wrapping token grants nothing else.
+    assert.equal((await t.req("GET", "/v1/secret/data/w", undefined, wrap.token)).status, 403);
+
+    const [a, b] = await Promise.all([
+      t.req("POST", "/v1/sys/wrapping/unwrap", undefined, wrap.token),
+      t.req("POST", "/v1/sys/wrapping/unwrap", undefined, wrap.token),
+    ]);
+    const ok = [a, b].filter((x) => x.status === 200);
+    assert.equal(ok.length, 1, `${a.status} ${b.status}`);
+    assert.equal(ok[0]!.body.data.data.secret_id, "s-123");
+    r = await t.req("POST", "/v1/sys/wrapping/unwrap", { token: wrap.token }, null);
+    assert.equal(r.status, 400);
+
+    assert.equal(
+      (await t.req("GET", "/v1/secret/data/w", undefined, undefined, {
+        "x-vault-wrap-ttl": "soon",
+      })).status,
+      400,
+    );
+    assert.equal(
+      (await t.req("GET", "/v1/secret/data/w", undefined, undefined, { "x-vault-wrap-ttl": "48h" }))
+        .status,
+      400,
+    );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a wrapping token expires with its TTL", async () => {
+  const t = await startTestCore();
+  try {
+    let r = await t.req("POST", "/v1/sys/wrapping/wrap", { k: "v" }, undefined, {
+      "x-vault-wrap-ttl": "1",
+    });
+    assert.equal(r.status, 200);
+    const tok = r.body.wrap_info.token;
+    await new Promise((res) => setTimeout(res, 1100));
+    r = await t.req("POST", "/v1/sys/wrapping/unwrap", { token: tok }, null);
+    assert.equal(r.status, 400);
+    assert.equal((await t.req("POST", "/v1/sys/wrapping/wrap", { k: "v" })).status, 400);
+  } finally {
+    await t.close();
+  }
+});
