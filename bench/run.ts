@@ -99,6 +99,58 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
     runs.push(
       await wrk("kv_read", `${srv.url}/v1/secret/data/bench/db`, ["-H", `X-Vault-Token: ${tok}`]),
     );
+
+    // The same read under a policy whose rule carries conditions (source CIDR, time window,
+    // weekdays, timezone): what evaluating conditions costs on the hot path.
+    await call(srv.url, "PUT", "/v1/sys/policies/acl/bench-cond", {
+      policy: `path "secret/data/bench/*" {
+  capabilities = ["read"]
+  conditions {
+    source_ip = ["127.0.0.0/8", "::1/128"]
+    time_of_day = "00:00-23:59"
+    days_of_week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    timezone = "Europe/Berlin"
+  }
+}`,
+    }, root);
+    const ctok = (await call(srv.url, "POST", "/v1/auth/token/create", {
+      policies: ["bench-cond"],
+    }, root)).body.auth.client_token;
+    const ccheck = await call(srv.url, "GET", "/v1/secret/data/bench/db", undefined, ctok);
+    if (ccheck.status !== 200) throw new Error(`conditional token cannot read: ${ccheck.status}`);
+    runs.push(
+      await wrk("kv_read_conditions", `${srv.url}/v1/secret/data/bench/db`, [
+        "-H",
+        `X-Vault-Token: ${ctok}`,
+      ]),
+    );
+
+    await call(srv.url, "POST", "/v1/sys/auth/approle", { type: "approle" }, root);
+    await call(srv.url, "POST", "/v1/auth/approle/role/bench", {
+      token_policies: ["bench"],
+      secret_id_num_uses: 0,
+      secret_id_ttl: 0,
+      token_ttl: "1h",
+    }, root);
+    const roleId =
+      (await call(srv.url, "GET", "/v1/auth/approle/role/bench/role-id", undefined, root))
+        .body.data.role_id;
+    const secretId =
+      (await call(srv.url, "POST", "/v1/auth/approle/role/bench/secret-id", {}, root))
+        .body.data.secret_id;
+    const lcheck = await call(srv.url, "POST", "/v1/auth/approle/login", {
+      role_id: roleId,
+      secret_id: secretId,
+    });
+    if (lcheck.status !== 200) {
+      throw new Error(`approle login failed: ${lcheck.status} ${JSON.stringify(lcheck.body)}`);
+    }
+    runs.push(
+      await wrk("approle_login", srv.url, ["-s", `${HERE}wrk_login.lua`], {
+        BENCH_ROLE_ID: roleId,
+        BENCH_SECRET_ID: secretId,
+      }),
+    );
     runs.push(await wrk("kv_write", srv.url, ["-s", `${HERE}wrk_write.lua`], { BENCH_TOKEN: tok }));
 
     const verify = await call(srv.url, "GET", "/v1/sys/audit/verify", undefined, root);
@@ -120,11 +172,16 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
     runs,
     ratios: {
       kv_read_vs_hello: Number(((by("kv_read")?.rps ?? 0) / (by("hello")?.rps || 1)).toFixed(3)),
+      conditions_cost: Number(
+        (1 - (by("kv_read_conditions")?.rps ?? 0) / (by("kv_read")?.rps || 1)).toFixed(3),
+      ),
     },
     targets: {
       kv_read_ratio_min: 0.3,
       kv_read_p99_ms_max: 5,
       kv_write_rps_min: 2000,
+      approle_login_rps_min: 2000,
+      conditions_cost_max: 0.1,
     },
   };
   await Deno.writeTextFile(`${HERE}results.json`, JSON.stringify(results, null, 2) + "\n");

@@ -8,6 +8,7 @@ import { tokenRoutes } from "./token/routes.ts";
 import { authRoutes } from "./sys/auth_routes.ts";
 import { wrappingRoutes } from "./sys/wrapping_routes.ts";
 import { AUTH_METHODS } from "./auth/registry.ts";
+import { SlidingLoginLimiter } from "./auth/limiter.ts";
 import { LibsqlStorage } from "./storage/libsql_storage.ts";
 import { log } from "./log.ts";
 import type { Hono } from "hono";
@@ -27,6 +28,7 @@ export async function createCore(
 ): Promise<{ core: Core; app: Hono<AppEnv> }> {
   const core = await Core.open({
     authMethods: AUTH_METHODS,
+    limiter: new SlidingLoginLimiter(),
     ...o,
     physical: await LibsqlStorage.open(dbFile),
   });

@@ -1,0 +1,37 @@
+/**
+ * The AppRole auth method (Vault's paths and shapes, relative to `auth/<mount>/`): machines log
+ * in with a role-id plus a secret-id. Role and secret-id management are authenticated and
+ * ACL-checked by the core; only `login` is open.
+ */
+import type { AuthMethodFactory } from "../types.ts";
+import type { AppRoleDeps } from "./deps.ts";
+import { hasherLoader } from "./hasher.ts";
+import { KeyedLock } from "./lock.ts";
+import { loginHandler } from "./login.ts";
+import { roleRoutes } from "./role_routes.ts";
+import * as schemas from "./schemas.ts";
+import { secretIdRoutes } from "./secret_id_routes.ts";
+import { AppRoleStore } from "./store.ts";
+import { tidyRoutes } from "./tidy.ts";
+
+export const approleFactory: AuthMethodFactory = (ctx) => {
+  const deps: AppRoleDeps = {
+    ctx,
+    store: new AppRoleStore(ctx.storage, hasherLoader(ctx.storage)),
+    locks: new KeyedLock(),
+  };
+  return {
+    type: "approle",
+    paths: [
+      {
+        pattern: "login",
+        unauthenticated: true,
+        input: { write: schemas.login },
+        operations: { update: loginHandler(deps) },
+      },
+      ...tidyRoutes(deps),
+      ...roleRoutes(deps),
+      ...secretIdRoutes(deps),
+    ],
+  };
+};
