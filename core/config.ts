@@ -16,6 +16,7 @@ const schema = v.strictObject({
   log_level: v.optional(v.picklist(["debug", "info", "warn", "error"])),
   cluster_name: v.optional(v.string()),
   trusted_proxies: v.optional(v.array(v.string())),
+  alert_webhook_url: v.optional(v.pipe(v.string(), v.url("alert_webhook_url must be a URL"))),
 });
 
 export type FileConfig = v.InferOutput<typeof schema> & ServerConfig;

@@ -17,6 +17,7 @@ import { TokenStore } from "./token/token_store.ts";
 import { Metrics } from "./metrics.ts";
 import { AuthTable } from "./auth/auth_table.ts";
 import { Wrapping } from "./wrapping.ts";
+import { AlertHook } from "./alerts.ts";
 import type { AuthMethodFactory, LoginGrant, LoginLimiter } from "./auth/types.ts";
 import type { MountEntry } from "./mounts/mount_table.ts";
 import { authBlock } from "./token/routes.ts";
@@ -49,6 +50,8 @@ export interface CoreOptions {
   limiter?: LoginLimiter;
   /** Peers whose X-Forwarded-For is believed (CIDRs); nobody else's is. */
   trustedProxies?: string[];
+  /** Where break-glass alerts are POSTed. */
+  alertWebhookUrl?: string;
 }
 
 interface Unsealed {
@@ -74,6 +77,7 @@ export class Core {
   readonly authMethods: Record<string, AuthMethodFactory>;
   readonly limiter: LoginLimiter | undefined;
   readonly trustedProxies: Cidr[];
+  readonly alerts: AlertHook;
   #u: Unsealed | null = null;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
   #tidyIntervalMs: number;
@@ -93,6 +97,7 @@ export class Core {
     this.authMethods = o.authMethods ?? {};
     this.limiter = o.limiter;
     this.trustedProxies = (o.trustedProxies ?? []).map(parseCidr);
+    this.alerts = new AlertHook(o.alertWebhookUrl);
   }
 
   static async open(o: CoreOptions): Promise<Core> {

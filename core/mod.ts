@@ -83,6 +83,7 @@ export async function runServer(argv: string[]): Promise<number> {
     requestTimeoutMs: cfg.request_timeout ? cfg.request_timeout * 1000 : undefined,
     clusterName: cfg.cluster_name,
     trustedProxies: cfg.trusted_proxies,
+    alertWebhookUrl: cfg.alert_webhook_url,
   });
   const srv = await serve(
     core,

@@ -76,6 +76,7 @@ export class AuditChain {
     if (input.status !== undefined) entry.status = input.status;
     if (input.error !== undefined) entry.error = input.error;
     if (input.data !== undefined) entry.data = this.#hmac.redact(input.data);
+    if (input.alert) entry.alert = true;
     if (input.response !== undefined) {
       entry.response_hmac = this.#hmac.tag(canonicalize(input.response));
     }

@@ -26,6 +26,8 @@ export interface AuditInput {
    * proves what was returned without a per-field HMAC on every read.
    */
   response?: unknown;
+  /** Break-glass use: stored as `alert: true` so it stands out in the log. */
+  alert?: boolean;
 }
 
 /** One persisted row of the audit chain. */

@@ -177,6 +177,7 @@ export class Pipeline {
     };
 
     const auditable = !core.sealed;
+    let alert = false;
     const unauth = flag(spec.unauthenticated, operation);
     if (!unauth) {
       const entry = clientToken ? await core.tokens.lookup(clientToken) : null;
@@ -190,6 +191,7 @@ export class Pipeline {
       }
       creq.token = entry;
       creq.tokenAccessor = entry.accessor;
+      alert = await core.policies.alerting(entry.policies);
       if (
         entry.bound_cidrs?.length && !inAnyCidr(entry.bound_cidrs.map(parseCidr), remoteAddress)
       ) {
@@ -252,6 +254,19 @@ export class Pipeline {
       );
       if (resp && !resp.raw && (resp.data != null || resp.auth != null)) {
         out.response = { data: resp.data ?? null, auth: resp.auth ?? null };
+      }
+      if (alert) {
+        out.alert = true;
+        core.alerts.emit({
+          event: "break_glass_access",
+          time: out.time,
+          request_id: requestId,
+          path,
+          operation,
+          remote_address: remoteAddress,
+          token_accessor_hmac: core.audit.hash(creq.tokenAccessor),
+          policies: creq.token?.policies ?? [],
+        });
       }
       await core.audit.record([out]);
     }

@@ -1,0 +1,44 @@
+/** Userpass user records in the mount's (encrypted) storage. Only the scrypt hash is kept. */
+import { readJSON, type StorageView, writeJSON } from "../../../engines/sdk.ts";
+import type { PasswordHash } from "./password.ts";
+import { type TokenSettings, tokenSettingsView } from "./token_fields.ts";
+
+export interface UserRecord extends TokenSettings {
+  password_hash: PasswordHash;
+}
+
+const PREFIX = "users/";
+
+/** Vault treats usernames case-insensitively. */
+export function normalizeUsername(name: string): string {
+  return name.toLowerCase();
+}
+
+export class UserStore {
+  readonly #s: StorageView;
+
+  constructor(storage: StorageView) {
+    this.#s = storage;
+  }
+
+  get(name: string): Promise<UserRecord | null> {
+    return readJSON<UserRecord>(this.#s, PREFIX + name);
+  }
+
+  put(name: string, u: UserRecord): Promise<void> {
+    return writeJSON(this.#s, PREFIX + name, u);
+  }
+
+  delete(name: string): Promise<void> {
+    return this.#s.delete(PREFIX + name);
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.#s.list(PREFIX)).filter((k) => !k.endsWith("/")).sort();
+  }
+}
+
+/** What a read returns: the token settings, never the hash. */
+export function userView(u: UserRecord): Record<string, unknown> {
+  return tokenSettingsView(u);
+}
