@@ -16,6 +16,10 @@ interface StoredPolicy {
   policy: string;
   modified: string;
   version: number;
+  /** Instantiated from a break-glass template: every use is loudly audited and alerted. */
+  alert?: boolean;
+  /** The template it came from, if any. */
+  template?: string;
 }
 
 const ACL_CACHE_MAX = 10_000;
@@ -24,6 +28,7 @@ export class PolicyStore {
   readonly #s: StorageView;
   #parsed = new Map<string, Policy | null>();
   #acls = new Map<string, Acl>();
+  #alerts = new Map<string, boolean>();
   #generation = 0;
 
   constructor(storage: StorageView) {
@@ -38,32 +43,60 @@ export class PolicyStore {
     if (!await this.#s.get("default")) await this.#store("default", DEFAULT_POLICY_HCL);
   }
 
-  async #store(name: string, text: string): Promise<void> {
+  async #store(
+    name: string,
+    text: string,
+    extra: { alert?: boolean; template?: string } = {},
+  ): Promise<void> {
     const prev = await readJSON<StoredPolicy>(this.#s, name);
-    await writeJSON(
-      this.#s,
+    const rec: StoredPolicy = {
       name,
-      {
-        name,
-        policy: text,
-        modified: new Date().toISOString(),
-        version: (prev?.version ?? 0) + 1,
-      } satisfies StoredPolicy,
-    );
+      policy: text,
+      modified: new Date().toISOString(),
+      version: (prev?.version ?? 0) + 1,
+    };
+    if (extra.alert) rec.alert = true;
+    if (extra.template) rec.template = extra.template;
+    await writeJSON(this.#s, name, rec);
     this.#invalidate();
   }
 
   #invalidate(): void {
     this.#parsed.clear();
     this.#acls.clear();
+    this.#alerts.clear();
     this.#generation++;
   }
 
-  async write(name: string, text: string): Promise<void> {
+  async write(
+    name: string,
+    text: string,
+    extra: { alert?: boolean; template?: string } = {},
+  ): Promise<void> {
     const lower = name.toLowerCase();
     if (lower === "root") throw new BadRequest("cannot update root policy");
+    if (lower === "default" && extra.template) {
+      throw new BadRequest("a template cannot overwrite the default policy");
+    }
     // Parsing first rejects a bad policy before anything is stored; base64 input is kept decoded.
-    await this.#store(lower, parsePolicy(lower, text).raw);
+    await this.#store(lower, parsePolicy(lower, text).raw, extra);
+  }
+
+  /** Whether a token with these policies uses a break-glass policy (cached per policy set). */
+  async alerting(policies: string[]): Promise<boolean> {
+    const key = policies.join(",");
+    const hit = this.#alerts.get(key);
+    if (hit !== undefined) return hit;
+    const gen = this.#generation;
+    let alert = false;
+    for (const n of policies) {
+      if (n !== "root" && (await readJSON<StoredPolicy>(this.#s, n))?.alert) alert = true;
+    }
+    if (gen === this.#generation) {
+      if (this.#alerts.size >= ACL_CACHE_MAX) this.#alerts.clear();
+      this.#alerts.set(key, alert);
+    }
+    return alert;
   }
 
   async read(name: string): Promise<StoredPolicy | null> {
