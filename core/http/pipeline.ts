@@ -118,6 +118,10 @@ export class Pipeline {
         throw new MethodNotAllowed();
     }
     if (op === "list" && !path.endsWith("/")) path += "/";
+    // SecretHub's short routes: /v1/secrets/<path> is KV v2 on the default mount, so the ACL,
+    // audit and engine see exactly the Vault path (secret/data/…, secret/metadata/… to list).
+    const short = path.startsWith("secrets/");
+    if (short) path = shortRoute(path, op);
 
     const mount = core.mounts.resolve(path);
     if (!mount) {
@@ -130,12 +134,14 @@ export class Pipeline {
     if (!spec || !hit) throw new NotFound(`unsupported path`);
     setRoute(`${mount.entry.type}:${spec.pattern}`);
 
-    const data = op === "read" || op === "list" || op === "delete"
+    let data: Record<string, unknown> = op === "read" || op === "list" || op === "delete"
       ? {
         ...fromQuery(url.searchParams),
         ...(req.body ? await readBody(req, core.maxRequestSize) : {}),
       }
       : await readBody(req, core.maxRequestSize);
+    // On the short route a flat body is the secret itself: {"password": "x"} → {"data": {...}}.
+    if (short && op === "write" && !isPlainObject(data.data)) data = { data };
 
     const base = {
       path: mount.rest,
@@ -366,4 +372,14 @@ export class Pipeline {
     if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
     return jsonResponse(body, resp.status ?? 200);
   }
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** "secrets/<p>" → the KV v2 path on the default mount for the operation. */
+function shortRoute(path: string, op: Operation | "write"): string {
+  const rest = path.slice("secrets/".length);
+  return op === "list" ? `secret/metadata/${rest}` : `secret/data/${rest}`;
 }
