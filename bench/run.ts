@@ -107,7 +107,7 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
   capabilities = ["read"]
   conditions {
     source_ip = ["127.0.0.0/8", "::1/128"]
-    time_of_day = "00:00-23:59"
+    time_of_day = "00:00-24:00"
     days_of_week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     timezone = "Europe/Berlin"
   }

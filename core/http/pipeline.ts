@@ -25,6 +25,7 @@ import { clientAddress } from "./client_address.ts";
 import { inAnyCidr, parseCidr } from "../../lib/cidr.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import { parameterViolation } from "../policy/params.ts";
+import type { EvalContext } from "../policy/acl.ts";
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
@@ -205,9 +206,18 @@ export class Pipeline {
         throw new PermissionDenied();
       }
       const acl = await core.policies.acl(entry.policies);
-      const decision = acl.check(path, operation, flag(spec.sudo, operation));
+      const decision = acl.check(
+        path,
+        operation,
+        flag(spec.sudo, operation),
+        evalContext(core, creq),
+      );
       if (!decision.allowed) {
-        await this.#auditDenied(creq, "permission denied");
+        // The reason (e.g. which condition failed) goes to the audit log, not to the client.
+        await this.#auditDenied(
+          creq,
+          decision.reason ? `permission denied: ${decision.reason}` : "permission denied",
+        );
         throw new PermissionDenied();
       }
       const bad = decision.rule && operation !== "read" && operation !== "list"
@@ -382,4 +392,13 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 function shortRoute(path: string, op: Operation | "write"): string {
   const rest = path.slice("secrets/".length);
   return op === "list" ? `secret/metadata/${rest}` : `secret/data/${rest}`;
+}
+
+/** What policy conditions are evaluated against: the client address and the token's TTL. */
+export function evalContext(core: Core, r: CoreRequest): EvalContext {
+  return {
+    remoteAddress: r.remoteAddress || undefined,
+    now: core.now(),
+    tokenTtl: r.token ? core.tokens.ttlOf(r.token) : undefined,
+  };
 }

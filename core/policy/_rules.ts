@@ -56,6 +56,8 @@ function cloneParams(p: Record<string, unknown[]>): Record<string, unknown[]> {
 
 export function cloneRule(r: PathRule): PathRule {
   const out: PathRule = { pattern: r.pattern, capabilities: fromBits(toBits(r.capabilities)) };
+  // Compiled conditions are frozen, so sharing them is safe; dropping them would widen the rule.
+  if (r.conditions) out.conditions = r.conditions;
   if (out.capabilities[0] === "deny") return out;
   if (r.allowedParameters) out.allowedParameters = cloneParams(r.allowedParameters);
   if (r.deniedParameters) out.deniedParameters = cloneParams(r.deniedParameters);
@@ -89,14 +91,33 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
   return Math.min(a, b);
 }
 
-/** Merges `b` into a copy of `a` (same pattern). Deny on either side wins outright. */
+/** The key rules are grouped by before merging: only rules with equal conditions may merge. */
+export function conditionsKey(r: PathRule): string {
+  return r.conditions ? r.conditions.key : "";
+}
+
+/**
+ * Merges `b` into a copy of `a` (same pattern, same conditions). Deny on either side wins
+ * outright.
+ *
+ * @throws TypeError when the conditions differ: merging would let one rule's grant escape the
+ * other rule's conditions.
+ */
 export function mergeRules(a: PathRule, b: PathRule): PathRule {
+  if (conditionsKey(a) !== conditionsKey(b)) {
+    throw new TypeError(`cannot merge rules for "${a.pattern}" with different conditions`);
+  }
   const aBits = toBits(a.capabilities);
   const bBits = toBits(b.capabilities);
   if (aBits & CAP_BIT.deny) return cloneRule(a);
-  if (bBits & CAP_BIT.deny) return { pattern: a.pattern, capabilities: ["deny"] };
+  if (bBits & CAP_BIT.deny) {
+    const deny: PathRule = { pattern: a.pattern, capabilities: ["deny"] };
+    if (b.conditions) deny.conditions = b.conditions;
+    return deny;
+  }
 
   const out: PathRule = { pattern: a.pattern, capabilities: fromBits(aBits | bBits) };
+  if (a.conditions) out.conditions = a.conditions;
   const allowed = mergeParams(a.allowedParameters, b.allowedParameters);
   if (allowed) {
     out.allowedParameters = allowed === a.allowedParameters ? cloneParams(allowed) : allowed;

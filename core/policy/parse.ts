@@ -13,7 +13,16 @@ import {
   parseHclOrJson,
 } from "./_hcl.ts";
 import { patternError, stripLeadingSlashes } from "./_pattern.ts";
-import { CAP_BIT, fromBits, isCapability, mergeRules, setOwn, unionValues } from "./_rules.ts";
+import {
+  CAP_BIT,
+  conditionsKey,
+  fromBits,
+  isCapability,
+  mergeRules,
+  setOwn,
+  unionValues,
+} from "./_rules.ts";
+import { compileConditions, type CompiledConditions } from "./conditions.ts";
 import type { Capability, PathRule, Policy } from "./types.ts";
 
 const NAME_RE = /^[a-zA-Z0-9_.@-]{1,128}$/;
@@ -30,7 +39,7 @@ const LEGACY_POLICIES: Readonly<Record<string, readonly Capability[]>> = {
  *
  * @param name Policy name; lower-cased as Vault does.
  * @param text HCL or JSON policy text, or base64 of either.
- * @returns The policy with one rule per distinct pattern (duplicates merged).
+ * @returns The policy with one rule per distinct (pattern, conditions); duplicates merged.
  * @throws BadRequest for a bad name, the `root` policy, or any syntax or validation error.
  */
 export function parsePolicy(name: string, text: string): Policy {
@@ -124,6 +133,8 @@ function collectBlocks(items: HclItem[]): Block[] {
 }
 
 function decodeRules(items: HclItem[]): PathRule[] {
+  // Keyed by pattern and conditions: a conditioned block merged into an unconditioned one (or
+  // one with other conditions) would lose or borrow conditions.
   const byPattern = new Map<string, PathRule>();
   for (const block of collectBlocks(items)) {
     const where = `path ${JSON.stringify(block.pattern)}${lineNote(block.line)}: `;
@@ -134,8 +145,9 @@ function decodeRules(items: HclItem[]): PathRule[] {
     const bodies = Array.isArray(block.body) ? block.body : [block.body];
     for (const body of bodies) {
       const rule = decodeBlock(pattern, body, where);
-      const prev = byPattern.get(pattern);
-      byPattern.set(pattern, prev ? mergeRules(prev, rule) : rule);
+      const key = `${pattern}\u0000${conditionsKey(rule)}`;
+      const prev = byPattern.get(key);
+      byPattern.set(key, prev ? mergeRules(prev, rule) : rule);
     }
   }
   return [...byPattern.values()];
@@ -150,6 +162,7 @@ interface Draft {
   requiredParameters?: string[];
   minWrappingTtl?: number;
   maxWrappingTtl?: number;
+  conditions?: CompiledConditions;
 }
 
 type FieldDecoder = (draft: Draft, value: HclValue, where: string, key: string) => void;
@@ -191,6 +204,9 @@ const PATH_FIELDS: Readonly<Record<string, FieldDecoder>> = {
   comment(_draft, value, where, key) {
     str(value, where, key);
   },
+  conditions(draft, value, where) {
+    draft.conditions = compileConditions(value, (msg) => fail(where, msg));
+  },
 };
 
 function decodeBlock(pattern: string, body: HclValue, where: string): PathRule {
@@ -222,6 +238,7 @@ function decodeBlock(pattern: string, body: HclValue, where: string): PathRule {
   }
 
   const rule: PathRule = { pattern, capabilities: fromBits(draft.bits) };
+  if (draft.conditions) rule.conditions = draft.conditions;
   if (rule.capabilities[0] === "deny") return rule;
   if (draft.allowedParameters) rule.allowedParameters = draft.allowedParameters;
   if (draft.deniedParameters) rule.deniedParameters = draft.deniedParameters;

@@ -6,6 +6,8 @@ import type { Core } from "../core.ts";
 import type { MountEntry } from "../mounts/mount_table.ts";
 import type { CorePathSpec } from "../router/types.ts";
 import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
+import { evalContext } from "../http/pipeline.ts";
+import type { EvalContext } from "../policy/acl.ts";
 
 const mountName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.\-/]{1,128}$/, "invalid mount path"));
 
@@ -67,12 +69,12 @@ function normMount(p: string): string {
 }
 
 export function adminRoutes(core: Core): CorePathSpec[] {
-  const caps = async (policies: string[], paths: string[]) => {
+  const caps = async (policies: string[], paths: string[], ctx: EvalContext) => {
     if (paths.length === 0) throw new BadRequest("missing paths");
     if (paths.length > 100) throw new BadRequest("too many paths (max 100)");
     const acl = await core.policies.acl(policies);
     const out: Record<string, unknown> = {};
-    for (const p of paths) out[p] = acl.capabilities(p.replace(/^\/+/, ""));
+    for (const p of paths) out[p] = acl.capabilities(p.replace(/^\/+/, ""), ctx);
     if (paths.length === 1) out.capabilities = out[paths[0]!];
     return { data: out };
   };
@@ -195,7 +197,7 @@ export function adminRoutes(core: Core): CorePathSpec[] {
       operations: {
         update: (r) => {
           const d = r.data as v.InferOutput<typeof capsSchema>;
-          return caps(r.token!.policies, d.paths ?? d.path ?? []);
+          return caps(r.token!.policies, d.paths ?? d.path ?? [], evalContext(core, r));
         },
       },
     },
@@ -208,7 +210,11 @@ export function adminRoutes(core: Core): CorePathSpec[] {
           const d = r.data as v.InferOutput<typeof capsSchema>;
           const t = d.token ? await core.tokens.lookup(d.token) : null;
           if (!t) throw new BadRequest("invalid token");
-          return caps(t.policies, d.paths ?? d.path ?? []);
+          return caps(t.policies, d.paths ?? d.path ?? [], {
+            remoteAddress: r.remoteAddress || undefined,
+            now: core.now(),
+            tokenTtl: core.tokens.ttlOf(t),
+          });
         },
       },
     },
@@ -221,7 +227,11 @@ export function adminRoutes(core: Core): CorePathSpec[] {
           const d = r.data as v.InferOutput<typeof capsSchema>;
           const t = d.accessor ? await core.tokens.lookupByAccessor(d.accessor) : null;
           if (!t) throw new BadRequest("invalid accessor");
-          return caps(t.policies, d.paths ?? d.path ?? []);
+          return caps(t.policies, d.paths ?? d.path ?? [], {
+            remoteAddress: r.remoteAddress || undefined,
+            now: core.now(),
+            tokenTtl: core.tokens.ttlOf(t),
+          });
         },
       },
     },

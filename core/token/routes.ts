@@ -5,6 +5,7 @@ import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
 import type { TokenEntry } from "./token_store.ts";
+import { evalContext } from "../http/pipeline.ts";
 
 const createSchema = v.object({
   id: v.optional(v.string()),
@@ -87,7 +88,7 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
     const needSudo = d.id !== undefined || (d.no_parent && !orphan);
     if (needSudo && !parentIsRoot) {
       const acl = await core.policies.acl(parent.policies);
-      if (!acl.check(r.fullPath, "update", true).allowed) {
+      if (!acl.check(r.fullPath, "update", true, evalContext(core, r)).allowed) {
         throw new PermissionDenied("root or sudo privileges required to set id or no_parent");
       }
     }

@@ -33,6 +33,9 @@ export interface TestCoreOptions {
   shares?: number;
   threshold?: number;
   maxRequestSize?: number;
+  now?: () => number;
+  trustedProxies?: string[];
+  alertWebhookUrl?: string;
 }
 
 export async function startTestCore(o: TestCoreOptions = {}): Promise<TestCore> {
@@ -41,6 +44,9 @@ export async function startTestCore(o: TestCoreOptions = {}): Promise<TestCore> 
   const { core, app } = await createCore(dbFile, {
     tidyIntervalMs: 0,
     maxRequestSize: o.maxRequestSize,
+    now: o.now,
+    trustedProxies: o.trustedProxies,
+    alertWebhookUrl: o.alertWebhookUrl,
   });
   let rootToken = "";
   let unsealKeys: string[] = [];

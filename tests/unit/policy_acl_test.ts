@@ -4,9 +4,9 @@ import { parsePolicy } from "../../core/policy/parse.ts";
 import { DEFAULT_POLICY_HCL } from "../../core/policy/defaults.ts";
 import type { Operation, Policy } from "../../core/policy/types.ts";
 
-/** The decision without the winning rule object (checked separately where it matters). */
-function decision(r: AclResult): Omit<AclResult, "rule"> {
-  const { rule: _rule, ...rest } = r;
+/** The decision without the winning rule object and the reason (checked where they matter). */
+function decision(r: AclResult): Omit<AclResult, "rule" | "reason"> {
+  const { rule: _rule, reason: _reason, ...rest } = r;
   return rest;
 }
 

@@ -236,9 +236,9 @@ const REJECTED: { name: string; text: string; message: string | RegExp }[] = [
     message: 'path "a" (line 1), line 3: invalid key "colour"',
   },
   {
-    name: "a conditions block (not supported yet)",
+    name: "a conditions block with an unknown condition",
     text: 'path "a" {\n capabilities = ["read"]\n conditions {\n  x = "y"\n }\n}',
-    message: 'invalid key "conditions"',
+    message: 'path "a" (line 1), line 3: unknown condition "x"',
   },
   {
     name: "an unknown key in a JSON path block",
