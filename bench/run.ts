@@ -96,10 +96,6 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
     const check = await call(srv.url, "GET", "/v1/secret/data/bench/db", undefined, tok);
     if (check.status !== 200) throw new Error(`bench token cannot read: ${check.status}`);
 
-    runs.push(
-      await wrk("kv_read", `${srv.url}/v1/secret/data/bench/db`, ["-H", `X-Vault-Token: ${tok}`]),
-    );
-
     // The same read under a policy whose rule carries conditions (source CIDR, time window,
     // weekdays, timezone): what evaluating conditions costs on the hot path.
     await call(srv.url, "PUT", "/v1/sys/policies/acl/bench-cond", {
@@ -118,12 +114,19 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
     }, root)).body.auth.client_token;
     const ccheck = await call(srv.url, "GET", "/v1/secret/data/bench/db", undefined, ctok);
     if (ccheck.status !== 200) throw new Error(`conditional token cannot read: ${ccheck.status}`);
-    runs.push(
-      await wrk("kv_read_conditions", `${srv.url}/v1/secret/data/bench/db`, [
-        "-H",
-        `X-Vault-Token: ${ctok}`,
-      ]),
-    );
+    // Reads with and without conditions alternate, twice, and the best of each counts: the
+    // audit table grows during the run, and a fixed order would bias whichever runs later.
+    for (let round = 0; round < 2; round++) {
+      runs.push(
+        await wrk("kv_read", `${srv.url}/v1/secret/data/bench/db`, ["-H", `X-Vault-Token: ${tok}`]),
+      );
+      runs.push(
+        await wrk("kv_read_conditions", `${srv.url}/v1/secret/data/bench/db`, [
+          "-H",
+          `X-Vault-Token: ${ctok}`,
+        ]),
+      );
+    }
 
     await call(srv.url, "POST", "/v1/sys/auth/approle", { type: "approle" }, root);
     await call(srv.url, "POST", "/v1/auth/approle/role/bench", {
@@ -161,7 +164,11 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 
-  const by = (n: string) => runs.find((r) => r.name === n);
+  // Repeated runs of one name keep the best (highest req/s).
+  const bestRuns = [...new Set(runs.map((r) => r.name))].map((n) =>
+    runs.filter((r) => r.name === n).reduce((a, b) => (b.rps > a.rps ? b : a))
+  );
+  const by = (n: string) => bestRuns.find((r) => r.name === n);
   const results = {
     machine: {
       cores: navigator.hardwareConcurrency,
@@ -169,7 +176,7 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
       connections: CONNS,
       seconds: SECONDS,
     },
-    runs,
+    runs: bestRuns,
     ratios: {
       kv_read_vs_hello: Number(((by("kv_read")?.rps ?? 0) / (by("hello")?.rps || 1)).toFixed(3)),
       conditions_cost: Number(

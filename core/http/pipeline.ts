@@ -240,10 +240,16 @@ export class Pipeline {
       }
     }
 
-    // A mutating request's entry is durable before its handler runs. A read is one "exchange"
-    // entry (request and response together) written before the reply: half the chain work.
+    // A mutating request's entry is queued before its handler runs, so it commits in the same
+    // transaction as the handler's writes or an earlier one (the writer keeps order, and a failed
+    // commit fails everything queued behind it); the reply waits for it. A read is one
+    // "exchange" entry (request and response together): half the chain work.
     const isRead = operation === "read" || operation === "list";
-    if (auditable && !isRead) await core.audit.record([this.#input(creq, "request", "allowed")]);
+    const requestRecorded = auditable && !isRead
+      ? core.audit.record([this.#input(creq, "request", "allowed")])
+      : null;
+    // Observed below; this keeps a failure from surfacing as an unhandled rejection meanwhile.
+    requestRecorded?.catch(() => {});
 
     let resp: CoreResponse | void = undefined;
     let failure: unknown = null;
@@ -284,8 +290,8 @@ export class Pipeline {
           policies: creq.token?.policies ?? [],
         });
       }
-      await core.audit.record([out]);
-    }
+      await Promise.all([requestRecorded, core.audit.record([out])]);
+    } else if (requestRecorded) await requestRecorded;
     if (failure) throw failure;
     const r = resp ?? {};
     if (wrapTtl > 0 && !r.raw && (r.data != null || r.auth != null)) {

@@ -166,14 +166,13 @@ export class LibsqlStorage implements PhysicalStorage {
       for (const p of batch) p.resolve();
     } else {
       const err = new StorageError(`storage commit failed: ${m.error}`);
-      if (batch.some((p) => p.audit.length)) {
-        // Queued audit rows chain onto the rows that just failed; they cannot be stored either.
-        const doomed = this.#queue.filter((p) => p.audit.length);
-        this.#queue = this.#queue.filter((p) => !p.audit.length);
-        this.onAuditRollback?.(m.head);
-        for (const p of doomed) p.reject(err);
-      }
-      for (const p of batch) p.reject(err);
+      // Everything queued behind a failed commit fails too: queued audit rows chain onto rows
+      // that were never stored, and a queued write must never land after the failed audit
+      // entry of the request that made it.
+      const doomed = this.#queue;
+      this.#queue = [];
+      if ([...batch, ...doomed].some((p) => p.audit.length)) this.onAuditRollback?.(m.head);
+      for (const p of [...batch, ...doomed]) p.reject(err);
     }
     this.#pump();
   }
