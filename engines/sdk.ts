@@ -46,6 +46,8 @@ export interface EngineResponse {
   warnings?: string[];
   /** Defaults to 200 with data, 204 without. */
   status?: number;
+  /** A non-JSON body (PEM, DER as base64 is not used: PEM/CRL text) outside the envelope. */
+  raw?: { body: string; contentType: string; status?: number };
 }
 
 export interface MountInfo {
@@ -75,6 +77,10 @@ export interface PathSpec {
   operations: Partial<Record<Operation, Handler>>;
   /** Decides create vs update for ACL purposes. Without it a write is an update. */
   exists?: (req: EngineRequest) => Promise<boolean>;
+  /** No token needed (true = every operation), e.g. a CA certificate or CRL. */
+  unauthenticated?: boolean | Operation[];
+  /** Needs `sudo` in addition to the operation's capability (e.g. sign-verbatim). */
+  sudo?: boolean | Operation[];
   synopsis?: string;
 }
 
