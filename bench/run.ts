@@ -6,6 +6,8 @@ import { call, freePort, startServerProcess } from "../tests/helpers/server_proc
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "10");
 const CONNS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? "50");
+// One wrk thread: on a 2-core machine that leaves the server one core of its own.
+const THREADS = Number(Deno.env.get("BENCH_THREADS") ?? "1");
 const HERE = new URL(".", import.meta.url).pathname;
 
 interface Run {
@@ -29,7 +31,7 @@ async function wrk(
   env: Record<string, string> = {},
 ): Promise<Run> {
   const out = await new Deno.Command("wrk", {
-    args: ["-t2", `-c${CONNS}`, `-d${SECONDS}s`, "--latency", ...extra, url],
+    args: [`-t${THREADS}`, `-c${CONNS}`, `-d${SECONDS}s`, "--latency", ...extra, url],
     env,
     stdout: "piped",
     stderr: "piped",
@@ -174,6 +176,7 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
       cores: navigator.hardwareConcurrency,
       deno: Deno.version.deno,
       connections: CONNS,
+      wrk_threads: THREADS,
       seconds: SECONDS,
     },
     runs: bestRuns,
