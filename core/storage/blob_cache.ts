@@ -33,6 +33,11 @@ export class BlobCache {
     }
   }
 
+  /** Updates an entry only if it is already cached. */
+  replace(key: string, value: Uint8Array): void {
+    if (this.#map.has(key)) this.set(key, value);
+  }
+
   delete(key: string): void {
     const v = this.#map.get(key);
     if (v === undefined) return;

@@ -157,9 +157,11 @@ export class LibsqlStorage implements PhysicalStorage {
     const batch = this.#inflight ?? [];
     this.#inflight = null;
     if (m.ok) {
+      // Refresh what is cached; a write alone does not fill the cache, so write-heavy work
+      // (every login mints a token) does not churn it.
       for (const p of batch) {
         for (const o of p.ops) {
-          if (o.op === "put") this.#cache.set(o.key, o.value);
+          if (o.op === "put") this.#cache.replace(o.key, o.value);
           else this.#cache.delete(o.key);
         }
       }
