@@ -11,60 +11,22 @@ import {
 import { Barrier } from "../../core/barrier/barrier.ts";
 import { Keyring } from "../../core/barrier/keyring.ts";
 import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
-import { compilePaths, matchPath } from "../../core/router/match.ts";
-import type { CompiledPath, CoreRequest, CoreResponse } from "../../core/router/types.ts";
+import { compilePaths } from "../../core/router/match.ts";
+import { callPath, type Op } from "../helpers/path_table.ts";
+import type { CompiledPath, CoreResponse } from "../../core/router/types.ts";
 import type { AuthMethodContext, LoginGrant } from "../../core/auth/types.ts";
 import { SlidingLoginLimiter, type SlidingLoginLimiterOptions } from "../../core/auth/limiter.ts";
 import { createJwtFactory } from "../../core/auth/jwt/mod.ts";
-import type { Operation } from "../../engines/sdk.ts";
-import { BadRequest, HttpError } from "../../lib/errors.ts";
-import { parseWith } from "../../lib/fields.ts";
+import { HttpError } from "../../lib/errors.ts";
 
-type Op = "read" | "write" | "delete" | "list";
-
-/** Routes and validates like the core's pipeline, then calls the handler. */
-async function call(
+function call(
   table: CompiledPath[],
   op: Op,
   path: string,
   data: Record<string, unknown> = {},
   remoteAddress = "127.0.0.1",
 ): Promise<CoreResponse | void> {
-  const full = op === "list" && !path.endsWith("/") ? path + "/" : path;
-  const hit = matchPath(table, full);
-  if (!hit) throw new Error(`no route for ${full}`);
-  const spec = hit.compiled.spec;
-  const base = {
-    path: full,
-    params: hit.params,
-    data,
-    remoteAddress,
-    tokenAccessor: "",
-    requestId: "req",
-  };
-  let operation: Operation = op === "write" ? "update" : op;
-  if (op === "write") {
-    const ops = spec.operations;
-    if (ops.create && ops.update && spec.exists) {
-      operation = await spec.exists({ ...base, operation: "update" }) ? "update" : "create";
-    } else if (!ops.update) operation = "create";
-  }
-  const handler = spec.operations[operation];
-  if (!handler) throw new Error(`${operation} not supported on ${full}`);
-  const schema = spec.input?.[operation] ??
-    (operation === "create" || operation === "update" ? spec.input?.write : undefined);
-  const req: CoreRequest = {
-    ...base,
-    operation,
-    data: schema
-      ? parseWith(schema, data, (m) => new BadRequest(m)) as Record<string, unknown>
-      : data,
-    token: null,
-    clientToken: "",
-    headers: new Headers(),
-    fullPath: `auth/jwt/${full}`,
-  };
-  return await handler(req);
+  return callPath(table, "auth/jwt/", op, path, data, remoteAddress);
 }
 
 interface Signer {
