@@ -102,6 +102,26 @@ const capabilities = (dflt: string[]): TemplateParameter => ({
   format: "capabilities",
 });
 
+/** The KV v2 mount and environment folder a per-environment template applies to. */
+const kvEnvironment = (env: string): TemplateParameter[] => [
+  {
+    name: "mount",
+    description: "KV v2 mount",
+    required: false,
+    default: "secret",
+    type: "string",
+    format: "name",
+  },
+  {
+    name: "environment",
+    description: "Environment folder under the mount",
+    required: false,
+    default: env,
+    type: "string",
+    format: "name",
+  },
+];
+
 const cidrs = (required: boolean, name = "cidrs", description?: string): TemplateParameter => ({
   name,
   description: description ??
@@ -203,22 +223,7 @@ const DEFINITIONS: Definition[] = [
     name: "dev_environment",
     description: "Full KV v2 access to one environment's secrets (data, metadata, versions).",
     parameters: [
-      {
-        name: "mount",
-        description: "KV v2 mount",
-        required: false,
-        default: "secret",
-        type: "string",
-        format: "name",
-      },
-      {
-        name: "environment",
-        description: "Environment folder under the mount",
-        required: false,
-        default: "dev",
-        type: "string",
-        format: "name",
-      },
+      ...kvEnvironment("dev"),
       cidrs(false),
     ],
     body: (v) => {
@@ -237,22 +242,7 @@ const DEFINITIONS: Definition[] = [
     name: "production_readonly",
     description: "Read-only KV v2 access to production secrets from approved networks.",
     parameters: [
-      {
-        name: "mount",
-        description: "KV v2 mount",
-        required: false,
-        default: "secret",
-        type: "string",
-        format: "name",
-      },
-      {
-        name: "environment",
-        description: "Environment folder under the mount",
-        required: false,
-        default: "prod",
-        type: "string",
-        format: "name",
-      },
+      ...kvEnvironment("prod"),
       cidrs(true),
       {
         name: "max_ttl",
