@@ -184,6 +184,56 @@ async function main(): Promise<void> {
   await withServer(async (srv, _root, tok) => {
     runs.push(await wrk("kv_write", srv.url, ["-s", `${HERE}wrk_write.lua`], { BENCH_TOKEN: tok }));
   });
+  await withServer(async (srv, root) => {
+    // P-256 leaves from a P-256 CA: issue (server-side key) and sign (a CSR made once).
+    await call(srv.url, "POST", "/v1/sys/mounts/pki", { type: "pki" }, root);
+    const ca = await call(srv.url, "POST", "/v1/pki/root/generate/internal", {
+      common_name: "bench root",
+      key_type: "ec",
+      key_bits: 256,
+      ttl: "87600h",
+    }, root);
+    if (ca.status !== 200) throw new Error(`pki root: ${ca.status} ${JSON.stringify(ca.body)}`);
+    await call(srv.url, "POST", "/v1/pki/roles/bench", {
+      allowed_domains: ["bench.example"],
+      allow_subdomains: true,
+      key_type: "ec",
+      key_bits: 256,
+      max_ttl: "24h",
+    }, root);
+    const csr = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "/dev/null",
+        "-subj",
+        "/CN=sign.bench.example",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const csrPem = new TextDecoder().decode(csr.stdout);
+    const scheck = await call(srv.url, "POST", "/v1/pki/sign/bench", {
+      csr: csrPem,
+      common_name: "sign.bench.example",
+    }, root);
+    if (scheck.status !== 200) throw new Error(`pki sign: ${scheck.status}`);
+    runs.push(
+      await wrk("pki_issue", srv.url, ["-s", `${HERE}wrk_pki_issue.lua`], { BENCH_TOKEN: root }),
+    );
+    runs.push(
+      await wrk("pki_sign", srv.url, ["-s", `${HERE}wrk_pki_sign.lua`], {
+        BENCH_TOKEN: root,
+        BENCH_CSR_JSON: JSON.stringify(csrPem),
+      }),
+    );
+  });
 
   // Repeated runs of one name keep the best (highest req/s).
   const bestRuns = [...new Set(runs.map((r) => r.name))].map((n) =>
@@ -211,6 +261,7 @@ async function main(): Promise<void> {
       kv_write_rps_min: 2000,
       approle_login_rps_min: 2000,
       conditions_cost_max: 0.1,
+      pki_issue_rps_min: 300,
     },
   };
   await Deno.writeTextFile(`${HERE}results.json`, JSON.stringify(results, null, 2) + "\n");

@@ -1,0 +1,99 @@
+/**
+ * What root generation, intermediate generation and sign-intermediate share: the request fields
+ * that shape a CA's subject, the CA extensions, and installing a CA (with its first CRL) as the
+ * mount's one CA.
+ */
+import { fields, v } from "../sdk.ts";
+import type { PkiBackend } from "./backend.ts";
+import { loadCa, type LoadedCa } from "./ca.ts";
+import { buildCrl } from "./crl.ts";
+import type { Bytes } from "./der.ts";
+import {
+  authorityKeyId,
+  basicConstraints,
+  KEY_USAGE_BITS,
+  keyUsage,
+  subjectKeyId,
+} from "./extensions.ts";
+import { formatSerial } from "./serial.ts";
+import { certParts } from "./certificate.ts";
+import { certsFromPem } from "./pem.ts";
+import { type CaRecord, PkiStore } from "./store.ts";
+import { certFormat, privateKeyFormat } from "./response.ts";
+
+const opt = v.optional;
+const text = v.pipe(v.string(), v.maxLength(1024, "is too long"));
+
+/** Subject and SAN fields every CA-producing path accepts. */
+export const subjectEntries = {
+  common_name: opt(text),
+  alt_names: opt(fields.stringList),
+  ip_sans: opt(fields.stringList),
+  uri_sans: opt(fields.stringList),
+  exclude_cn_from_sans: opt(fields.bool),
+  organization: opt(fields.stringList),
+  ou: opt(fields.stringList),
+  country: opt(fields.stringList),
+  locality: opt(fields.stringList),
+  province: opt(fields.stringList),
+  street_address: opt(fields.stringList),
+  postal_code: opt(fields.stringList),
+  serial_number: opt(text),
+  ttl: opt(fields.duration),
+  not_after: opt(text),
+  max_path_length: opt(fields.int),
+  format: certFormat,
+  private_key_format: privateKeyFormat,
+};
+
+/** Key fields for paths that generate a CA key. */
+export const keyEntries = {
+  key_type: opt(v.picklist(["ec", "rsa", "ed25519"], 'must be "ec", "rsa" or "ed25519"')),
+  key_bits: opt(fields.nonNegInt),
+  // Multi-issuer names are accepted for client compatibility; one CA per mount needs none.
+  issuer_name: opt(text),
+  key_name: opt(text),
+};
+
+export const generateType = v.picklist(
+  ["internal", "exported"],
+  'type must be "internal" or "exported"',
+);
+
+const CA_USAGE = (1 << KEY_USAGE_BITS.certsign!) | (1 << KEY_USAGE_BITS.crlsign!);
+
+/** BasicConstraints (pathLen when ≥ 0), CertSign + CRLSign, SKI and AKI. */
+export function caExtensions(ski: Bytes, issuerKeyId: Bytes, maxPathLength: number): Bytes[] {
+  return [
+    basicConstraints(true, maxPathLength >= 0 ? maxPathLength : undefined),
+    keyUsage(CA_USAGE)!,
+    subjectKeyId(ski),
+    authorityKeyId(issuerKeyId),
+  ];
+}
+
+export const ALREADY_HAVE_CA =
+  "this mount already has a CA; one CA per mount (DELETE root to remove it first)";
+
+/**
+ * Makes `record` the mount's CA: stores it with its key, an empty CRL and the CA's own entry under
+ * certs/, and swaps the cache. The caller holds the mount lock.
+ */
+export async function installCa(
+  b: PkiBackend,
+  record: CaRecord,
+  pkcs8: Bytes,
+): Promise<LoadedCa> {
+  const ca = await loadCa(record, pkcs8);
+  const crl = await buildCrl(ca, [], 1, b.now());
+  const caDer = certsFromPem(record.certificate)[0]!;
+  const serial = formatSerial(certParts(caDer).serial, "-");
+  await b.store.installCa(record, pkcs8, crl, [
+    PkiStore.putCert(serial, {
+      certificate: record.certificate,
+      expiration: Math.floor(ca.notAfter / 1000),
+    }),
+  ]);
+  b.ca.set(ca);
+  return ca;
+}

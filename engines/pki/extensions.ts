@@ -1,0 +1,103 @@
+/** X.509 v3 extensions as DER, and the Vault names for key usages and extended key usages. */
+import { BadRequest } from "../sdk.ts";
+import * as der from "./der.ts";
+import type { Bytes } from "./der.ts";
+
+export function extension(oid: string, critical: boolean, value: Uint8Array): Bytes {
+  return critical
+    ? der.sequence(der.oid(oid), der.TRUE, der.octetString(value))
+    : der.sequence(der.oid(oid), der.octetString(value));
+}
+
+/** Critical, as RFC 5280 requires for CAs; a leaf's is an empty SEQUENCE (cA defaults FALSE). */
+export function basicConstraints(ca: boolean, pathLength?: number): Bytes {
+  const body = ca
+    ? der.sequence(der.TRUE, ...(pathLength === undefined ? [] : [der.smallInteger(pathLength)]))
+    : der.sequence();
+  return extension("2.5.29.19", true, body);
+}
+
+/** Bit positions from RFC 5280 §4.2.1.3, keyed by Vault's names in lower case. */
+export const KEY_USAGE_BITS: Record<string, number> = {
+  digitalsignature: 0,
+  contentcommitment: 1,
+  nonrepudiation: 1,
+  keyencipherment: 2,
+  dataencipherment: 3,
+  keyagreement: 4,
+  certsign: 5,
+  crlsign: 6,
+  encipheronly: 7,
+  decipheronly: 8,
+};
+
+export function keyUsageBits(names: string[]): number {
+  let bits = 0;
+  for (const n of names) {
+    const bit = KEY_USAGE_BITS[n.toLowerCase().replace(/^keyusage/, "")];
+    if (bit === undefined) throw new BadRequest(`unknown key_usage "${n}"`);
+    bits |= 1 << bit;
+  }
+  return bits;
+}
+
+/** Critical KeyUsage; the BIT STRING is minimal, as DER requires for named bits. */
+export function keyUsage(bits: number): Bytes | null {
+  if (bits === 0) return null;
+  const highest = 31 - Math.clz32(bits);
+  const bytes = new Uint8Array(Math.floor(highest / 8) + 1);
+  for (let i = 0; i <= highest; i++) if (bits & (1 << i)) bytes[i >> 3]! |= 0x80 >> (i & 7);
+  return extension("2.5.29.15", true, der.bitString(bytes, 7 - (highest & 7)));
+}
+
+export const EXT_KEY_USAGE_OIDS: Record<string, string> = {
+  any: "2.5.29.37.0",
+  serverauth: "1.3.6.1.5.5.7.3.1",
+  clientauth: "1.3.6.1.5.5.7.3.2",
+  codesigning: "1.3.6.1.5.5.7.3.3",
+  emailprotection: "1.3.6.1.5.5.7.3.4",
+  ipsecendsystem: "1.3.6.1.5.5.7.3.5",
+  ipsectunnel: "1.3.6.1.5.5.7.3.6",
+  ipsecuser: "1.3.6.1.5.5.7.3.7",
+  timestamping: "1.3.6.1.5.5.7.3.8",
+  ocspsigning: "1.3.6.1.5.5.7.3.9",
+};
+
+export function extKeyUsageOid(name: string): string {
+  const oid = EXT_KEY_USAGE_OIDS[name.toLowerCase().replace(/^extkeyusage/, "")];
+  if (!oid) throw new BadRequest(`unknown ext_key_usage "${name}"`);
+  return oid;
+}
+
+export function extKeyUsage(oids: string[]): Bytes | null {
+  if (oids.length === 0) return null;
+  return extension("2.5.29.37", false, der.sequence(...oids.map(der.oid)));
+}
+
+export interface AltNames {
+  dns: string[];
+  email: string[];
+  ip: Uint8Array[];
+  uri: string[];
+}
+
+/** RFC 5280 makes the SAN critical when the subject is empty. */
+export function subjectAltName(n: AltNames, critical: boolean): Bytes | null {
+  const utf8 = new TextEncoder();
+  const items: Bytes[] = [
+    ...n.email.map((s) => der.tlv(0x81, utf8.encode(s))),
+    ...n.dns.map((s) => der.tlv(0x82, utf8.encode(s))),
+    ...n.uri.map((s) => der.tlv(0x86, utf8.encode(s))),
+    ...n.ip.map((b) => der.tlv(0x87, b)),
+  ];
+  if (items.length === 0) return null;
+  return extension("2.5.29.17", critical, der.sequence(...items));
+}
+
+export function subjectKeyId(id: Uint8Array): Bytes {
+  return extension("2.5.29.14", false, der.octetString(id));
+}
+
+export function authorityKeyId(id: Uint8Array): Bytes {
+  return extension("2.5.29.35", false, der.sequence(der.tlv(0x80, id)));
+}

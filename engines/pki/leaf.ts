@@ -1,0 +1,228 @@
+/**
+ * Leaf issuance shared by issue/, sign/ and sign-verbatim: validity window, names from the request
+ * and the CSR, key usages, and the signature. This is the hot path; nothing here touches
+ * @peculiar/x509 or imports a key.
+ */
+import { BadRequest } from "../sdk.ts";
+import type { PkiBackend } from "./backend.ts";
+import type { LoadedCa } from "./ca.ts";
+import { keyIdentifier, signCertificate } from "./certificate.ts";
+import type { ParsedCsr } from "./csr.ts";
+import type { Bytes } from "./der.ts";
+import {
+  authorityKeyId,
+  basicConstraints,
+  extKeyUsageOid,
+  KEY_USAGE_BITS,
+  keyUsageBits,
+  subjectAltName,
+  subjectKeyId,
+} from "./extensions.ts";
+import { formatIp, parseIp } from "./ip.ts";
+import type { KeySpec } from "./keys.ts";
+import type { RequestedNames } from "./name_policy.ts";
+import { toPem } from "./pem.ts";
+import type { RoleRecord } from "./role.ts";
+import { formatSerial, randomSerial } from "./serial.ts";
+
+/** Vault's system default (and max) lease TTL, used where neither request nor role sets one. */
+export const DEFAULT_TTL = 768 * 3600;
+
+export interface Lifetime {
+  ttl: number;
+  max_ttl: number;
+  not_before_duration: number;
+}
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+  warnings: string[];
+}
+
+/** Parses Vault's `not_after` ("2030-01-01T00:00:00Z"); 400 when unreadable or in the past. */
+export function parseNotAfter(s: string, now: number): number {
+  const t = Date.parse(s);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(s) || Number.isNaN(t)) {
+    throw new BadRequest(`invalid not_after "${s}": use the form 2030-01-01T00:00:00Z`);
+  }
+  if (t <= now) throw new BadRequest("not_after is in the past");
+  return t;
+}
+
+/**
+ * notBefore = now − not_before_duration; notAfter = now + min(ttl, max_ttl), never past the CA's
+ * own notAfter (a chain cannot outlive its issuer).
+ */
+export function validity(
+  now: number,
+  req: { ttl?: number; not_after?: string },
+  life: Lifetime,
+  caNotAfter: number,
+): Validity {
+  const warnings: string[] = [];
+  if (caNotAfter <= now) throw new BadRequest("the CA certificate has expired");
+  if (req.ttl && req.not_after) {
+    throw new BadRequest(
+      "Either ttl or not_after should be provided. Both should not be provided in the same request.",
+    );
+  }
+  const maxTtl = life.max_ttl || DEFAULT_TTL;
+  let end: number;
+  if (req.not_after) {
+    end = parseNotAfter(req.not_after, now);
+    if (end > now + maxTtl * 1000) {
+      warnings.push(`not_after is later than the role's max_ttl of ${maxTtl}s; max_ttl is used`);
+      end = now + maxTtl * 1000;
+    }
+  } else {
+    let ttl = req.ttl || life.ttl || DEFAULT_TTL;
+    if (ttl > maxTtl) {
+      warnings.push(
+        `TTL of ${ttl}s is longer than the permitted max_ttl of ${maxTtl}s; max_ttl is used`,
+      );
+      ttl = maxTtl;
+    }
+    end = now + ttl * 1000;
+  }
+  if (end > caNotAfter) {
+    warnings.push("the requested lifetime ends after the CA's own expiry; truncated to the CA's");
+    end = caNotAfter;
+  }
+  return {
+    notBefore: new Date(now - life.not_before_duration * 1000),
+    notAfter: new Date(end),
+    warnings,
+  };
+}
+
+export interface NameInput {
+  common_name?: string;
+  alt_names?: string[];
+  ip_sans?: string[];
+  uri_sans?: string[];
+  exclude_cn_from_sans?: boolean;
+}
+
+const HOSTLIKE =
+  /^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*\.?$/;
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/**
+ * Every name the certificate will carry: the request's, plus the CSR's when the role uses them
+ * (sign/). As in Vault, the CN is repeated as a DNS (or email) SAN unless exclude_cn_from_sans.
+ */
+export function collectNames(
+  body: NameInput,
+  role: Pick<RoleRecord, "use_csr_common_name" | "use_csr_sans" | "require_cn">,
+  csr: ParsedCsr | null,
+): RequestedNames {
+  const commonName = (body.common_name ?? "").trim() ||
+    (csr && role.use_csr_common_name ? csr.commonName : "");
+  if (!commonName && role.require_cn) {
+    throw new BadRequest(
+      'the common_name field is required, or must be provided in a CSR with "use_csr_common_name" ' +
+        'set to true, unless "require_cn" is set to false',
+    );
+  }
+  const dns: string[] = [];
+  const email: string[] = [];
+  for (const n of body.alt_names ?? []) (n.includes("@") ? email : dns).push(n);
+  const ip = [...(body.ip_sans ?? [])];
+  const uri = [...(body.uri_sans ?? [])];
+  if (csr && role.use_csr_sans) {
+    dns.push(...csr.dns);
+    email.push(...csr.email);
+    ip.push(...csr.ip);
+    uri.push(...csr.uri);
+  }
+  if (commonName && !body.exclude_cn_from_sans) {
+    if (commonName.includes("@")) email.unshift(commonName);
+    else if (HOSTLIKE.test(commonName)) dns.unshift(commonName);
+  }
+  const ips: string[] = [];
+  for (const s of ip) {
+    const b = parseIp(s);
+    if (!b) throw new BadRequest(`the value "${s}" is not a valid IP address`);
+    ips.push(formatIp(b));
+  }
+  return { commonName, dns: unique(dns), email: unique(email), ip: unique(ips), uri: unique(uri) };
+}
+
+export function sanExtension(n: RequestedNames, subjectEmpty: boolean): Bytes | null {
+  return subjectAltName(
+    { dns: n.dns, email: n.email, uri: n.uri, ip: n.ip.map((s) => parseIp(s)!) },
+    subjectEmpty,
+  );
+}
+
+const KE = 1 << KEY_USAGE_BITS.keyencipherment!;
+const KA = 1 << KEY_USAGE_BITS.keyagreement!;
+
+/**
+ * Key usages as named, minus the ones the key cannot do: only RSA encrypts (KeyEncipherment),
+ * and Ed25519 keys only sign (no KeyAgreement).
+ */
+export function leafKeyUsage(names: string[], spec: KeySpec): number {
+  let bits = keyUsageBits(names);
+  if (spec.type !== "rsa") bits &= ~KE;
+  if (spec.type === "ed25519") bits &= ~KA;
+  return bits;
+}
+
+export function roleExtKeyUsages(role: RoleRecord): string[] {
+  const oids: string[] = [];
+  if (role.server_flag) oids.push(extKeyUsageOid("ServerAuth"));
+  if (role.client_flag) oids.push(extKeyUsageOid("ClientAuth"));
+  if (role.code_signing_flag) oids.push(extKeyUsageOid("CodeSigning"));
+  if (role.email_protection_flag) oids.push(extKeyUsageOid("EmailProtection"));
+  oids.push(...role.ext_key_usage.map(extKeyUsageOid), ...role.ext_key_usage_oids);
+  return unique(oids);
+}
+
+export interface LeafTemplate {
+  subject: Bytes;
+  spki: Bytes;
+  validity: Validity;
+  /** Usage and name extensions; BasicConstraints, SKI and AKI are added here. */
+  extensions: (Bytes | null)[];
+}
+
+export interface IssuedCert {
+  der: Bytes;
+  pem: string;
+  /** "aa:bb:…" */
+  serial: string;
+  /** notAfter, Unix seconds. */
+  expiration: number;
+  warnings: string[];
+}
+
+export async function issueLeaf(
+  b: PkiBackend,
+  ca: LoadedCa,
+  t: LeafTemplate,
+  store: boolean,
+): Promise<IssuedCert> {
+  const serial = randomSerial();
+  const der = await signCertificate({
+    serial,
+    subject: t.subject,
+    notBefore: t.validity.notBefore,
+    notAfter: t.validity.notAfter,
+    spki: t.spki,
+    extensions: [
+      basicConstraints(false),
+      ...t.extensions,
+      subjectKeyId(keyIdentifier(t.spki)),
+      authorityKeyId(ca.issuer.keyId),
+    ],
+  }, ca.issuer);
+  const pem = toPem("CERTIFICATE", der);
+  const expiration = Math.floor(t.validity.notAfter.getTime() / 1000);
+  if (store) await b.store.putCert(formatSerial(serial, "-"), { certificate: pem, expiration });
+  return { der, pem, serial: formatSerial(serial, ":"), expiration, warnings: t.validity.warnings };
+}

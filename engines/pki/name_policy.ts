@@ -1,0 +1,103 @@
+/**
+ * Whether a role lets a certificate carry a name. Follows Vault's rules: localhost, any name,
+ * allowed_domains as bare domains, subdomains or globs, wildcards only where subdomains are
+ * allowed, hostname syntax when enforce_hostnames, IP SANs on a switch, URI SANs by glob.
+ */
+import { BadRequest } from "../sdk.ts";
+import type { RoleRecord } from "./role.ts";
+
+const LABEL = "([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const HOSTNAME = new RegExp(`^(${LABEL}\\.)*${LABEL}\\.?$`);
+
+/** go-glob semantics: `*` matches any run of characters, dots included; nothing else is special. */
+export function globMatch(pattern: string, s: string): boolean {
+  const parts = pattern.split("*");
+  if (parts.length === 1) return pattern === s;
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  if (!s.startsWith(first) || s.length < first.length + last.length) return false;
+  let at = first.length;
+  for (const mid of parts.slice(1, -1)) {
+    const i = s.indexOf(mid, at);
+    if (i < 0) return false;
+    at = i + mid.length;
+  }
+  return s.length - last.length >= at && s.endsWith(last);
+}
+
+function allowedByDomains(role: RoleRecord, name: string, wildcard: boolean): boolean {
+  const lower = name.toLowerCase();
+  for (const raw of role.allowed_domains) {
+    const d = raw.toLowerCase();
+    // A wildcard covers subdomains, so it needs allow_subdomains even when the base is bare.
+    if (!wildcard && role.allow_bare_domains && lower === d) return true;
+    if (role.allow_subdomains && (lower.endsWith("." + d) || (wildcard && lower === d))) {
+      return true;
+    }
+    if (role.allow_glob_domains && d.includes("*")) {
+      if (globMatch(d, wildcard ? "*." + lower : lower)) return true;
+    }
+  }
+  return false;
+}
+
+/** A DNS name or email address (as CN or SAN) against the role. */
+export function nameAllowed(role: RoleRecord, name: string): boolean {
+  if (name === "") return false;
+  const at = name.lastIndexOf("@");
+  const isEmail = at > 0;
+  let host = isEmail ? name.slice(at + 1) : name;
+  const wildcard = !isEmail && host.startsWith("*.");
+  if (wildcard) {
+    if (!role.allow_wildcard_certificates) return false;
+    host = host.slice(2);
+  }
+  if (role.enforce_hostnames && !HOSTNAME.test(host)) return false;
+  if (role.allow_any_name) return true;
+  // Without hostname enforcement a "*" beyond the leading label would pass the suffix checks.
+  if (host.includes("*")) return false;
+  if (
+    role.allow_localhost && !wildcard &&
+    ["localhost", "localdomain", "localhost.localdomain"].includes(host.toLowerCase())
+  ) return true;
+  return allowedByDomains(role, host, wildcard);
+}
+
+export function uriAllowed(role: RoleRecord, uri: string): boolean {
+  return role.allowed_uri_sans.some((g) => globMatch(g, uri));
+}
+
+export interface RequestedNames {
+  commonName: string;
+  dns: string[];
+  email: string[];
+  ip: string[];
+  uri: string[];
+}
+
+/** Throws the 400 Vault gives for the first name the role refuses. */
+export function enforceRole(role: RoleRecord, n: RequestedNames): void {
+  if (n.commonName !== "" && !nameAllowed(role, n.commonName)) {
+    throw new BadRequest(`common name ${n.commonName} not allowed by this role`);
+  }
+  for (const name of [...n.dns, ...n.email]) {
+    if (!nameAllowed(role, name)) {
+      throw new BadRequest(`subject alternative name ${name} not allowed by this role`);
+    }
+  }
+  if (n.ip.length && !role.allow_ip_sans) {
+    throw new BadRequest(
+      `IP Subject Alternative Names are not allowed in this role, but was provided ${n.ip[0]}`,
+    );
+  }
+  for (const uri of n.uri) {
+    if (role.allowed_uri_sans.length === 0) {
+      throw new BadRequest(
+        `URI Subject Alternative Names are not allowed in this role, but was provided ${uri}`,
+      );
+    }
+    if (!uriAllowed(role, uri)) {
+      throw new BadRequest(`URI Subject Alternative Name ${uri} not allowed by this role`);
+    }
+  }
+}

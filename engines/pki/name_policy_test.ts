@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { enforceRole, globMatch, nameAllowed } from "./name_policy.ts";
+import { ROLE_DEFAULTS, type RoleRecord } from "./role.ts";
+
+function role(over: Partial<RoleRecord>): RoleRecord {
+  return { ...ROLE_DEFAULTS, ...over };
+}
+
+const GLOBS: [string, string, boolean][] = [
+  ["*.example.com", "a.example.com", true],
+  ["*.example.com", "a.b.example.com", true],
+  ["*.example.com", "example.com", false],
+  ["api-*.example.com", "api-1.example.com", true],
+  ["api-*.example.com", "web-1.example.com", false],
+  ["spiffe://example.com/*", "spiffe://example.com/ns/a", true],
+  ["a*b*c", "abc", true],
+  ["a*b*c", "acb", false],
+  ["exact", "exact", true],
+];
+
+Deno.test("globMatch() follows go-glob: * spans anything, nothing else is special", () => {
+  for (const [p, s, want] of GLOBS) assert.equal(globMatch(p, s), want, `${p} ~ ${s}`);
+});
+
+Deno.test("nameAllowed() applies bare, subdomain, glob, wildcard and localhost rules", () => {
+  const sub = role({ allowed_domains: ["example.com"], allow_subdomains: true });
+  assert.ok(nameAllowed(sub, "a.example.com"));
+  assert.ok(nameAllowed(sub, "A.Example.COM"));
+  assert.ok(nameAllowed(sub, "*.example.com"));
+  assert.ok(!nameAllowed(sub, "example.com"));
+  assert.ok(!nameAllowed(sub, "badexample.com"));
+  assert.ok(!nameAllowed(sub, "a.example.com.evil.org"));
+  assert.ok(nameAllowed(sub, "localhost"));
+  assert.ok(!nameAllowed(role({ ...sub, allow_localhost: false }), "localhost"));
+  assert.ok(!nameAllowed(role({ ...sub, allow_wildcard_certificates: false }), "*.example.com"));
+  assert.ok(nameAllowed(sub, "ops@a.example.com"));
+
+  const bare = role({ allowed_domains: ["example.com"], allow_bare_domains: true });
+  assert.ok(nameAllowed(bare, "example.com"));
+  assert.ok(!nameAllowed(bare, "a.example.com"));
+  // A wildcard covers subdomains, so a bare-only role may not issue one.
+  assert.ok(!nameAllowed(bare, "*.example.com"));
+
+  const glob = role({ allowed_domains: ["api-*.example.com"], allow_glob_domains: true });
+  assert.ok(nameAllowed(glob, "api-eu.example.com"));
+  assert.ok(!nameAllowed(glob, "web.example.com"));
+
+  const any = role({ allow_any_name: true });
+  assert.ok(nameAllowed(any, "anything.test"));
+  assert.ok(!nameAllowed(any, "not a hostname"));
+  assert.ok(
+    nameAllowed(role({ allow_any_name: true, enforce_hostnames: false }), "not a hostname"),
+  );
+  // Without hostname enforcement a "*" in the middle must not pass as a subdomain.
+  const loose = role({
+    allowed_domains: ["example.com"],
+    allow_subdomains: true,
+    enforce_hostnames: false,
+  });
+  assert.ok(!nameAllowed(loose, "a*.example.com"));
+});
+
+Deno.test("enforceRole() reports the first refused name with Vault's wording", () => {
+  const r = role({
+    allowed_domains: ["example.com"],
+    allow_subdomains: true,
+    allow_ip_sans: false,
+  });
+  const base = { commonName: "a.example.com", dns: [], email: [], ip: [], uri: [] };
+  enforceRole(r, base);
+  assert.throws(() => enforceRole(r, { ...base, commonName: "x.org" }), {
+    message: "common name x.org not allowed by this role",
+  });
+  assert.throws(() => enforceRole(r, { ...base, dns: ["b.example.com", "y.org"] }), {
+    message: "subject alternative name y.org not allowed by this role",
+  });
+  assert.throws(
+    () => enforceRole(r, { ...base, ip: ["10.0.0.1"] }),
+    /IP Subject Alternative Names/,
+  );
+  assert.throws(() => enforceRole(r, { ...base, uri: ["urn:x"] }), /URI Subject Alternative Names/);
+});

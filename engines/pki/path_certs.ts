@@ -1,0 +1,106 @@
+/**
+ * Reading issued certificates: `cert/:serial` (unauthenticated, as in Vault) with `/raw` and
+ * `/raw/pem`, LIST `certs/` and `certs/revoked/`, and SecretHub's `certificates[/:id]`.
+ */
+import { type EngineResponse, NotFound, type PathSpec, rfc3339 } from "../sdk.ts";
+import type { PkiBackend } from "./backend.ts";
+import { normalizeSerial } from "./serial.ts";
+
+async function certView(b: PkiBackend, serial: string): Promise<Record<string, unknown>> {
+  const [cert, revoked, ca] = await Promise.all([
+    b.store.cert(serial),
+    b.store.revoked(serial),
+    b.ca.get(),
+  ]);
+  if (!cert) throw new NotFound();
+  return {
+    certificate: cert.certificate,
+    revocation_time: revoked?.revocation_time ?? 0,
+    revocation_time_rfc3339: revoked ? rfc3339(revoked.revocation_time_ms) : "",
+    issuer_id: revoked?.issuer_id ?? ca?.record.issuer_id ?? "",
+    expiration: cert.expiration,
+  };
+}
+
+function keysOrNotFound(keys: string[]): EngineResponse {
+  if (keys.length === 0) throw new NotFound();
+  return { data: { keys } };
+}
+
+export function certPaths(b: PkiBackend): PathSpec[] {
+  return [
+    {
+      pattern: "cert/:serial",
+      unauthenticated: true,
+      synopsis: "Fetch an issued certificate and its revocation state",
+      operations: {
+        async read(req) {
+          const view = await certView(b, normalizeSerial(req.params.serial!));
+          delete view.expiration;
+          return { data: view };
+        },
+      },
+    },
+    {
+      pattern: "cert/:serial/raw",
+      unauthenticated: true,
+      operations: {
+        async read(req) {
+          const view = await certView(b, normalizeSerial(req.params.serial!));
+          return { raw: { body: `${view.certificate}\n`, contentType: "application/pkix-cert" } };
+        },
+      },
+    },
+    {
+      pattern: "cert/:serial/raw/pem",
+      unauthenticated: true,
+      operations: {
+        async read(req) {
+          const view = await certView(b, normalizeSerial(req.params.serial!));
+          return {
+            raw: {
+              body: `${view.certificate}\n`,
+              contentType: "application/pem-certificate-chain",
+            },
+          };
+        },
+      },
+    },
+    {
+      pattern: "certs/",
+      synopsis: "List the serials of issued certificates",
+      operations: { list: async () => keysOrNotFound(await b.store.certs()) },
+    },
+    {
+      pattern: "certs/revoked/",
+      synopsis: "List the serials of revoked certificates",
+      operations: { list: async () => keysOrNotFound(await b.store.revokedSerials()) },
+    },
+    {
+      pattern: "certificates",
+      synopsis: "List the serials of issued certificates (SecretHub route)",
+      operations: { read: async () => ({ data: { keys: await b.store.certs() } }) },
+    },
+    {
+      pattern: "certificates/",
+      operations: { list: async () => keysOrNotFound(await b.store.certs()) },
+    },
+    {
+      pattern: "certificates/:id",
+      synopsis: "Fetch an issued certificate (SecretHub route)",
+      operations: {
+        async read(req) {
+          const serial = normalizeSerial(req.params.id!);
+          const view = await certView(b, serial);
+          return {
+            data: {
+              ...view,
+              serial_number: serial.replaceAll("-", ":"),
+              revoked: view.revocation_time !== 0,
+            },
+          };
+        },
+      },
+    },
+  ];
+}
