@@ -3,7 +3,7 @@
  * that shape a CA's subject, the CA extensions, and installing a CA (with its first CRL) as the
  * mount's one CA.
  */
-import { fields, v } from "../sdk.ts";
+import { BadRequest, fields, v } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import { loadCa, type LoadedCa } from "./ca.ts";
 import { buildCrl } from "./crl.ts";
@@ -63,6 +63,23 @@ export const generateType = v.picklist(
 const CA_USAGE = (1 << KEY_USAGE_BITS.certsign!) | (1 << KEY_USAGE_BITS.crlsign!);
 
 /** BasicConstraints (pathLen when ≥ 0), CertSign + CRLSign, SKI and AKI. */
+/** Body of `root/generate/:type` and `intermediate/generate/:type`. */
+export const caGenerateInput = v.looseObject({ ...subjectEntries, ...keyEntries });
+/** Body of the SecretHub aliases (`ca/root/generate`…), which carry the type in the body. */
+export const caGenerateAliasInput = v.looseObject({
+  ...subjectEntries,
+  ...keyEntries,
+  type: v.optional(generateType),
+});
+export type CaGenerateInput = v.InferOutput<typeof caGenerateInput>;
+
+/** The `:type` of a generate path, or a 400 naming the accepted ones. */
+export function checkGenerateType(type: string): void {
+  if (!v.safeParse(generateType, type).success) {
+    throw new BadRequest(`unsupported type "${type}": use internal or exported`);
+  }
+}
+
 export function caExtensions(ski: Bytes, issuerKeyId: Bytes, maxPathLength: number): Bytes[] {
   return [
     basicConstraints(true, maxPathLength >= 0 ? maxPathLength : undefined),

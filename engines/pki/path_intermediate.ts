@@ -8,9 +8,11 @@ import type { PkiBackend } from "./backend.ts";
 import {
   ALREADY_HAVE_CA,
   caExtensions,
-  generateType,
+  caGenerateAliasInput,
+  type CaGenerateInput,
+  caGenerateInput,
+  checkGenerateType,
   installCa,
-  keyEntries,
   subjectEntries,
 } from "./ca_build.ts";
 import { bytesEqual, certParts, keyIdentifier, signCertificate } from "./certificate.ts";
@@ -25,21 +27,12 @@ import { formatSerial, randomSerial } from "./serial.ts";
 import { encodeSubject } from "./subject.ts";
 import * as x509 from "./x509.ts";
 
-const generateInput = v.looseObject({ ...subjectEntries, ...keyEntries });
-const aliasInput = v.looseObject({
-  ...subjectEntries,
-  ...keyEntries,
-  type: v.optional(generateType),
-});
-type GenerateInput = v.InferOutput<typeof generateInput>;
-
 async function generateIntermediate(
   b: PkiBackend,
   type: string,
-  body: GenerateInput,
+  body: CaGenerateInput,
 ): Promise<EngineResponse> {
-  const t = v.safeParse(generateType, type);
-  if (!t.success) throw new BadRequest(`unsupported type "${type}": use internal or exported`);
+  checkGenerateType(type);
   const spec = keySpec(body.key_type ?? "ec", body.key_bits);
   const names = collectNames(
     body,
@@ -85,10 +78,10 @@ async function generateIntermediate(
 export function pathIntermediateGenerate(b: PkiBackend): PathSpec {
   return {
     pattern: "intermediate/generate/:type",
-    input: { write: generateInput },
+    input: { write: caGenerateInput },
     synopsis: "Generate an intermediate key and CSR for a parent CA to sign",
     operations: {
-      update: (req) => generateIntermediate(b, req.params.type!, req.data as GenerateInput),
+      update: (req) => generateIntermediate(b, req.params.type!, req.data as CaGenerateInput),
     },
   };
 }
@@ -96,11 +89,11 @@ export function pathIntermediateGenerate(b: PkiBackend): PathSpec {
 export function pathIntermediateGenerateAlias(b: PkiBackend): PathSpec {
   return {
     pattern: "ca/intermediate/generate",
-    input: { write: aliasInput },
+    input: { write: caGenerateAliasInput },
     synopsis: "Generate an intermediate key and CSR (SecretHub route)",
     operations: {
       update: (req) => {
-        const body = req.data as v.InferOutput<typeof aliasInput>;
+        const body = req.data as v.InferOutput<typeof caGenerateAliasInput>;
         return generateIntermediate(b, body.type ?? "internal", body);
       },
     },

@@ -7,10 +7,11 @@ import type { PkiBackend } from "./backend.ts";
 import {
   ALREADY_HAVE_CA,
   caExtensions,
-  generateType,
+  caGenerateAliasInput,
+  type CaGenerateInput,
+  caGenerateInput,
+  checkGenerateType,
   installCa,
-  keyEntries,
-  subjectEntries,
 } from "./ca_build.ts";
 import { keyIdentifier, signCertificate } from "./certificate.ts";
 import { collectNames, DEFAULT_TTL, parseNotAfter, sanExtension } from "./leaf.ts";
@@ -19,22 +20,12 @@ import { toPem } from "./pem.ts";
 import { randomSerial } from "./serial.ts";
 import { encodeSubject } from "./subject.ts";
 
-const rootInput = v.looseObject({ ...subjectEntries, ...keyEntries });
-const aliasInput = v.looseObject({
-  ...subjectEntries,
-  ...keyEntries,
-  type: v.optional(generateType),
-});
-
-type RootInput = v.InferOutput<typeof rootInput>;
-
 async function generateRoot(
   b: PkiBackend,
   type: string,
-  body: RootInput,
+  body: CaGenerateInput,
 ): Promise<EngineResponse> {
-  const t = v.safeParse(generateType, type);
-  if (!t.success) throw new BadRequest(`unsupported type "${type}": use internal or exported`);
+  checkGenerateType(type);
   if (!body.common_name) throw new BadRequest("the common_name field is required");
   const spec = keySpec(body.key_type ?? "ec", body.key_bits);
   const names = collectNames(body, {
@@ -93,10 +84,10 @@ async function generateRoot(
 export function pathRootGenerate(b: PkiBackend): PathSpec {
   return {
     pattern: "root/generate/:type",
-    input: { write: rootInput },
+    input: { write: caGenerateInput },
     synopsis: "Generate a self-signed root CA for this mount",
     operations: {
-      update: (req) => generateRoot(b, req.params.type!, req.data as RootInput),
+      update: (req) => generateRoot(b, req.params.type!, req.data as CaGenerateInput),
     },
   };
 }
@@ -105,11 +96,11 @@ export function pathRootGenerate(b: PkiBackend): PathSpec {
 export function pathRootGenerateAlias(b: PkiBackend): PathSpec {
   return {
     pattern: "ca/root/generate",
-    input: { write: aliasInput },
+    input: { write: caGenerateAliasInput },
     synopsis: "Generate a self-signed root CA (SecretHub route)",
     operations: {
       update: (req) => {
-        const body = req.data as v.InferOutput<typeof aliasInput>;
+        const body = req.data as v.InferOutput<typeof caGenerateAliasInput>;
         return generateRoot(b, body.type ?? "internal", body);
       },
     },
