@@ -7,6 +7,15 @@ export interface AppRoleDeps {
   ctx: AuthMethodContext;
   store: AppRoleStore;
   locks: KeyedLock;
+  /**
+   * Bumped (after the commit) whenever a role is deleted or its role_id changes, so a login can
+   * tell in memory, without re-reading the role, that its role went away while it was minting.
+   */
+  roleEpochs: Map<string, number>;
+}
+
+export function bumpRoleEpoch(deps: Pick<AppRoleDeps, "roleEpochs">, name: string): void {
+  deps.roleEpochs.set(name, (deps.roleEpochs.get(name) ?? 0) + 1);
 }
 
 /**

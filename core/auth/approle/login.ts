@@ -69,6 +69,9 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
     const secretHmac = h.secretId(secretId);
     const name = await store.roleIdOwner(h.roleId(roleId)) ?? NO_ROLE;
     const role = await store.role(name);
+    // Taken with no await after the read: a deletion that committed before it is seen as a
+    // missing role, one that commits after it bumps the epoch.
+    const epoch = deps.roleEpochs.get(name) ?? 0;
 
     // Read, check and consume one use as one step per secret-id: two logins with a single-use
     // secret-id must not both see it unused.
@@ -108,8 +111,7 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
 
     // A role deleted while this login was in flight has already had its tokens revoked; the one
     // just issued would outlive it, so revoke again.
-    const still = await store.role(r.name);
-    if (!still || still.role_id !== r.role_id) {
+    if ((deps.roleEpochs.get(r.name) ?? 0) !== epoch) {
       await ctx.revokeRole(r.name);
       throw new BadRequest(INVALID);
     }

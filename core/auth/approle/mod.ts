@@ -19,6 +19,7 @@ export const approleFactory: AuthMethodFactory = (ctx) => {
     ctx,
     store: new AppRoleStore(ctx.storage, hasherLoader(ctx.storage)),
     locks: new KeyedLock(),
+    roleEpochs: new Map(),
   };
   return {
     type: "approle",

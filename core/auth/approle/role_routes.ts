@@ -2,7 +2,7 @@
 import { BadRequest, NotFound } from "../../../lib/errors.ts";
 import type { WriteOp } from "../../../engines/sdk.ts";
 import type { CoreHandler, CorePathSpec } from "../../router/types.ts";
-import { type AppRoleDeps, lockKeys } from "./deps.ts";
+import { type AppRoleDeps, bumpRoleEpoch, lockKeys } from "./deps.ts";
 import { applyRoleWrite, roleName, roleView } from "./role.ts";
 import * as schemas from "./schemas.ts";
 import { keys } from "./store.ts";
@@ -24,6 +24,7 @@ export function roleRoutes(deps: AppRoleDeps): CorePathSpec[] {
       const role = applyRoleWrite(prev, d, name);
       if (role.role_id !== prev?.role_id) await assertRoleIdFree(role.role_id, name);
       await store.storage.batch(await store.putRoleOps(role, prev));
+      if (prev && role.role_id !== prev.role_id) bumpRoleEpoch(deps, name);
     });
   };
 
@@ -44,6 +45,7 @@ export function roleRoutes(deps: AppRoleDeps): CorePathSpec[] {
       ];
       // Waits out any login holding one of these secret-ids, so none can rewrite it afterwards.
       await locks.runAll(hmacs.map(lockKeys.secret), () => store.storage.batch(ops));
+      bumpRoleEpoch(deps, name);
     });
     // Even when the role was already gone: a crash between the delete and the revocation must be
     // repairable by deleting again.
@@ -94,6 +96,7 @@ export function roleRoutes(deps: AppRoleDeps): CorePathSpec[] {
             if (prev.role_id === role_id) return;
             await assertRoleIdFree(role_id, name);
             await store.storage.batch(await store.putRoleOps({ ...prev, role_id }, prev));
+            bumpRoleEpoch(deps, name);
           });
         },
       },
