@@ -14,7 +14,15 @@ export function errorResponse(e: unknown, requestId: string): Response {
     });
   }
   // Unknown failures keep their detail server-side; the client learns only that it was internal.
-  log.error("internal error", { request_id: requestId, error: String((e as Error)?.stack ?? e) });
+  // Only the error's type and stack frames are logged, never its message: a message can quote
+  // data (V8's JSON.parse errors quote their input), and a secret must never reach a log line.
+  const err = e instanceof Error ? e : new Error("non-error thrown");
+  const frames = (err.stack ?? "").split("\n").filter((l) => l.trimStart().startsWith("at "));
+  log.error("internal error", {
+    request_id: requestId,
+    error_type: err.name,
+    frames: frames.slice(0, 8).map((l) => l.trim()),
+  });
   return new Response(JSON.stringify({ errors: ["internal error"] }), {
     status: 500,
     headers: JSON_HEADERS,
