@@ -3,7 +3,7 @@
  * that shape a CA's subject, the CA extensions, and installing a CA (with its first CRL) as the
  * mount's one CA.
  */
-import { BadRequest, fields, v } from "../sdk.ts";
+import { BadRequest, type EngineResponse, fields, type PathSpec, v } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import { loadCa, type LoadedCa } from "./ca.ts";
 import { buildCrl } from "./crl.ts";
@@ -72,6 +72,37 @@ export const caGenerateAliasInput = v.looseObject({
   type: v.optional(generateType),
 });
 export type CaGenerateInput = v.InferOutput<typeof caGenerateInput>;
+
+type GenerateFn = (type: string, body: CaGenerateInput) => Promise<EngineResponse>;
+
+/** `<kind>/generate/:type`: the Vault route, type in the path. */
+export function generatePath(pattern: string, synopsis: string, generate: GenerateFn): PathSpec {
+  return {
+    pattern,
+    input: { write: caGenerateInput },
+    synopsis,
+    operations: { update: (req) => generate(req.params.type!, req.data as CaGenerateInput) },
+  };
+}
+
+/** SecretHub's `ca/<kind>/generate`: the type travels in the body (internal by default). */
+export function generateAliasPath(
+  pattern: string,
+  synopsis: string,
+  generate: GenerateFn,
+): PathSpec {
+  return {
+    pattern,
+    input: { write: caGenerateAliasInput },
+    synopsis,
+    operations: {
+      update: (req) => {
+        const body = req.data as v.InferOutput<typeof caGenerateAliasInput>;
+        return generate(body.type ?? "internal", body);
+      },
+    },
+  };
+}
 
 /** The `:type` of a generate path, or a 400 naming the accepted ones. */
 export function checkGenerateType(type: string): void {

@@ -8,10 +8,10 @@ import type { PkiBackend } from "./backend.ts";
 import {
   ALREADY_HAVE_CA,
   caExtensions,
-  caGenerateAliasInput,
   type CaGenerateInput,
-  caGenerateInput,
   checkGenerateType,
+  generateAliasPath,
+  generatePath,
   installCa,
   subjectEntries,
 } from "./ca_build.ts";
@@ -76,28 +76,19 @@ async function generateIntermediate(
 }
 
 export function pathIntermediateGenerate(b: PkiBackend): PathSpec {
-  return {
-    pattern: "intermediate/generate/:type",
-    input: { write: caGenerateInput },
-    synopsis: "Generate an intermediate key and CSR for a parent CA to sign",
-    operations: {
-      update: (req) => generateIntermediate(b, req.params.type!, req.data as CaGenerateInput),
-    },
-  };
+  return generatePath(
+    "intermediate/generate/:type",
+    "Generate an intermediate key and CSR for a parent CA to sign",
+    (t, body) => generateIntermediate(b, t, body),
+  );
 }
 
 export function pathIntermediateGenerateAlias(b: PkiBackend): PathSpec {
-  return {
-    pattern: "ca/intermediate/generate",
-    input: { write: caGenerateAliasInput },
-    synopsis: "Generate an intermediate key and CSR (SecretHub route)",
-    operations: {
-      update: (req) => {
-        const body = req.data as v.InferOutput<typeof caGenerateAliasInput>;
-        return generateIntermediate(b, body.type ?? "internal", body);
-      },
-    },
-  };
+  return generateAliasPath(
+    "ca/intermediate/generate",
+    "Generate an intermediate key and CSR (SecretHub route)",
+    (t, body) => generateIntermediate(b, t, body),
+  );
 }
 
 const signIntermediateInput = v.looseObject({

@@ -2,15 +2,15 @@
  * `root/generate/:type`, SecretHub's `ca/root/generate`, and `DELETE root`. The key is generated
  * here and stored only through the barrier; `exported` is the one time it is ever returned.
  */
-import { BadRequest, type EngineResponse, type PathSpec, v } from "../sdk.ts";
+import { BadRequest, type EngineResponse, type PathSpec } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import {
   ALREADY_HAVE_CA,
   caExtensions,
-  caGenerateAliasInput,
   type CaGenerateInput,
-  caGenerateInput,
   checkGenerateType,
+  generateAliasPath,
+  generatePath,
   installCa,
 } from "./ca_build.ts";
 import { keyIdentifier, signCertificate } from "./certificate.ts";
@@ -82,29 +82,19 @@ async function generateRoot(
 }
 
 export function pathRootGenerate(b: PkiBackend): PathSpec {
-  return {
-    pattern: "root/generate/:type",
-    input: { write: caGenerateInput },
-    synopsis: "Generate a self-signed root CA for this mount",
-    operations: {
-      update: (req) => generateRoot(b, req.params.type!, req.data as CaGenerateInput),
-    },
-  };
+  return generatePath(
+    "root/generate/:type",
+    "Generate a self-signed root CA for this mount",
+    (t, body) => generateRoot(b, t, body),
+  );
 }
 
-/** SecretHub's `POST /v1/pki/ca/root/generate`: the type travels in the body (internal default). */
 export function pathRootGenerateAlias(b: PkiBackend): PathSpec {
-  return {
-    pattern: "ca/root/generate",
-    input: { write: caGenerateAliasInput },
-    synopsis: "Generate a self-signed root CA (SecretHub route)",
-    operations: {
-      update: (req) => {
-        const body = req.data as v.InferOutput<typeof caGenerateAliasInput>;
-        return generateRoot(b, body.type ?? "internal", body);
-      },
-    },
-  };
+  return generateAliasPath(
+    "ca/root/generate",
+    "Generate a self-signed root CA (SecretHub route)",
+    (t, body) => generateRoot(b, t, body),
+  );
 }
 
 /** Vault's `DELETE root`: drops the CA and its key; issued certificates and roles stay. */
