@@ -5,7 +5,8 @@
 import { matchPath } from "../../core/router/match.ts";
 import type { CompiledPath, CoreRequest, CoreResponse } from "../../core/router/types.ts";
 import type { Operation } from "../../engines/sdk.ts";
-import { BadRequest } from "../../lib/errors.ts";
+import assert from "node:assert/strict";
+import { BadRequest, HttpError } from "../../lib/errors.ts";
 import { parseWith } from "../../lib/fields.ts";
 
 export type Op = "read" | "write" | "delete" | "list";
@@ -53,4 +54,15 @@ export async function callPath(
     fullPath: `${mountPath}${full}`,
   };
   return await handler(req);
+}
+
+/** The HttpError a call rejected with (fails the test if it resolved or threw something else). */
+export async function rejection(p: Promise<unknown>): Promise<HttpError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof HttpError, `expected an HttpError, got ${e}`);
+    return e;
+  }
+  assert.fail("expected a rejection");
 }

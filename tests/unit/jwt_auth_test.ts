@@ -12,12 +12,11 @@ import { Barrier } from "../../core/barrier/barrier.ts";
 import { Keyring } from "../../core/barrier/keyring.ts";
 import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { compilePaths } from "../../core/router/match.ts";
-import { callPath, type Op } from "../helpers/path_table.ts";
+import { callPath, type Op, rejection } from "../helpers/path_table.ts";
 import type { CompiledPath, CoreResponse } from "../../core/router/types.ts";
 import type { AuthMethodContext, LoginGrant } from "../../core/auth/types.ts";
 import { SlidingLoginLimiter, type SlidingLoginLimiterOptions } from "../../core/auth/limiter.ts";
 import { createJwtFactory } from "../../core/auth/jwt/mod.ts";
-import { HttpError } from "../../lib/errors.ts";
 
 function call(
   table: CompiledPath[],
@@ -119,16 +118,6 @@ async function withJwt(
     await s.close();
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof HttpError, `expected an HttpError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected a rejection");
 }
 
 const ROLE = {

@@ -3,14 +3,13 @@ import { Barrier } from "../../core/barrier/barrier.ts";
 import { Keyring } from "../../core/barrier/keyring.ts";
 import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { compilePaths } from "../../core/router/match.ts";
-import { callPath, type Op } from "../helpers/path_table.ts";
+import { callPath, type Op, rejection } from "../helpers/path_table.ts";
 import type { CompiledPath, CoreResponse } from "../../core/router/types.ts";
 import type { AuthMethodContext, LoginGrant } from "../../core/auth/types.ts";
 import { SlidingLoginLimiter } from "../../core/auth/limiter.ts";
 import { userpassFactory } from "../../core/auth/userpass/mod.ts";
 import { hashPassword } from "../../core/auth/userpass/password.ts";
 import type { StorageView } from "../../engines/sdk.ts";
-import { HttpError } from "../../lib/errors.ts";
 
 function call(
   table: CompiledPath[],
@@ -66,16 +65,6 @@ async function withUserpass(fn: (h: Harness) => Promise<void>): Promise<void> {
     await s.close();
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof HttpError, `expected an HttpError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected a rejection");
 }
 
 const PW = "correct horse battery staple";
