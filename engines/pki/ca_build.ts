@@ -20,6 +20,7 @@ import { certParts } from "./certificate.ts";
 import { certsFromPem } from "./pem.ts";
 import { type CaRecord, PkiStore } from "./store.ts";
 import { certFormat, privateKeyFormat } from "./response.ts";
+import { subjectNameEntries } from "./role.ts";
 
 const opt = v.optional;
 const text = v.pipe(v.string(), v.maxLength(1024, "is too long"));
@@ -31,13 +32,7 @@ export const subjectEntries = {
   ip_sans: opt(fields.stringList),
   uri_sans: opt(fields.stringList),
   exclude_cn_from_sans: opt(fields.bool),
-  organization: opt(fields.stringList),
-  ou: opt(fields.stringList),
-  country: opt(fields.stringList),
-  locality: opt(fields.stringList),
-  province: opt(fields.stringList),
-  street_address: opt(fields.stringList),
-  postal_code: opt(fields.stringList),
+  ...subjectNameEntries,
   serial_number: opt(text),
   ttl: opt(fields.duration),
   not_after: opt(text),

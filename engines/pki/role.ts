@@ -83,6 +83,17 @@ export const ROLE_DEFAULTS: RoleRecord = {
 
 const opt = v.optional;
 
+/** Subject name attributes a role or a CA request may set. */
+export const subjectNameEntries = {
+  organization: opt(fields.stringList),
+  ou: opt(fields.stringList),
+  country: opt(fields.stringList),
+  locality: opt(fields.stringList),
+  province: opt(fields.stringList),
+  street_address: opt(fields.stringList),
+  postal_code: opt(fields.stringList),
+};
+
 export const roleInput = v.looseObject({
   ttl: opt(fields.duration),
   max_ttl: opt(fields.duration),
@@ -111,13 +122,7 @@ export const roleInput = v.looseObject({
   use_csr_common_name: opt(fields.bool),
   use_csr_sans: opt(fields.bool),
   require_cn: opt(fields.bool),
-  organization: opt(fields.stringList),
-  ou: opt(fields.stringList),
-  country: opt(fields.stringList),
-  locality: opt(fields.stringList),
-  province: opt(fields.stringList),
-  street_address: opt(fields.stringList),
-  postal_code: opt(fields.stringList),
+  ...subjectNameEntries,
   no_store: opt(fields.bool),
   generate_lease: opt(fields.bool),
 });
