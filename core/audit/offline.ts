@@ -10,7 +10,7 @@ import { decodeShare, ShamirSeal } from "../seal/seal.ts";
 import { combineShares } from "../seal/shamir.ts";
 import { fromBase64 } from "../../lib/crypto.ts";
 import type { AuditRecord } from "./entry.ts";
-import { verifyChain } from "./verify.ts";
+import { verifyChain, verifyResultView } from "./verify.ts";
 
 const AUDIT_KEY_PATH = "core/audit-key";
 
@@ -58,12 +58,7 @@ export async function offlineAuditVerify(o: OfflineVerifyOptions): Promise<numbe
       return 1;
     }
     const r = verifyChain(storage.auditRows() as Iterable<AuditRecord>, key);
-    const out = {
-      ok: r.ok,
-      checked: r.checked,
-      first_bad_seq: r.firstBadSeq,
-      reason: r.reason ?? null,
-    };
+    const out = verifyResultView(r);
     if (o.format === "json") o.stdout(JSON.stringify(out, null, 2));
     else {
       o.stdout(

@@ -82,3 +82,8 @@ export function verifyChain(
   }
   return { ok: true, checked, firstBadSeq: null };
 }
+
+/** The API/CLI shape of a verify result (`GET sys/audit/verify`, `audit verify -db`). */
+export function verifyResultView(r: VerifyResult): Record<string, unknown> {
+  return { ok: r.ok, checked: r.checked, first_bad_seq: r.firstBadSeq, reason: r.reason ?? null };
+}

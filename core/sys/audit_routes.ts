@@ -2,7 +2,7 @@
 import { BadRequest } from "../../lib/errors.ts";
 import { toHex } from "../../lib/crypto.ts";
 import { v } from "../../lib/fields.ts";
-import { verifyChain } from "../audit/verify.ts";
+import { verifyChain, verifyResultView } from "../audit/verify.ts";
 import type { AuditRecord } from "../audit/entry.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec } from "../router/types.ts";
@@ -44,14 +44,7 @@ export function auditRoutes(core: Core): CorePathSpec[] {
       operations: {
         read: () => {
           const r = verifyChain(core.physical.auditRows() as Iterable<AuditRecord>, core.audit.key);
-          return Promise.resolve({
-            data: {
-              ok: r.ok,
-              checked: r.checked,
-              first_bad_seq: r.firstBadSeq,
-              reason: r.reason ?? null,
-            },
-          });
+          return Promise.resolve({ data: verifyResultView(r) });
         },
       },
     },

@@ -6,7 +6,7 @@ import { BadRequest, NotFound } from "../../lib/errors.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
-import type { CorePathSpec } from "../router/types.ts";
+import type { CorePathSpec, CoreResponse } from "../router/types.ts";
 import { simulate } from "../policy/simulate.ts";
 import { getTemplate, POLICY_TEMPLATES, renderTemplate } from "../policy/templates.ts";
 
@@ -29,6 +29,10 @@ const instantiateSchema = v.object({
   ),
   parameters: v.optional(v.record(v.string(), v.unknown()), {}),
 });
+
+function listTemplates(): Promise<CoreResponse> {
+  return Promise.resolve({ data: { keys: POLICY_TEMPLATES.map((t) => t.name) } });
+}
 
 export function policyToolRoutes(core: Core): CorePathSpec[] {
   return [
@@ -67,14 +71,14 @@ export function policyToolRoutes(core: Core): CorePathSpec[] {
     {
       pattern: "policy-templates",
       operations: {
-        read: () => Promise.resolve({ data: { keys: POLICY_TEMPLATES.map((t) => t.name) } }),
-        list: () => Promise.resolve({ data: { keys: POLICY_TEMPLATES.map((t) => t.name) } }),
+        read: listTemplates,
+        list: listTemplates,
       },
     },
     {
       pattern: "policy-templates/",
       operations: {
-        list: () => Promise.resolve({ data: { keys: POLICY_TEMPLATES.map((t) => t.name) } }),
+        list: listTemplates,
       },
     },
     {
