@@ -1,6 +1,9 @@
 /**
  * `deno task bench`: wrk (apt) against real processes on 127.0.0.1, file storage (not -dev).
  * Writes bench/results.json. Bounded: each run lasts BENCH_SECONDS (default 10).
+ *
+ * `deno run -A bench/run.ts approle_login kv_write` runs only the named scenarios and prints
+ * their lines without touching results.json (a partial run must not replace the full one).
  */
 import { call, freePort, startServerProcess } from "../tests/helpers/server_process.ts";
 
@@ -9,6 +12,24 @@ const CONNS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? "50");
 // One wrk thread: on a 2-core machine that leaves the server one core of its own.
 const THREADS = Number(Deno.env.get("BENCH_THREADS") ?? "1");
 const HERE = new URL(".", import.meta.url).pathname;
+const SCENARIOS = [
+  "hello",
+  "kv_read",
+  "kv_read_conditions",
+  "approle_login",
+  "kv_write",
+  "pki_issue",
+  "pki_sign",
+];
+const ONLY = Deno.args;
+for (const a of ONLY) {
+  if (!SCENARIOS.includes(a)) throw new Error(`unknown scenario "${a}" (one of ${SCENARIOS})`);
+}
+
+/** True when the run includes any of `names` (everything when no scenario was named). */
+function wanted(names: string[]): boolean {
+  return ONLY.length === 0 || names.some((n) => ONLY.includes(n));
+}
 
 interface Run {
   name: string;
@@ -62,10 +83,15 @@ interface BenchServer {
   url: string;
 }
 
-/** Starts a server, sets up the bench policy, token and secret, runs `fn`, verifies the chain. */
+/**
+ * Starts a server, sets up the bench policy, token and secret, runs `fn`, verifies the chain.
+ * Skipped when none of the `scenarios` it measures was asked for.
+ */
 async function withServer(
+  scenarios: string[],
   fn: (srv: BenchServer, root: string, tok: string) => Promise<void>,
 ): Promise<void> {
+  if (!wanted(scenarios)) return;
   const dir = await Deno.makeTempDir({ prefix: "secrethub-bench-" });
   const srv = await startServerProcess(dir);
   try {
@@ -100,26 +126,31 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
   }
 }
 
-async function main(): Promise<void> {
-  const runs: Run[] = [];
-
+/** The ceiling: a bare Hono hello-world in its own process. */
+async function hello(): Promise<Run> {
   const helloPort = freePort();
-  const hello = new Deno.Command(Deno.execPath(), {
+  const proc = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${HERE}hello.ts`, String(helloPort)],
     stdout: "null",
     stderr: "null",
   }).spawn();
   await new Promise((r) => setTimeout(r, 1500));
   try {
-    runs.push(await wrk("hello", `http://127.0.0.1:${helloPort}/`));
+    return await wrk("hello", `http://127.0.0.1:${helloPort}/`);
   } finally {
-    hello.kill("SIGTERM");
-    await hello.status;
+    proc.kill("SIGTERM");
+    await proc.status;
   }
+}
+
+async function main(): Promise<void> {
+  const runs: Run[] = [];
+
+  if (wanted(["hello"])) runs.push(await hello());
 
   // Each scenario gets a fresh server (file storage, not -dev), so no figure depends on what ran
   // before it (a grown audit table and WAL); the audit chain is verified after each.
-  await withServer(async (srv, root, tok) => {
+  await withServer(["kv_read", "kv_read_conditions"], async (srv, root, tok) => {
     void root;
     // The same read under a policy whose rule carries conditions (source CIDR, time window,
     // weekdays, timezone): what evaluating conditions costs on the hot path.
@@ -153,7 +184,7 @@ async function main(): Promise<void> {
       );
     }
   });
-  await withServer(async (srv, root) => {
+  await withServer(["approle_login"], async (srv, root) => {
     await call(srv.url, "POST", "/v1/sys/auth/approle", { type: "approle" }, root);
     await call(srv.url, "POST", "/v1/auth/approle/role/bench", {
       token_policies: ["bench"],
@@ -181,10 +212,10 @@ async function main(): Promise<void> {
       }),
     );
   });
-  await withServer(async (srv, _root, tok) => {
+  await withServer(["kv_write"], async (srv, _root, tok) => {
     runs.push(await wrk("kv_write", srv.url, ["-s", `${HERE}wrk_write.lua`], { BENCH_TOKEN: tok }));
   });
-  await withServer(async (srv, root) => {
+  await withServer(["pki_issue", "pki_sign"], async (srv, root) => {
     // P-256 leaves from a P-256 CA: issue (server-side key) and sign (a CSR made once).
     await call(srv.url, "POST", "/v1/sys/mounts/pki", { type: "pki" }, root);
     const ca = await call(srv.url, "POST", "/v1/pki/root/generate/internal", {
@@ -264,6 +295,11 @@ async function main(): Promise<void> {
       pki_issue_rps_min: 300,
     },
   };
+  if (ONLY.length) {
+    // deno-lint-ignore no-console
+    console.log("partial run: bench/results.json left as it was");
+    return;
+  }
   await Deno.writeTextFile(`${HERE}results.json`, JSON.stringify(results, null, 2) + "\n");
   // deno-lint-ignore no-console
   console.log(JSON.stringify(results.ratios));

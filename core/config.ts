@@ -11,6 +11,11 @@ const schema = v.strictObject({
     tls_disable: v.optional(v.boolean()),
   }),
   storage: v.strictObject({ path: v.pipe(v.string(), v.minLength(1)) }),
+  agent_listener: v.optional(v.strictObject({
+    address: v.optional(v.string(), "0.0.0.0:8201"),
+    hosts: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+    disable: v.optional(v.boolean(), false),
+  })),
   max_request_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
   request_timeout: v.optional(v.pipe(v.number(), v.minValue(1))),
   log_level: v.optional(v.picklist(["debug", "info", "warn", "error"])),

@@ -18,10 +18,13 @@ import { Metrics } from "./metrics.ts";
 import { AuthTable } from "./auth/auth_table.ts";
 import { Wrapping } from "./wrapping.ts";
 import { AlertHook } from "./alerts.ts";
+import { CoreEvents } from "./events.ts";
 import type { AuthMethodFactory, LoginGrant, LoginLimiter } from "./auth/types.ts";
 import type { MountEntry } from "./mounts/mount_table.ts";
 import { authBlock } from "./token/routes.ts";
 import { type Cidr, parseCidr } from "../lib/cidr.ts";
+import type { IdentityServices } from "./identity/mod.ts";
+import type { AgentLinks } from "./agents/routes.ts";
 
 /** Used only when no limiter was configured: logins are refused rather than left unprotected. */
 const refuseAllLogins: LoginLimiter = {
@@ -78,11 +81,19 @@ export class Core {
   readonly limiter: LoginLimiter | undefined;
   readonly trustedProxies: Cidr[];
   readonly alerts: AlertHook;
+  /** Committed writes, for pushes to connected agents. */
+  readonly events = new CoreEvents();
   #u: Unsealed | null = null;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
   #tidyIntervalMs: number;
   /** Builtin path tables register here; set by the HTTP layer. */
   onUnseal: (() => void)[] = [];
+  /** Run by sealNow, so services drop what they derived from the keys (e.g. a CA's key). */
+  onSeal: (() => void)[] = [];
+  /** Identity PKI, apps and agents; set by createCore (core/server.ts). */
+  identity: IdentityServices | null = null;
+  /** Live agent links, when this node runs the agent listener (set by it). */
+  agentLinks: AgentLinks | null = null;
 
   private constructor(o: CoreOptions) {
     this.physical = o.physical;
@@ -235,6 +246,7 @@ export class Core {
     }
     u?.auth.unload();
     this.mounts.unload();
+    for (const f of this.onSeal) f();
     this.barrier.seal();
     this.seal.resetProgress();
     this.metrics.unsealed = 0;

@@ -4,6 +4,7 @@ import { parseConfig } from "./config.ts";
 import { createCore, serve } from "./server.ts";
 import { setLogLevel } from "./log.ts";
 import { decodeShare } from "./seal/seal.ts";
+import { AgentListener } from "./agents/listener.ts";
 
 function say(s: string): void {
   // deno-lint-ignore no-console
@@ -14,7 +15,13 @@ export async function runServer(argv: string[]): Promise<number> {
   let flags: Map<string, string | true>;
   try {
     flags = parseFlags(argv, {
-      values: ["config", "dev-root-token-id", "dev-listen-address", "log-level"],
+      values: [
+        "config",
+        "dev-root-token-id",
+        "dev-listen-address",
+        "dev-agent-listen-address",
+        "log-level",
+      ],
       booleans: ["dev"],
     }).flags;
   } catch (e) {
@@ -36,9 +43,14 @@ export async function runServer(argv: string[]): Promise<number> {
   if (dev) {
     const dir = await Deno.makeTempDir({ prefix: "secrethub-dev-" });
     const { core, app } = await createCore(`${dir}/secrethub.db`);
+    const agentAddress = flags.get("dev-agent-listen-address");
+    const agents = new AgentListener(core, {
+      address: typeof agentAddress === "string" ? agentAddress : "127.0.0.1:8201",
+    });
     const rootId = flags.get("dev-root-token-id");
     const init = await core.init(1, 1, typeof rootId === "string" ? rootId : undefined);
     await core.unseal(decodeShare(init.keys_base64[0]!));
+    await agents.start();
     const listen = flags.get("dev-listen-address");
     const srv = await serve(core, app, {
       address: typeof listen === "string"
@@ -56,10 +68,12 @@ export async function runServer(argv: string[]): Promise<number> {
         `Unseal Key: ${init.keys_base64[0]}`,
         `Root Token: ${init.root_token}`,
         `Storage:    ${dir}`,
+        `Agent listener: ${agents.current?.url ?? "(not running)"}`,
         "",
       ].join("\n"),
     );
     await waitForSignal();
+    await agents.close();
     await srv.shutdown();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     return 0;
@@ -85,6 +99,10 @@ export async function runServer(argv: string[]): Promise<number> {
     trustedProxies: cfg.trusted_proxies,
     alertWebhookUrl: cfg.alert_webhook_url,
   });
+  const agents = cfg.agent_listener?.disable ? null : new AgentListener(core, {
+    address: cfg.agent_listener?.address ?? "0.0.0.0:8201",
+    hosts: cfg.agent_listener?.hosts,
+  });
   const srv = await serve(
     core,
     app,
@@ -92,6 +110,7 @@ export async function runServer(argv: string[]): Promise<number> {
     (url) => say(`SecretHub server listening on ${url}`),
   );
   await waitForSignal();
+  await agents?.close();
   await srv.shutdown();
   return 0;
 }

@@ -11,6 +11,8 @@ import { policyToolRoutes } from "./sys/policy_tools_routes.ts";
 import { AUTH_METHODS } from "./auth/registry.ts";
 import { SlidingLoginLimiter } from "./auth/limiter.ts";
 import { LibsqlStorage } from "./storage/libsql_storage.ts";
+import { createIdentityServices, registerIdentityRoutes } from "./identity/mod.ts";
+import { agentRoutes } from "./agents/routes.ts";
 import { log } from "./log.ts";
 import type { Hono } from "hono";
 import type { AppEnv } from "./http/app.ts";
@@ -33,6 +35,8 @@ export async function createCore(
     ...o,
     physical: await LibsqlStorage.open(dbFile),
   });
+  core.identity = createIdentityServices(core);
+  const identitySys = registerIdentityRoutes(core, core.identity);
   core.mounts.addBuiltin("sys/", "system", [
     ...authRoutes(core),
     ...wrappingRoutes(core),
@@ -40,6 +44,8 @@ export async function createCore(
     ...sealRoutes(core),
     ...adminRoutes(core),
     ...auditRoutes(core),
+    ...identitySys,
+    ...agentRoutes(core),
   ], "system endpoints used for control, policy and debugging");
   core.mounts.addBuiltin("auth/token/", "token", tokenRoutes(core), "token based credentials");
   return { core, app: buildApp(core) };

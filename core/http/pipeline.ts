@@ -17,7 +17,7 @@ import type { Operation } from "../../engines/sdk.ts";
 import type { AuditInput } from "../audit/entry.ts";
 import type { Core } from "../core.ts";
 import { matchPath } from "../router/match.ts";
-import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
+import type { CorePathSpec, CoreRequest, CoreResponse, PeerIdentity } from "../router/types.ts";
 import { fromQuery, readBody, truthy } from "./body.ts";
 import { errorResponse, jsonResponse } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
@@ -63,14 +63,15 @@ export class Pipeline {
     this.#deadlines = new Deadlines(core.requestTimeoutMs);
   }
 
-  async handle(req: Request, peerAddress: string): Promise<Response> {
+  /** `peer`: the client certificate's identity, verified by the mTLS listener. */
+  async handle(req: Request, peerAddress: string, peer?: PeerIdentity): Promise<Response> {
     const remoteAddress = clientAddress(this.#core.trustedProxies, peerAddress, req.headers);
     const started = performance.now();
     const requestId = crypto.randomUUID();
     let route = "unmatched";
     let res: Response;
     try {
-      const r = await this.#handle(req, remoteAddress, requestId, (t) => route = t);
+      const r = await this.#handle(req, remoteAddress, requestId, (t) => route = t, peer);
       res = r;
     } catch (e) {
       res = errorResponse(e, requestId);
@@ -84,6 +85,7 @@ export class Pipeline {
     remoteAddress: string,
     requestId: string,
     setRoute: (t: string) => void,
+    peer?: PeerIdentity,
   ): Promise<Response> {
     const core = this.#core;
     const url = new URL(req.url);
@@ -182,6 +184,7 @@ export class Pipeline {
       headers: req.headers,
       fullPath: path,
     };
+    if (peer) creq.peer = peer;
 
     const auditable = !core.sealed;
     let alert = false;
@@ -294,6 +297,15 @@ export class Pipeline {
     } else if (requestRecorded) await requestRecorded;
     if (failure) throw failure;
     const r = resp ?? {};
+    if (!isRead) {
+      const version = r.data?.version;
+      core.events.emitWrite({
+        path,
+        operation,
+        mountType: mount.entry.type,
+        version: typeof version === "number" ? version : undefined,
+      });
+    }
     if (wrapTtl > 0 && !r.raw && (r.data != null || r.auth != null)) {
       const info = await core.wrapping.wrap(
         { data: r.data ?? null, auth: r.auth ?? null, warnings: r.warnings ?? null },

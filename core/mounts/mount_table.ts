@@ -51,6 +51,11 @@ export class MountTable {
   #entries: MountEntry[] = [];
   #tables = new Map<string, CompiledPath[]>();
   #builtins = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
+  /**
+   * Builtins under a reserved nested prefix ("pki/app/"): a user mount above them ("pki/") may
+   * coexist, and longest-prefix resolution keeps their paths for the builtin.
+   */
+  #nested = new Set<string>();
   /** Routes owned by another table (auth methods under auth/), resolved like builtins. */
   #attached = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
   #sorted: string[] = [];
@@ -60,7 +65,14 @@ export class MountTable {
     this.#now = now;
   }
 
-  addBuiltin(path: string, type: string, specs: CorePathSpec[], description: string): void {
+  addBuiltin(
+    path: string,
+    type: string,
+    specs: CorePathSpec[],
+    description: string,
+    opts: { nested?: boolean } = {},
+  ): void {
+    if (opts.nested) this.#nested.add(path);
     this.#builtins.set(path, {
       entry: {
         path,
@@ -191,7 +203,8 @@ export class MountTable {
       throw new BadRequest(`cannot mount under reserved path "${path}"`);
     }
     for (const p of this.#sorted) {
-      if (p.startsWith(path) || path.startsWith(p)) {
+      const above = p.startsWith(path) && p !== path;
+      if ((above && !this.#nested.has(p)) || path.startsWith(p)) {
         throw new Conflict(`path is already in use at ${p}`);
       }
     }

@@ -11,6 +11,16 @@ export interface CoreRequest extends EngineRequest {
   headers: Headers;
   /** The full logical path ("sys/mounts/foo"), as the ACL saw it. */
   fullPath: string;
+  /** Identity proven by a client certificate (mTLS listener only; never set from a header). */
+  peer?: PeerIdentity;
+}
+
+/** Who a verified client certificate belongs to (its `urn:secrethub:<kind>:<id>` URI SAN). */
+export interface PeerIdentity {
+  kind: "app" | "agent";
+  id: string;
+  /** Lowercase hex, no separators or leading zeros. */
+  serial: string;
 }
 
 /** What built-in (core) handlers may return beyond an engine's response. */

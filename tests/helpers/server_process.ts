@@ -17,21 +17,29 @@ export interface ServerProcess {
   kill(signal?: Deno.Signal): Promise<void>;
 }
 
-export async function startServerProcess(dir: string, port = freePort()): Promise<ServerProcess> {
+export async function startServerProcess(
+  dir: string,
+  port = freePort(),
+  o: { agentPort?: number; logFile?: string; storagePath?: string } = {},
+): Promise<ServerProcess> {
   const cfg = `${dir}/config.json`;
   await Deno.writeTextFile(
     cfg,
     JSON.stringify({
       listener: { address: `127.0.0.1:${port}` },
-      storage: { path: `${dir}/data` },
-      log_level: "warn",
+      storage: { path: o.storagePath ?? `${dir}/data` },
+      // Without a port of its own the agent listener stays off, so parallel tests don't collide.
+      agent_listener: o.agentPort ? { address: `127.0.0.1:${o.agentPort}` } : { disable: true },
+      log_level: o.logFile ? "info" : "warn",
     }),
   );
+  const log = o.logFile ? await Deno.open(o.logFile, { append: true, create: true }) : null;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "server", "-config", cfg],
     stdout: "null",
-    stderr: "null",
+    stderr: log ? "piped" : "null",
   }).spawn();
+  if (log) void child.stderr.pipeTo(log.writable).catch(() => {});
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {

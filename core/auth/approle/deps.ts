@@ -1,12 +1,14 @@
 /** What every AppRole handler shares, and the lock names they agree on. */
 import type { AuthMethodContext } from "../types.ts";
 import type { KeyedLock } from "./lock.ts";
+import type { LoginCache } from "./login_cache.ts";
 import type { AppRoleStore } from "./store.ts";
 
 export interface AppRoleDeps {
   ctx: AuthMethodContext;
   store: AppRoleStore;
   locks: KeyedLock;
+  loginCache: LoginCache;
   /**
    * Bumped (after the commit) whenever a role is deleted or its role_id changes, so a login can
    * tell in memory, without re-reading the role, that its role went away while it was minting.

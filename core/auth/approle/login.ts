@@ -2,7 +2,9 @@
  * POST login. Every failure is the same 400 and costs the same work: both HMACs are computed and
  * the same three storage reads happen whether or not the role-id exists, and every check is
  * evaluated without an early exit, so neither the message nor the timing tells a caller which
- * part of the credential was wrong.
+ * part of the credential was wrong. Only a success can be cheaper: a reusable credential that
+ * logged in before, with nothing in the mount written since, is checked against what was read
+ * then (login_cache.ts), and anything that check refuses goes the full way.
  */
 import { BadRequest, TooManyRequests } from "../../../lib/errors.ts";
 import { inAnyCidr, parseCidr } from "../../../lib/cidr.ts";
@@ -52,8 +54,31 @@ function tokenCidrs(role: Role | undefined, entry: SecretIdEntry | null): string
   return entry?.token_bound_cidrs.length ? entry.token_bound_cidrs : role?.token_bound_cidrs ?? [];
 }
 
+/** Reusable: nothing to spend on a login, so what was read can serve the next one as is. */
+function reusable(role: Readonly<Role>, entry: Readonly<SecretIdEntry> | null): boolean {
+  return !role.bind_secret_id || entry?.num_uses === 0;
+}
+
 export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<CoreResponse> {
-  const { ctx, store, locks } = deps;
+  const { ctx, store, locks, loginCache } = deps;
+
+  /** Mints the token for an accepted login. */
+  const issue = (r: Readonly<Role>, entry: Readonly<SecretIdEntry> | null, source: string) => {
+    const grant: LoginGrant = {
+      role: r.name,
+      policies: [...r.token_policies],
+      // Vault hands the secret-id's metadata to the token; role_name always wins.
+      metadata: { ...entry?.metadata, role_name: r.name },
+      displayName: "approle",
+      ttl: r.token_ttl,
+      maxTtl: effectiveMaxTtl(r),
+      numUses: r.token_num_uses,
+      boundCidrs: [...tokenCidrs(r, entry)],
+      noDefaultPolicy: r.token_no_default_policy,
+    };
+    return ctx.issueToken(grant, source);
+  };
+
   return async (req) => {
     const { role_id: roleId, secret_id: secretId } = req.data as {
       role_id: string;
@@ -67,54 +92,77 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
 
     const h = await store.hasher();
     const secretHmac = h.secretId(secretId);
-    const name = await store.roleIdOwner(h.roleId(roleId)) ?? NO_ROLE;
+    const roleIdHmac = h.roleId(roleId);
+
+    // A reusable credential that logged in before, with nothing in the mount written since:
+    // the same checks on what was read then. Anything it does not accept takes the full path
+    // below, so a failure costs the same work however it fails.
+    const hit = loginCache.get(roleIdHmac, secretHmac);
+    if (hit && accepts(hit.role, roleId, hit.entry, secretHmac, source, ctx.now())) {
+      ctx.limiter.succeed(source, roleId);
+      const epoch = deps.roleEpochs.get(hit.name) ?? 0;
+      return { auth: await checkedRole(hit.name, epoch, issue(hit.role, hit.entry, source)) };
+    }
+
+    const cacheEpoch = loginCache.epoch;
+    const name = await store.roleIdOwner(roleIdHmac) ?? NO_ROLE;
     const role = await store.role(name);
     // Taken with no await after the read: a deletion that committed before it is seen as a
     // missing role, one that commits after it bumps the epoch.
     const epoch = deps.roleEpochs.get(name) ?? 0;
 
-    // Read, check and consume one use as one step per secret-id: two logins with a single-use
+    // Read, check and spend one use as one step per secret-id: two logins with a single-use
     // secret-id must not both see it unused.
     const used = await locks.run(lockKeys.secret(secretHmac), async () => {
       const entry = await store.secret(name, secretHmac);
       if (!accepts(role, roleId, entry, secretHmac, source, ctx.now()) || !role) return null;
-      if (!role.bind_secret_id) return { role, entry: null };
-      const e = entry!;
-      if (e.num_uses === 1) {
-        await store.storage.batch(store.deleteSecretOps(name, e));
-      } else if (e.num_uses > 1) {
-        const next = { ...e, num_uses: e.num_uses - 1, last_updated_time: ctx.now() };
-        await store.storage.batch(store.putSecretOps(name, next));
-      }
-      return { role, entry: e };
+      const e = role.bind_secret_id ? entry! : null;
+      // The spent use is queued before the token's write, so both land in one commit or in
+      // order (storage fails everything queued behind a failed commit, so no token outlives a
+      // use that was not recorded). The lock is held until the use is durable; minting goes on
+      // after it is released.
+      const spent = e && e.num_uses > 0 ? spend(name, e) : null;
+      const minted = issue(role, e, source);
+      minted.catch(() => {}); // awaited below; this only keeps it from surfacing unhandled
+      await spent;
+      return { role, entry: e, minted };
     });
     if (!used) {
       ctx.limiter.fail(source, roleId);
       throw new BadRequest(INVALID);
     }
     ctx.limiter.succeed(source, roleId);
-
-    const { role: r, entry } = used;
-    const grant: LoginGrant = {
-      role: r.name,
-      policies: r.token_policies,
-      // Vault hands the secret-id's metadata to the token; role_name always wins.
-      metadata: { ...entry?.metadata, role_name: r.name },
-      displayName: "approle",
-      ttl: r.token_ttl,
-      maxTtl: effectiveMaxTtl(r),
-      numUses: r.token_num_uses,
-      boundCidrs: tokenCidrs(r, entry),
-      noDefaultPolicy: r.token_no_default_policy,
-    };
-    const auth = await ctx.issueToken(grant, source);
-
-    // A role deleted while this login was in flight has already had its tokens revoked; the one
-    // just issued would outlive it, so revoke again.
-    if ((deps.roleEpochs.get(r.name) ?? 0) !== epoch) {
-      await ctx.revokeRole(r.name);
-      throw new BadRequest(INVALID);
+    const auth = await checkedRole(name, epoch, used.minted);
+    if (reusable(used.role, used.entry)) {
+      loginCache.set(roleIdHmac, secretHmac, cacheEpoch, {
+        name,
+        role: used.role,
+        entry: used.entry,
+      });
     }
     return { auth };
   };
+
+  function spend(name: string, e: SecretIdEntry): Promise<void> {
+    if (e.num_uses === 1) return store.storage.batch(store.deleteSecretOps(name, e));
+    const next = { ...e, num_uses: e.num_uses - 1, last_updated_time: ctx.now() };
+    return store.storage.batch(store.putSecretOps(name, next));
+  }
+
+  /**
+   * A role deleted while this login was in flight has already had its tokens revoked; the one
+   * just issued would outlive it, so revoke again.
+   */
+  async function checkedRole(
+    name: string,
+    epoch: number,
+    minted: Promise<Record<string, unknown>>,
+  ): Promise<Record<string, unknown>> {
+    const auth = await minted;
+    if ((deps.roleEpochs.get(name) ?? 0) !== epoch) {
+      await ctx.revokeRole(name);
+      throw new BadRequest(INVALID);
+    }
+    return auth;
+  }
 }

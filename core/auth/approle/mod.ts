@@ -8,17 +8,22 @@ import type { AppRoleDeps } from "./deps.ts";
 import { hasherLoader } from "./hasher.ts";
 import { KeyedLock } from "./lock.ts";
 import { loginHandler } from "./login.ts";
+import { LoginCache } from "./login_cache.ts";
 import { roleRoutes } from "./role_routes.ts";
 import * as schemas from "./schemas.ts";
 import { secretIdRoutes } from "./secret_id_routes.ts";
 import { AppRoleStore } from "./store.ts";
 import { tidyRoutes } from "./tidy.ts";
+import { WriteEpochView } from "./write_epoch.ts";
 
 export const approleFactory: AuthMethodFactory = (ctx) => {
+  // Every handler of this mount writes through this one view: the login cache relies on it.
+  const storage = new WriteEpochView(ctx.storage);
   const deps: AppRoleDeps = {
     ctx,
-    store: new AppRoleStore(ctx.storage, hasherLoader(ctx.storage)),
+    store: new AppRoleStore(storage, hasherLoader(storage)),
     locks: new KeyedLock(),
+    loginCache: new LoginCache(storage),
     roleEpochs: new Map(),
   };
   return {

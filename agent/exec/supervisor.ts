@@ -1,0 +1,154 @@
+/**
+ * Runs one child process with secrets in its environment and keeps it in step with them:
+ * `update()` restarts the child (SIGTERM, then SIGKILL after a grace period) only when the
+ * secret environment really changed. The child is started from an argv, never through a shell.
+ */
+
+export interface SupervisorOptions {
+  command: string[];
+  /** Environment the secrets are layered on; default: the agent's own environment. */
+  baseEnv?: Record<string, string>;
+  /** false: keep the running child on change (it sees new values only when it exits). */
+  restartOnChange?: boolean;
+  /** Grace period between SIGTERM and SIGKILL on restart/stop. Default 10 s. */
+  stopTimeoutMs?: number;
+  stdout?: "inherit" | "null";
+  stderr?: "inherit" | "null";
+}
+
+export type UpdateResult = "unchanged" | "restarted" | "ignored" | "started";
+
+export interface ChildExit {
+  code: number;
+  signal: Deno.Signal | null;
+}
+
+export class Supervisor {
+  readonly #opts: SupervisorOptions;
+  #env: Record<string, string> | undefined;
+  #child: Deno.ChildProcess | undefined;
+  /** Set while we stop the child ourselves, so that exit is not reported as the final one. */
+  #stopping = false;
+  #queue: Promise<unknown> = Promise.resolve();
+  #resolveExit!: (e: ChildExit) => void;
+  /** Resolves when the child exits on its own (not when we restart it): the agent's exit code. */
+  readonly exited: Promise<ChildExit>;
+
+  constructor(opts: SupervisorOptions) {
+    if (opts.command.length === 0) throw new TypeError("Cannot supervise an empty command");
+    this.#opts = opts;
+    this.exited = new Promise((r) => (this.#resolveExit = r));
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts the child with `secretEnv`; the same as the first `update()`. */
+  start(secretEnv: Record<string, string>): Promise<UpdateResult> {
+    return this.update(secretEnv);
+  }
+
+  update(secretEnv: Record<string, string>): Promise<UpdateResult> {
+    const run = this.#queue.then(() => this.#update({ ...secretEnv }));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #update(secretEnv: Record<string, string>): Promise<UpdateResult> {
+    if (!this.#child) {
+      this.#env = secretEnv;
+      this.#spawn();
+      return "started";
+    }
+    if (sameEnv(this.#env!, secretEnv)) return "unchanged";
+    if (this.#opts.restartOnChange === false) return "ignored";
+    this.#env = secretEnv;
+    await this.#stopChild("SIGTERM");
+    this.#spawn();
+    return "restarted";
+  }
+
+  /** Stops the child for good (agent shutdown); resolves with how it ended. */
+  stop(signal: Deno.Signal = "SIGTERM"): Promise<ChildExit | undefined> {
+    const run = this.#queue.then(async () => {
+      const st = await this.#stopChild(signal);
+      if (st) this.#resolveExit(st);
+      return st;
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Sends a signal to the running child (e.g. a forwarded SIGTERM or SIGINT). */
+  signal(sig: Deno.Signal): void {
+    try {
+      this.#child?.kill(sig);
+    } catch { /* already gone */ }
+  }
+
+  /**
+   * Forwards SIGTERM/SIGINT sent to the agent to the child, whose own exit then ends the
+   * supervision (resolving `exited`). Returns a function that removes the forwarding.
+   */
+  forwardSignals(signals: Deno.Signal[] = ["SIGTERM", "SIGINT"]): () => void {
+    const handlers = signals.map((s) => {
+      const h = () => this.signal(s);
+      Deno.addSignalListener(s, h);
+      return [s, h] as const;
+    });
+    return () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
+  }
+
+  #spawn(): void {
+    const [cmd, ...args] = this.#opts.command;
+    const child = new Deno.Command(cmd!, {
+      args,
+      env: { ...(this.#opts.baseEnv ?? Deno.env.toObject()), ...this.#env },
+      clearEnv: true,
+      stdin: "null",
+      stdout: this.#opts.stdout ?? "inherit",
+      stderr: this.#opts.stderr ?? "inherit",
+    }).spawn();
+    this.#child = child;
+    child.status.then((st) => {
+      // Our own restart/stop already handles this exit; anything else is the child ending itself.
+      if (this.#child === child && !this.#stopping) {
+        this.#child = undefined;
+        this.#resolveExit({ code: st.code, signal: st.signal });
+      }
+    });
+  }
+
+  async #stopChild(signal: Deno.Signal): Promise<ChildExit | undefined> {
+    const child = this.#child;
+    if (!child) return undefined;
+    this.#stopping = true;
+    try {
+      try {
+        child.kill(signal);
+      } catch { /* exited meanwhile */ }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const killed = new Promise<void>((r) => {
+        timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* exited meanwhile */ }
+          r();
+        }, this.#opts.stopTimeoutMs ?? 10_000);
+      });
+      const st = await Promise.race([child.status, killed.then(() => child.status)]);
+      clearTimeout(timer);
+      this.#child = undefined;
+      return { code: st.code, signal: st.signal };
+    } finally {
+      this.#stopping = false;
+    }
+  }
+}
+
+function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}

@@ -1,0 +1,244 @@
+/**
+ * The agent's end of the link: an mTLS WebSocket to core's agent listener, rotating across the
+ * configured addresses with exponential backoff and jitter, heartbeats with acknowledgement,
+ * and request/response correlation by id. Subscriptions are remembered and re-sent on every
+ * reconnect, so a flapping link never silently loses them.
+ */
+import {
+  type AgentMessage,
+  CoreMessage,
+  HEARTBEAT_MS,
+  parseFrame,
+  PROTOCOL_VERSION,
+} from "../lib/agent_protocol.ts";
+
+export interface LinkCredentials {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+export interface LinkOptions {
+  /** wss:// URLs of core agent listeners; `/v1/agent/connect` is appended when no path is given. */
+  urls: string[];
+  credentials: () => LinkCredentials;
+  version: string;
+  onPush: (m: CoreMessage) => void;
+  onState: (online: boolean) => void;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  heartbeatMs?: number;
+  /** How long a request (including a heartbeat) may wait for its answer. */
+  requestTimeoutMs?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Core answered with an error frame (status as HTTP would have it). */
+export class LinkError extends Error {
+  constructor(readonly status: number, readonly errors: string[]) {
+    super(errors.join("; ") || `status ${status}`);
+  }
+}
+
+/** The link is down; the caller decides whether the cache may answer instead. */
+export class LinkOffline extends Error {
+  constructor() {
+    super("not connected to core");
+  }
+}
+
+type Outgoing = AgentMessage extends infer M ? M extends { id: string } ? Omit<M, "id"> : never
+  : never;
+
+interface Pending {
+  resolve: (data: Record<string, unknown> | null) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export function connectUrl(u: string): string {
+  const url = new URL(u);
+  if (url.pathname === "/" || url.pathname === "") url.pathname = "/v1/agent/connect";
+  return url.toString();
+}
+
+export class AgentLink {
+  readonly #o: Required<Omit<LinkOptions, "log">> & Pick<LinkOptions, "log">;
+  #ws: WebSocket | null = null;
+  #client: Deno.HttpClient | null = null;
+  #online = false;
+  #stopped = true;
+  #urlIndex = 0;
+  #failures = 0;
+  #seq = 0;
+  #pending = new Map<string, Pending>();
+  #subscriptions = new Set<string>();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** Addresses that worked, newest last: what `status` reports. */
+  connectedUrl = "";
+
+  constructor(o: LinkOptions) {
+    if (!o.urls.length) throw new Error("no agent_addresses configured");
+    this.#o = {
+      backoffInitialMs: 1000,
+      backoffMaxMs: 60_000,
+      heartbeatMs: HEARTBEAT_MS,
+      requestTimeoutMs: 10_000,
+      ...o,
+    };
+  }
+
+  get online(): boolean {
+    return this.#online;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.#ws?.close(1000, "agent stopping");
+    this.#teardown();
+  }
+
+  /** Remembered for reconnects; sent now when online. */
+  async subscribe(paths: string[]): Promise<void> {
+    const fresh = paths.filter((p) => !this.#subscriptions.has(p));
+    for (const p of fresh) this.#subscriptions.add(p);
+    if (fresh.length && this.#online) {
+      await this.request({ type: "secret:subscribe", paths: fresh });
+    }
+  }
+
+  request(m: Outgoing): Promise<Record<string, unknown> | null> {
+    const ws = this.#ws;
+    if (!this.#online || !ws) return Promise.reject(new LinkOffline());
+    return this.#send(ws, m);
+  }
+
+  #send(ws: WebSocket, m: Outgoing): Promise<Record<string, unknown> | null> {
+    const id = `a${++this.#seq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new LinkOffline());
+        // An unanswered request means the link is not really up.
+        if (this.#ws === ws) ws.close(4000, "request timeout");
+      }, this.#o.requestTimeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      try {
+        ws.send(JSON.stringify({ ...m, id }));
+      } catch {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        reject(new LinkOffline());
+      }
+    });
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    const url = connectUrl(this.#o.urls[this.#urlIndex % this.#o.urls.length]);
+    const c = this.#o.credentials();
+    let ws: WebSocket;
+    try {
+      this.#client?.close();
+      this.#client = Deno.createHttpClient({ cert: c.certPem, key: c.keyPem, caCerts: [c.caPem] });
+      ws = new WebSocket(url, { client: this.#client } as unknown as string[]);
+    } catch (e) {
+      this.#o.log?.("agent link: cannot connect", { url, error: (e as Error).message });
+      this.#scheduleRetry();
+      return;
+    }
+    this.#ws = ws;
+    ws.onopen = () => void this.#opened(ws, url);
+    ws.onmessage = (ev) => this.#onMessage(ev.data);
+    ws.onclose = (ev) => {
+      if (this.#ws !== ws) return;
+      this.#o.log?.("agent link closed", { url, code: ev.code, reason: ev.reason });
+      this.#teardown();
+      this.#scheduleRetry();
+    };
+    ws.onerror = (ev) => {
+      // onclose follows and does the bookkeeping; this only says why.
+      this.#o.log?.("agent link error", { url, error: (ev as ErrorEvent).message ?? "" });
+    };
+  }
+
+  async #opened(ws: WebSocket, url: string): Promise<void> {
+    try {
+      await this.#send(ws, {
+        type: "agent:hello",
+        version: this.#o.version,
+        protocol: PROTOCOL_VERSION,
+      });
+      if (this.#subscriptions.size) {
+        await this.#send(ws, { type: "secret:subscribe", paths: [...this.#subscriptions] });
+      }
+    } catch {
+      ws.close(4000, "handshake failed");
+      return;
+    }
+    if (this.#ws !== ws) return;
+    this.#failures = 0;
+    this.#online = true;
+    this.connectedUrl = url;
+    this.#o.log?.("agent link up", { url });
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => {
+      this.#send(ws, { type: "agent:heartbeat" }).catch(() => {});
+    }, this.#o.heartbeatMs);
+    this.#o.onState(true);
+  }
+
+  #onMessage(raw: unknown): void {
+    const p = parseFrame(CoreMessage, raw);
+    if (!p.ok) return;
+    const m = p.msg;
+    if (m.type === "ack" || m.type === "error") {
+      const pending = this.#pending.get(m.id);
+      if (!pending) return;
+      this.#pending.delete(m.id);
+      clearTimeout(pending.timer);
+      if (m.type === "ack") pending.resolve(m.data ?? null);
+      else pending.reject(new LinkError(m.status, m.errors));
+      return;
+    }
+    try {
+      this.#ws?.send(JSON.stringify({ type: "ack", id: m.id }));
+    } catch {
+      // The close handler reconnects.
+    }
+    this.#o.onPush(m);
+  }
+
+  #teardown(): void {
+    const wasOnline = this.#online;
+    this.#online = false;
+    this.#ws = null;
+    clearInterval(this.#heartbeatTimer);
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(new LinkOffline());
+      this.#pending.delete(id);
+    }
+    if (wasOnline) this.#o.onState(false);
+  }
+
+  /** Next address, after a full-jitter delay: base·2^failures capped at the maximum. */
+  #scheduleRetry(): void {
+    if (this.#stopped) return;
+    this.#urlIndex++;
+    const cap = Math.min(this.#o.backoffMaxMs, this.#o.backoffInitialMs * 2 ** this.#failures);
+    this.#failures = Math.min(this.#failures + 1, 30);
+    const delay = cap / 2 + Math.random() * cap / 2;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Agents known to the core, through the barrier at `sys/agents/<id>`. An agent id is claimed by
+ * the token source (AppRole role, or token accessor) that first got a certificate for it; another
+ * source cannot get certificates in its name. Exported for the agent hub (connection info).
+ */
+import { PermissionDenied } from "../../lib/errors.ts";
+import { putJSONOp, readJSON, type StorageView } from "../../engines/sdk.ts";
+import { KeyedLock } from "../auth/approle/lock.ts";
+
+export type AgentStatus = "active" | "revoked";
+
+export interface AgentCert {
+  serial_number: string;
+  /** Unix seconds. */
+  expiration: number;
+}
+
+export interface AgentRecord {
+  id: string;
+  /** Token `source` ("<auth mount uuid>/<role>") or "accessor/<accessor>" that registered it. */
+  source: string;
+  /** Policies of the token behind its latest certificate request: what its link may read. */
+  policies: string[];
+  /** Unix ms. */
+  created_time: number;
+  updated_time: number;
+  current_serial: string;
+  /** Unexpired certificates issued to it (revoked with the agent). */
+  certificates: AgentCert[];
+  status: AgentStatus;
+}
+
+export class AgentStore {
+  readonly #s: StorageView;
+  readonly #now: () => number;
+  readonly #locks = new KeyedLock();
+
+  constructor(storage: StorageView, now: () => number) {
+    this.#s = storage;
+    this.#now = now;
+  }
+
+  get(id: string): Promise<AgentRecord | null> {
+    return readJSON<AgentRecord>(this.#s, id);
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.#s.list("")).filter((k) => !k.endsWith("/"));
+  }
+
+  /**
+   * Registers `id` for `source`, or confirms it belongs to it; 403 for another source or a
+   * revoked agent (the same answer, so ids of other roles cannot be probed by message).
+   */
+  claim(id: string, source: string, policies: string[]): Promise<AgentRecord> {
+    return this.#locks.run(id, async () => {
+      const cur = await this.get(id);
+      if (cur) {
+        if (cur.source !== source || cur.status !== "active") throw new PermissionDenied();
+        if (cur.policies?.join() === policies.join()) return cur;
+        const next = { ...cur, policies, updated_time: this.#now() };
+        await this.#s.batch([putJSONOp(id, next)]);
+        return next;
+      }
+      const now = this.#now();
+      const rec: AgentRecord = {
+        id,
+        source,
+        policies,
+        created_time: now,
+        updated_time: now,
+        current_serial: "",
+        certificates: [],
+        status: "active",
+      };
+      await this.#s.batch([putJSONOp(id, rec)]);
+      return rec;
+    });
+  }
+
+  /** Notes a newly issued certificate as current; expired ones drop out of the list. */
+  recordCert(id: string, cert: AgentCert): Promise<void> {
+    return this.#locks.run(id, async () => {
+      const cur = await this.get(id);
+      if (!cur) return;
+      const nowS = Math.floor(this.#now() / 1000);
+      const next: AgentRecord = {
+        ...cur,
+        current_serial: cert.serial_number,
+        certificates: [...cur.certificates.filter((c) => c.expiration > nowS), cert],
+        updated_time: this.#now(),
+      };
+      await this.#s.batch([putJSONOp(id, next)]);
+    });
+  }
+
+  /** Marks the agent revoked; returns the serials of its unexpired certificates. */
+  revoke(id: string): Promise<string[] | null> {
+    return this.#locks.run(id, async () => {
+      const cur = await this.get(id);
+      if (!cur) return null;
+      const nowS = Math.floor(this.#now() / 1000);
+      const live = cur.certificates.filter((c) => c.expiration > nowS);
+      await this.#s.batch([putJSONOp(id, {
+        ...cur,
+        status: "revoked",
+        certificates: live,
+        updated_time: this.#now(),
+      })]);
+      return live.map((c) => c.serial_number);
+    });
+  }
+}

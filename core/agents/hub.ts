@@ -1,0 +1,362 @@
+/**
+ * The agent hub: one live link per agent, identified only by its verified client certificate.
+ * Each link acts through a short-lived service token carrying the agent's policies, and every
+ * read goes through the same pipeline as an HTTP read, so ACL, conditions and audit are the
+ * same code. Committed writes to subscribed paths are pushed as `secret:rotated` (path and
+ * version only; the agent then reads through its policies).
+ */
+import {
+  AgentMessage,
+  type CoreMessage,
+  HEARTBEAT_MS,
+  parseFrame,
+  PROTOCOL_VERSION,
+  subscriptionMatches,
+} from "../../lib/agent_protocol.ts";
+import type { Core } from "../core.ts";
+import type { WriteEvent } from "../events.ts";
+import type { Pipeline } from "../http/pipeline.ts";
+import { log } from "../log.ts";
+
+/** What the hub needs from a WebSocket, whichever library carries it. */
+export interface LinkSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface AgentPeer {
+  id: string;
+  serial: string;
+  remoteAddress: string;
+}
+
+/** Issues an agent certificate for a CSR over the link (set by whoever owns the identity CA). */
+export type CertRenewer = (agentId: string, csr: string) => Promise<Record<string, unknown>>;
+
+export interface AgentConnectionInfo {
+  agent_id: string;
+  connected: boolean;
+  connected_at: string;
+  last_seen: string;
+  version: string;
+  remote_address: string;
+  certificate_serial: string;
+  subscriptions: number;
+}
+
+/** Token lifetime per link; renewed by heartbeats, so a dead link's token lapses within it. */
+const LINK_TOKEN_TTL = 3600;
+const MAX_SUBSCRIPTIONS = 1000;
+/** Without any frame for this long the link is presumed dead and closed. */
+const SILENCE_LIMIT_MS = HEARTBEAT_MS * 2 + 15_000;
+
+class Session {
+  readonly subscriptions = new Set<string>();
+  readonly connectedAt: number;
+  lastSeen: number;
+  version = "";
+  token = "";
+  closed = false;
+  #pushSeq = 0;
+
+  constructor(readonly peer: AgentPeer, readonly socket: LinkSocket, now: number) {
+    this.connectedAt = now;
+    this.lastSeen = now;
+  }
+
+  send(m: CoreMessage): void {
+    if (this.closed) return;
+    try {
+      this.socket.send(JSON.stringify(m));
+    } catch {
+      // The close handler cleans up; a failed send has nothing more to do.
+    }
+  }
+
+  nextPushId(): string {
+    return `p${++this.#pushSeq}`;
+  }
+}
+
+export class AgentHub {
+  readonly #core: Core;
+  readonly #pipeline: Pipeline;
+  readonly #sessions = new Map<string, Session>();
+  #renewCert: CertRenewer | null = null;
+  #sweep: ReturnType<typeof setInterval> | undefined;
+  #unsubscribe: () => void;
+
+  constructor(core: Core, pipeline: Pipeline) {
+    this.#core = core;
+    this.#pipeline = pipeline;
+    this.#unsubscribe = core.events.onWrite((e) => this.#onWrite(e));
+    this.#sweep = setInterval(() => this.#closeSilent(), HEARTBEAT_MS);
+    Deno.unrefTimer(this.#sweep);
+  }
+
+  setCertRenewer(f: CertRenewer): void {
+    this.#renewCert = f;
+  }
+
+  /** Called once the transport is open and the peer certificate verified. */
+  async attach(peer: AgentPeer, socket: LinkSocket, policies: string[]): Promise<Session> {
+    const old = this.#sessions.get(peer.id);
+    if (old) this.#end(old, 4000, "replaced by a newer connection");
+    const s = new Session(peer, socket, this.#core.now());
+    this.#sessions.set(peer.id, s);
+    const { token } = await this.#core.tokens.create({
+      policies,
+      parent: null,
+      displayName: `agent-${peer.id}`,
+      ttl: LINK_TOKEN_TTL,
+      explicitMaxTtl: 0,
+      path: "sys/agent/connect",
+      meta: { agent_id: peer.id },
+      source: `agent-link/${peer.id}`,
+    });
+    if (s.closed) {
+      await this.#revokeToken(token);
+      return s;
+    }
+    s.token = token;
+    log.info("agent connected", { agent_id: peer.id, remote_address: peer.remoteAddress });
+    return s;
+  }
+
+  /** A frame from the agent. Never throws: bad frames get an `error` reply. */
+  async onFrame(s: Session, raw: unknown): Promise<void> {
+    s.lastSeen = this.#core.now();
+    const parsed = parseFrame(AgentMessage, raw);
+    if (!parsed.ok) {
+      s.send({ type: "error", id: parsed.id ?? "", status: 400, errors: [parsed.error] });
+      return;
+    }
+    const m = parsed.msg;
+    try {
+      await this.#dispatch(s, m);
+    } catch (e) {
+      const status = typeof (e as { status?: unknown }).status === "number"
+        ? (e as { status: number }).status
+        : 500;
+      const errors = status === 500 ? ["internal error"] : [(e as Error).message];
+      s.send({ type: "error", id: m.id, status, errors });
+    }
+  }
+
+  async #dispatch(s: Session, m: AgentMessage): Promise<void> {
+    switch (m.type) {
+      case "agent:hello":
+        s.version = m.version;
+        s.send({ type: "ack", id: m.id, data: { protocol: PROTOCOL_VERSION } });
+        return;
+      case "agent:heartbeat":
+        await this.#keepTokenAlive(s);
+        s.send({ type: "ack", id: m.id, data: null });
+        return;
+      case "ack":
+        return;
+      case "secret:subscribe": {
+        for (const p of m.paths) {
+          if (s.subscriptions.size >= MAX_SUBSCRIPTIONS) break;
+          s.subscriptions.add(p);
+        }
+        s.send({ type: "ack", id: m.id, data: { subscriptions: [...s.subscriptions] } });
+        return;
+      }
+      case "secret:read": {
+        const q = m.version !== undefined ? `?version=${m.version}` : "";
+        await this.#forward(s, m.id, "GET", `/v1/${encodePath(m.path)}${q}`);
+        return;
+      }
+      case "secret:lease_renew":
+        await this.#forward(s, m.id, "PUT", "/v1/sys/leases/renew", {
+          lease_id: m.lease_id,
+          ...(m.increment !== undefined ? { increment: m.increment } : {}),
+        });
+        return;
+      case "cert:renew": {
+        if (!this.#renewCert) {
+          s.send({
+            type: "error",
+            id: m.id,
+            status: 501,
+            errors: ["certificate renewal unavailable"],
+          });
+          return;
+        }
+        const data = await this.#renewCert(s.peer.id, m.csr);
+        s.send({ type: "ack", id: m.id, data });
+        return;
+      }
+    }
+  }
+
+  /** Runs a request through the HTTP pipeline as the link's token and relays the answer. */
+  async #forward(
+    s: Session,
+    id: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<void> {
+    const headers: Record<string, string> = { "x-vault-token": s.token };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await this.#pipeline.handle(
+      new Request(`http://agent-link${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+      s.peer.remoteAddress,
+    );
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : {};
+    if (res.status >= 400) {
+      s.send({ type: "error", id, status: res.status, errors: json.errors ?? [] });
+      return;
+    }
+    s.send({
+      type: "ack",
+      id,
+      data: {
+        data: json.data ?? null,
+        lease_id: json.lease_id ?? "",
+        lease_duration: json.lease_duration ?? 0,
+        renewable: json.renewable ?? false,
+      },
+    });
+  }
+
+  async #keepTokenAlive(s: Session): Promise<void> {
+    const entry = await this.#core.tokens.lookup(s.token);
+    if (!entry) return;
+    if (this.#core.tokens.ttlOf(entry) < LINK_TOKEN_TTL / 2) {
+      await this.#core.tokens.renew(entry, LINK_TOKEN_TTL);
+    }
+  }
+
+  /** Transport closed (either side). */
+  detach(s: Session): void {
+    if (s.closed) return;
+    s.closed = true;
+    if (this.#sessions.get(s.peer.id) === s) this.#sessions.delete(s.peer.id);
+    void this.#revokeToken(s.token);
+    log.info("agent disconnected", { agent_id: s.peer.id });
+  }
+
+  #end(s: Session, code: number, reason: string): void {
+    try {
+      s.socket.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+    this.detach(s);
+  }
+
+  /** Operator action or revocation: drop the live link, if any. */
+  disconnect(agentId: string, reason = "disconnected by operator"): boolean {
+    const s = this.#sessions.get(agentId);
+    if (!s) return false;
+    this.#end(s, 4001, reason);
+    return true;
+  }
+
+  /** Drops links whose certificate serial is no longer acceptable. */
+  disconnectSerial(serial: string): void {
+    for (const s of this.#sessions.values()) {
+      if (sameSerial(s.peer.serial, serial)) this.#end(s, 4003, "certificate revoked");
+    }
+  }
+
+  connections(): AgentConnectionInfo[] {
+    return [...this.#sessions.values()].map((s) => ({
+      agent_id: s.peer.id,
+      connected: true,
+      connected_at: new Date(s.connectedAt).toISOString(),
+      last_seen: new Date(s.lastSeen).toISOString(),
+      version: s.version,
+      remote_address: s.peer.remoteAddress,
+      certificate_serial: s.peer.serial,
+      subscriptions: s.subscriptions.size,
+    }));
+  }
+
+  connection(agentId: string): AgentConnectionInfo | undefined {
+    return this.connections().find((c) => c.agent_id === agentId);
+  }
+
+  #onWrite(e: WriteEvent): void {
+    if (e.path.startsWith("sys/polic")) {
+      for (const s of this.#sessions.values()) {
+        s.send({ type: "policy:updated", id: s.nextPushId() });
+      }
+      return;
+    }
+    const dataPath = e.mountType === "kv" ? kvDataPath(e.path) : e.path;
+    if (!dataPath) return;
+    for (const s of this.#sessions.values()) {
+      if (![...s.subscriptions].some((p) => subscriptionMatches(p, dataPath))) continue;
+      void this.#pushIfReadable(s, dataPath, e.version ?? 0);
+    }
+  }
+
+  /** Even a path name and version are only told to an agent whose policies could read them. */
+  async #pushIfReadable(s: Session, path: string, version: number): Promise<void> {
+    try {
+      const entry = await this.#core.tokens.lookup(s.token);
+      if (!entry) return;
+      const acl = await this.#core.policies.acl(entry.policies);
+      const d = acl.check(path, "read", false, {
+        remoteAddress: s.peer.remoteAddress || undefined,
+        now: this.#core.now(),
+        tokenTtl: this.#core.tokens.ttlOf(entry),
+      });
+      if (d.allowed) s.send({ type: "secret:rotated", id: s.nextPushId(), path, version });
+    } catch {
+      // Sealed or shutting down: the agent re-reads after it reconnects.
+    }
+  }
+
+  #closeSilent(): void {
+    const now = this.#core.now();
+    for (const s of [...this.#sessions.values()]) {
+      if (now - s.lastSeen > SILENCE_LIMIT_MS) this.#end(s, 4002, "heartbeat timeout");
+    }
+  }
+
+  async #revokeToken(token: string): Promise<void> {
+    if (!token || this.#core.sealed) return;
+    try {
+      const e = await this.#core.tokens.lookup(token);
+      if (e) await this.#core.tokens.revoke(e);
+    } catch {
+      // Sealed meanwhile: the token lapses by its TTL.
+    }
+  }
+
+  /** On seal: every link drops; agents reconnect (and are refused) until core is unsealed. */
+  disconnectAll(reason = "core sealed"): void {
+    for (const s of [...this.#sessions.values()]) this.#end(s, 1001, reason);
+  }
+
+  close(): void {
+    clearInterval(this.#sweep);
+    this.#unsubscribe();
+    this.disconnectAll("server shutting down");
+  }
+}
+
+/** secret/{data,metadata,delete,undelete,destroy}/x → secret/data/x (what agents subscribe to). */
+export function kvDataPath(path: string): string | null {
+  const m = /^([^/]+(?:\/[^/]+)*?)\/(data|metadata|delete|undelete|destroy)\/(.+)$/.exec(path);
+  return m ? `${m[1]}/data/${m[3]}` : null;
+}
+
+function encodePath(p: string): string {
+  return p.split("/").map(encodeURIComponent).join("/");
+}
+
+function sameSerial(a: string, b: string): boolean {
+  const norm = (x: string) => x.replace(/[:\s]/g, "").toLowerCase().replace(/^0+/, "");
+  return norm(a) === norm(b);
+}

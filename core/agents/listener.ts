@@ -1,0 +1,121 @@
+/**
+ * The agent listener: the mTLS listener plus the WebSocket route `/v1/agent/connect`. Only a
+ * verified certificate with an agent identity (`urn:secrethub:agent:<id>`) of an active agent
+ * may open a link; apps' certificates are refused here. The listener follows the seal: it runs
+ * while unsealed (it needs the identity CA) and stops on seal.
+ */
+import { upgradeWebSocket } from "@hono/node-server";
+import { WebSocketServer } from "ws";
+import type { Core } from "../core.ts";
+import { type MtlsServer, serveMtls } from "../identity/mtls_listener.ts";
+import { Pipeline } from "../http/pipeline.ts";
+import { MAX_FRAME_BYTES } from "../../lib/agent_protocol.ts";
+import { AgentHub } from "./hub.ts";
+import { log } from "../log.ts";
+
+export interface AgentListenerOptions {
+  address: string;
+  /** DNS names / IPs for the listener's certificate. */
+  hosts?: string[];
+}
+
+/** Starts on unseal, stops on seal; `current` is the running listener, if any. */
+export class AgentListener {
+  readonly hub: AgentHub;
+  readonly #core: Core;
+  readonly #o: AgentListenerOptions;
+  current: MtlsServer | null = null;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(core: Core, o: AgentListenerOptions) {
+    this.#core = core;
+    this.#o = o;
+    this.hub = new AgentHub(core, new Pipeline(core));
+    core.agentLinks = this.hub;
+    // Errors are logged in #start; an unseal must not fail because this listener did.
+    core.onUnseal.push(() => void this.start().catch(() => {}));
+    core.onSeal.push(() => void this.stop().catch(() => {}));
+  }
+
+  /** Seal and unseal can follow each other quickly (init does both): one transition at a time. */
+  #serially(f: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(f);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  start(): Promise<void> {
+    return this.#serially(async () => {
+      if (!this.current && !this.#core.sealed) await this.#start();
+    });
+  }
+
+  async #start(): Promise<void> {
+    const hub = this.hub;
+    const identity = this.#core.identity;
+    if (!identity) throw new Error("identity services are not set up on this core");
+    hub.setCertRenewer(async (agentId, csr) => {
+      const r = await identity.issueAgent(agentId, csr);
+      return r as unknown as Record<string, unknown>;
+    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+    try {
+      this.current = await serveMtls(this.#core, {
+        address: this.#o.address,
+        hosts: this.#o.hosts,
+        websocket: wss,
+        extend: (app) => {
+          app.get(
+            "/v1/agent/connect",
+            upgradeWebSocket((c) => {
+              const peer = c.get("peer");
+              const remote = c.env.incoming.socket.remoteAddress ?? "";
+              let session: Awaited<ReturnType<AgentHub["attach"]>> | null = null;
+              const early: unknown[] = [];
+              return {
+                async onOpen(_e, ws) {
+                  if (peer.kind !== "agent") {
+                    ws.close(4003, "not an agent certificate");
+                    return;
+                  }
+                  const policies = await identity.agentPolicies(peer.id);
+                  session = await hub.attach(
+                    { id: peer.id, serial: peer.serial, remoteAddress: remote },
+                    { send: (t) => ws.send(t), close: (code, reason) => ws.close(code, reason) },
+                    policies,
+                  );
+                  for (const m of early.splice(0)) void hub.onFrame(session, m);
+                },
+                onMessage(e) {
+                  if (session) void hub.onFrame(session, e.data);
+                  else early.push(e.data);
+                },
+                onClose() {
+                  if (session) hub.detach(session);
+                },
+              };
+            }),
+          );
+        },
+      });
+      log.info("agent listener up", { address: this.current.url });
+    } catch (e) {
+      log.error("agent listener failed to start", { error: (e as Error).message });
+      throw e;
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.#serially(async () => {
+      const s = this.current;
+      this.current = null;
+      this.hub.disconnectAll();
+      await s?.close();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    this.hub.close();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * `sys/agents`: the registry of agents (from their records) joined with live link information
+ * (from the hub, when this node runs the agent listener). Reads need `read`/`list` on the path;
+ * disconnect needs sudo, like other operator actions on sys/.
+ */
+import { NotFound } from "../../lib/errors.ts";
+import type { Core } from "../core.ts";
+import type { CorePathSpec } from "../router/types.ts";
+import type { AgentConnectionInfo } from "./hub.ts";
+
+/** What the routes need from the hub; absent on a node without an agent listener. */
+export interface AgentLinks {
+  connection(agentId: string): AgentConnectionInfo | undefined;
+  connections(): AgentConnectionInfo[];
+  disconnect(agentId: string, reason?: string): boolean;
+}
+
+const offline = {
+  connected: false,
+  connected_at: "",
+  last_seen: "",
+  version: "",
+  remote_address: "",
+};
+
+export function agentRoutes(core: Core): CorePathSpec[] {
+  const store = () => core.identity!.agents;
+  const describe = async (id: string) => {
+    const rec = await store().get(id);
+    if (!rec) return null;
+    const live = core.agentLinks?.connection(id);
+    return {
+      agent_id: rec.id,
+      status: rec.status,
+      created_time: new Date(rec.created_time).toISOString(),
+      current_serial: rec.current_serial,
+      policies: rec.policies ?? [],
+      ...(live
+        ? {
+          connected: true,
+          connected_at: live.connected_at,
+          last_seen: live.last_seen,
+          version: live.version,
+          remote_address: live.remote_address,
+          subscriptions: live.subscriptions,
+        }
+        : offline),
+    };
+  };
+  const listing = async () => {
+    const ids = (await store().list()).sort();
+    const info: Record<string, unknown> = {};
+    for (const id of ids) info[id] = await describe(id);
+    return { data: { keys: ids, key_info: info } };
+  };
+  return [
+    { pattern: "agents/", operations: { list: listing } },
+    { pattern: "agents", operations: { read: listing } },
+    {
+      pattern: "agents/:id",
+      operations: {
+        read: async (r) => {
+          const d = await describe(r.params.id!);
+          if (!d) throw new NotFound();
+          return { data: d };
+        },
+      },
+    },
+    {
+      pattern: "agents/:id/disconnect",
+      sudo: true,
+      operations: {
+        update: async (r) => {
+          if (!await store().get(r.params.id!)) throw new NotFound();
+          const was = core.agentLinks?.disconnect(r.params.id!) ?? false;
+          return { data: { agent_id: r.params.id, disconnected: was } };
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,386 @@
+/**
+ * The agent against a real core, both as separate processes on 127.0.0.1: bootstrap over
+ * AppRole + CSR, mTLS WebSocket link, templates, pushes, the Unix-socket API, the offline
+ * cache (memory and encrypted disk), max_stale, reconnect, failover and revocation.
+ */
+import assert from "node:assert/strict";
+import {
+  type AgentProc,
+  type CoreProc,
+  setupAgentRole,
+  startAgent,
+  startCore,
+  waitFor,
+  writeSecret,
+} from "../helpers/agent_env.ts";
+import { call } from "../helpers/server_process.ts";
+
+const TEMPLATE = `DB_PASSWORD={{ secret "secret/data/web/db" "password" }}
+DB_USER={{ secret "secret/data/web/db" "user" | default "app" }}
+`;
+
+interface World {
+  dir: string;
+  core: CoreProc;
+  agent: AgentProc;
+  dest: string;
+  reloads: string;
+  cleanup(): Promise<void>;
+}
+
+async function world(config: Record<string, unknown> = {}): Promise<World> {
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-e2e-" });
+  const core = await startCore(`${dir}/core`);
+  const role = await setupAgentRole(core);
+  await writeSecret(core, "web/db", { password: "s3cret-v1" });
+  const dest = `${dir}/out/app.env`;
+  const reloads = `${dir}/reloads.log`;
+  await Deno.mkdir(`${dir}/out`);
+  const agent = await startAgent(`${dir}/agent`, {
+    cores: [core],
+    roleId: role.roleId,
+    secretId: await role.secretId(),
+    config: {
+      templates: [{
+        contents: TEMPLATE,
+        destination: dest,
+        mode: "0640",
+        reload: { command: ["bash", "-c", `echo reloaded >> ${reloads}`] },
+      }],
+      ...config,
+    },
+  });
+  const w: World = {
+    dir,
+    core,
+    agent,
+    dest,
+    reloads,
+    async cleanup() {
+      await agent.kill("SIGKILL").catch(() => {});
+      await core.kill("SIGKILL").catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  return w;
+}
+
+async function withWorld(
+  config: Record<string, unknown>,
+  f: (w: World) => Promise<void>,
+): Promise<void> {
+  const w = await world(config);
+  try {
+    await f(w);
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await w.agent.log()).slice(-6000));
+    throw e;
+  } finally {
+    await w.cleanup();
+  }
+}
+
+const readText = (f: string) => Deno.readTextFile(f).catch(() => "");
+const countLines = async (f: string) => (await readText(f)).split("\n").filter(Boolean).length;
+
+async function online(a: AgentProc): Promise<boolean> {
+  const s = await a.get("agent/status", "");
+  return s.status === 200 && s.body.online === true;
+}
+
+Deno.test("agent: bootstraps, renders the template, serves the socket, deletes the secret-id", async () => {
+  await withWorld({}, async (w) => {
+    await waitFor(async () => (await readText(w.dest)).includes("s3cret-v1"), 15_000, "render");
+    assert.equal(await readText(w.dest), "DB_PASSWORD=s3cret-v1\nDB_USER=app\n");
+    assert.equal((await Deno.stat(w.dest)).mode! & 0o777, 0o640);
+    // Single-use credential gone; key and certificate private to the agent.
+    await assert.rejects(Deno.stat(`${w.agent.dir}/secret_id`), Deno.errors.NotFound);
+    for (const f of ["agent.key", "agent.crt"]) {
+      assert.equal((await Deno.stat(`${w.agent.dir}/state/identity/${f}`)).mode! & 0o777, 0o600);
+    }
+    const r = await w.agent.get("secret/data/web/db");
+    assert.equal(r.status, 200);
+    assert.equal(r.body.data.data.password, "s3cret-v1");
+    assert.equal(r.body.data.metadata.version, 1);
+    const st = await w.agent.get("agent/status", "");
+    assert.equal(st.body.online, true);
+    assert.equal(st.body.agent_id, "edge-1");
+    // The core lists the connected agent.
+    const list = await call(
+      w.core.url,
+      "GET",
+      "/v1/sys/agents/edge-1",
+      undefined,
+      w.core.rootToken,
+    );
+    assert.equal(list.status, 200);
+    assert.equal(list.body.data.connected, true);
+  });
+});
+
+Deno.test("agent: the socket refuses an unknown token and paths outside the app's list", async () => {
+  await withWorld({}, async (w) => {
+    await waitFor(() => online(w.agent), 15_000, "online");
+    assert.equal((await w.agent.get("secret/data/web/db", "not-a-token-at-all")).status, 403);
+    assert.equal((await w.agent.get("secret/data/web/db", "")).status, 403);
+    assert.equal((await w.agent.get("secret/data/ops/root")).status, 403);
+    assert.equal((await w.agent.get("sys/seal-status")).status, 403);
+    // A path the URL parser cannot normalise away is refused before any lookup.
+    assert.equal((await w.agent.get("secret/data/web/a%00b")).status, 400);
+    // Inside the app's paths, but core's policy for the agent says no: relayed, not cached.
+    const mine = await w.agent.get("secret/data/web/db");
+    assert.equal(mine.status, 200);
+  });
+});
+
+Deno.test("agent: a write is pushed and re-rendered within 2 s, reload runs once; same content → no write", async () => {
+  await withWorld({}, async (w) => {
+    await waitFor(async () => (await readText(w.dest)).includes("s3cret-v1"), 15_000, "render");
+    await waitFor(async () => await countLines(w.reloads) === 1, 5_000, "first reload");
+    const t0 = Date.now();
+    await writeSecret(w.core, "web/db", { password: "s3cret-v2" });
+    const took = await waitFor(
+      async () => (await readText(w.dest)).includes("s3cret-v2"),
+      2_000,
+      "push",
+    );
+    assert.ok(Date.now() - t0 < 2_000, `pushed in ${took} ms`);
+    await waitFor(async () => await countLines(w.reloads) === 2, 2_000, "second reload");
+    const mtime = (await Deno.stat(w.dest)).mtime!.getTime();
+    // A new version with the same rendered content: no write, no reload.
+    await writeSecret(w.core, "web/db", { password: "s3cret-v2" });
+    await waitFor(
+      async () => {
+        const r = await w.agent.get("secret/data/web/db");
+        return r.body?.data?.metadata?.version === 3;
+      },
+      2_000,
+      "version 3 in the cache",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await Deno.stat(w.dest)).mtime!.getTime(), mtime);
+    assert.equal(await countLines(w.reloads), 2);
+  });
+});
+
+Deno.test("agent: core down → cache serves; agent restart while down → disk cache serves; core back → reconnects", async () => {
+  await withWorld({}, async (w) => {
+    await waitFor(() => online(w.agent), 15_000, "online");
+    assert.equal((await w.agent.get("secret/data/web/db")).status, 200);
+    await w.core.kill("SIGKILL");
+    await waitFor(async () => !(await online(w.agent)), 10_000, "offline");
+    const cached = await w.agent.get("secret/data/web/db");
+    assert.equal(cached.status, 200);
+    assert.equal(cached.body.data.data.password, "s3cret-v1");
+    assert.match(cached.body.warnings[0], /agent cache/);
+    // Not cached and core unreachable: an honest 503, not a guess.
+    assert.equal((await w.agent.get("secret/data/web/other")).status, 503);
+
+    await w.agent.kill("SIGTERM");
+    await w.agent.restart();
+    const afterReboot = await w.agent.get("secret/data/web/db");
+    assert.equal(afterReboot.status, 200);
+    assert.equal(afterReboot.body.data.data.password, "s3cret-v1");
+    // The persistent cache holds neither the value nor the path in clear.
+    for await (const e of Deno.readDir(`${w.agent.dir}/state/cache`)) {
+      const bytes = await Deno.readFile(`${w.agent.dir}/state/cache/${e.name}`);
+      const text = new TextDecoder("latin1").decode(bytes);
+      assert.ok(!text.includes("s3cret-v1") && !text.includes("web/db"), e.name);
+    }
+
+    await w.core.restart();
+    // backoff_max is 1 s in this config; reconnecting must not take much longer.
+    const took = await waitFor(() => online(w.agent), 5_000, "reconnect");
+    assert.ok(took < 5_000);
+    await writeSecret(w.core, "web/db", { password: "after-restart" });
+    await waitFor(async () => (await readText(w.dest)).includes("after-restart"), 3_000, "push");
+  });
+});
+
+Deno.test("agent: past max_stale the cache fails closed", async () => {
+  await withWorld({ cache: { max_stale: "2s" } }, async (w) => {
+    await waitFor(() => online(w.agent), 15_000, "online");
+    assert.equal((await w.agent.get("secret/data/web/db")).status, 200);
+    await w.core.kill("SIGKILL");
+    await waitFor(async () => !(await online(w.agent)), 10_000, "offline");
+    await waitFor(
+      async () => (await w.agent.get("secret/data/web/db")).status === 503,
+      6_000,
+      "fail closed",
+    );
+    const r = await w.agent.get("secret/data/web/db");
+    assert.match(r.body.errors[0], /max_stale/);
+    assert.equal((await w.agent.get("agent/health", "")).status, 503);
+  });
+});
+
+Deno.test("agent: two cores, the one it is connected to killed → it fails over to the other", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-failover-" });
+  const a = await startCore(`${dir}/a`);
+  let b: CoreProc | null = null;
+  let agent: AgentProc | null = null;
+  const hostOf = (c: CoreProc) => c.agentUrl.replace("wss://", "");
+  try {
+    const role = await setupAgentRole(a);
+    await writeSecret(a, "web/db", { password: "p1" });
+    // B's addresses are reserved now; B itself starts later from a copy of A's storage that
+    // already knows this agent.
+    b = await startCore(`${dir}/b`, undefined, { reserveOnly: true });
+    agent = await startAgent(`${dir}/agent`, {
+      cores: [a, b],
+      roleId: role.roleId,
+      secretId: await role.secretId(),
+    });
+    await waitFor(() => online(agent!), 15_000, "online");
+    await a.kill("SIGTERM");
+    b = await startCore(`${dir}/b`, a, { ports: b });
+    await a.restart();
+    await waitFor(() => online(agent!), 15_000, "online again");
+    const first = (await agent.get("agent/status", "")).body.connected_url as string;
+    const [victim, survivor] = first.includes(hostOf(a)) ? [a, b] : [b, a];
+    await victim.kill("SIGKILL");
+    await waitFor(
+      async () => {
+        const s = await agent!.get("agent/status", "");
+        return s.body.online && s.body.connected_url.includes(hostOf(survivor));
+      },
+      8_000,
+      "failover",
+    );
+    const r = await agent.get("secret/data/web/db");
+    assert.equal(r.status, 200);
+    assert.equal(r.body.data.data.password, "p1");
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
+    throw e;
+  } finally {
+    await agent?.kill("SIGKILL").catch(() => {});
+    await b?.kill("SIGKILL").catch(() => {});
+    await a.kill("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("agent: a revoked agent is disconnected and refused", async () => {
+  await withWorld({}, async (w) => {
+    await waitFor(() => online(w.agent), 15_000, "online");
+    const r = await call(
+      w.core.url,
+      "POST",
+      "/v1/sys/agents/edge-1/revoke",
+      {},
+      w.core.rootToken,
+    );
+    assert.ok(r.status === 200 || r.status === 204, JSON.stringify(r.body));
+    await waitFor(async () => !(await online(w.agent)), 5_000, "disconnected");
+    // It keeps trying; it must stay refused.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await online(w.agent), false);
+    const info = await call(
+      w.core.url,
+      "GET",
+      "/v1/sys/agents/edge-1",
+      undefined,
+      w.core.rootToken,
+    );
+    assert.equal(info.body.data.status, "revoked");
+    assert.equal(info.body.data.connected, false);
+  });
+});
+
+Deno.test("agent exec: the child gets secrets as env and is restarted when they change", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-exec-" });
+  const core = await startCore(`${dir}/core`);
+  const out = `${dir}/child.out`;
+  let agent: AgentProc | null = null;
+  try {
+    const role = await setupAgentRole(core);
+    await writeSecret(core, "web/db", { password: "env-v1", user: "svc" });
+    agent = await startAgent(`${dir}/agent`, {
+      cores: [core],
+      roleId: role.roleId,
+      secretId: await role.secretId(),
+      config: {
+        exec: {
+          command: [
+            "bash",
+            "-c",
+            `echo "$DB_PASSWORD $APP_SECRETS__USER" >> ${out}; exec sleep 30`,
+          ],
+          env: { DB_PASSWORD: "secret/data/web/db#password" },
+          env_prefix: "APP_SECRETS__",
+          prefix_paths: ["secret/data/web/db"],
+        },
+      },
+    });
+    await waitFor(
+      async () => (await readText(out)).includes("env-v1 svc"),
+      15_000,
+      "child started",
+    );
+    await writeSecret(core, "web/db", { password: "env-v2", user: "svc" });
+    await waitFor(
+      async () => (await readText(out)).includes("env-v2 svc"),
+      5_000,
+      "child restarted",
+    );
+    assert.equal(await readText(out), "env-v1 svc\nenv-v2 svc\n");
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
+    throw e;
+  } finally {
+    await agent?.kill("SIGTERM").catch(() => {});
+    await core.kill("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("agent: kill -9 while rendering never leaves a partial destination file", async () => {
+  const big = (tag: string) => tag + "x".repeat(2 * 1024 * 1024) + tag;
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-crash-" });
+  const core = await startCore(`${dir}/core`);
+  const dest = `${dir}/big.txt`;
+  let agent: AgentProc | null = null;
+  try {
+    const role = await setupAgentRole(core);
+    await writeSecret(core, "web/db", { password: big("A") });
+    agent = await startAgent(`${dir}/agent`, {
+      cores: [core],
+      roleId: role.roleId,
+      secretId: await role.secretId(),
+      config: {
+        templates: [{
+          contents: `{{ secret "secret/data/web/db" "password" }}`,
+          destination: dest,
+        }],
+      },
+    });
+    await waitFor(async () => (await readText(dest)).length === big("A").length, 15_000, "render");
+    const valid = new Set([big("A")]);
+    for (let i = 0; i < 4; i++) {
+      const tag = String.fromCharCode(66 + i);
+      valid.add(big(tag));
+      await writeSecret(core, "web/db", { password: big(tag) });
+      // Somewhere inside the push → fetch → render → rename window.
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 60));
+      await agent.kill("SIGKILL");
+      const content = await readText(dest);
+      assert.ok(valid.has(content), `partial file after kill (length ${content.length})`);
+      await agent.restart();
+      await waitFor(async () => (await readText(dest)) === big(tag), 15_000, "catch up");
+    }
+    const leftovers = [...Deno.readDirSync(dir)].filter((e) => e.name.includes("tmp"));
+    assert.deepEqual(leftovers, []);
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
+    throw e;
+  } finally {
+    await agent?.kill("SIGKILL").catch(() => {});
+    await core.kill("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -1,0 +1,251 @@
+/**
+ * The agent hub over a real mTLS WebSocket: an in-process core (real libSQL file) with its agent
+ * listener, and the agent's own link client with a certificate from `pki/agent/issue`.
+ */
+import assert from "node:assert/strict";
+import { startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { AgentListener } from "../../core/agents/listener.ts";
+import { AgentLink, type LinkCredentials, LinkError } from "../../agent/link.ts";
+import { describeCert, newKeyAndCsr } from "../../agent/identity.ts";
+import type { CoreMessage } from "../../lib/agent_protocol.ts";
+import { waitFor } from "../helpers/agent_env.ts";
+
+const POLICY = `
+path "secret/data/web/*" { capabilities = ["read"] }
+path "pki/agent/issue" { capabilities = ["update"] }
+`;
+
+interface Env {
+  t: TestCore;
+  listener: AgentListener;
+  url: string;
+  creds: (id: string) => Promise<LinkCredentials>;
+  close(): Promise<void>;
+}
+
+async function env(): Promise<Env> {
+  const t = await startTestCore();
+  const listener = new AgentListener(t.core, { address: "127.0.0.1:0" });
+  await listener.start();
+  const url = listener.current!.url.replace("https://", "wss://");
+  await t.req("POST", "/v1/sys/auth/approle", { type: "approle" });
+  await t.req("PUT", "/v1/sys/policies/acl/edge", { policy: POLICY });
+  await t.req("POST", "/v1/auth/approle/role/edge", { token_policies: ["edge"] });
+  const roleId = (await t.req("GET", "/v1/auth/approle/role/edge/role-id")).body.data.role_id;
+  const caPem = (await t.req("GET", "/v1/sys/agent/ca", undefined, null)).text;
+  return {
+    t,
+    listener,
+    url,
+    async creds(id) {
+      const secretId =
+        (await t.req("POST", "/v1/auth/approle/role/edge/secret-id", {})).body.data.secret_id;
+      const login = await t.req("POST", "/v1/auth/approle/login", {
+        role_id: roleId,
+        secret_id: secretId,
+      }, null);
+      const { keyPem, csrPem } = await newKeyAndCsr(id);
+      const r = await t.req(
+        "POST",
+        "/v1/pki/agent/issue",
+        { agent_id: id, csr: csrPem },
+        login.body.auth.client_token,
+      );
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return { certPem: r.body.data.certificate, keyPem, caPem };
+    },
+    async close() {
+      await listener.close();
+      await t.close();
+    },
+  };
+}
+
+function link(
+  url: string,
+  creds: LinkCredentials,
+  pushes: CoreMessage[] = [],
+): AgentLink {
+  const l = new AgentLink({
+    urls: [url],
+    credentials: () => creds,
+    version: "test",
+    onPush: (m) => pushes.push(m),
+    onState: () => {},
+    backoffInitialMs: 100,
+    backoffMaxMs: 200,
+  });
+  l.start();
+  return l;
+}
+
+Deno.test("hub: reads follow the agent's policy, are audited, and bad frames get an error", async () => {
+  const e = await env();
+  const l = link(e.url, await e.creds("edge-a"));
+  try {
+    await e.t.req("POST", "/v1/secret/data/web/db", { data: { password: "pw1" } });
+    await e.t.req("POST", "/v1/secret/data/ops/root", { data: { password: "nope" } });
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    const ok = await l.request({ type: "secret:read", path: "secret/data/web/db" });
+    assert.equal((ok!.data as { data: { password: string } }).data.password, "pw1");
+    await assert.rejects(
+      l.request({ type: "secret:read", path: "secret/data/ops/root" }),
+      (err: unknown) => err instanceof LinkError && err.status === 403,
+    );
+    await assert.rejects(
+      l.request({ type: "secret:read", path: "secret/data/web/missing" }),
+      (err: unknown) => err instanceof LinkError && err.status === 404,
+    );
+    // Audited like an HTTP read: the path is in the audit table, the value is not.
+    const db = await Deno.readFile(e.t.dbFile);
+    const text = new TextDecoder("latin1").decode(db);
+    assert.ok(!text.includes("pw1"));
+    const entries = [...e.t.core.physical.auditRows(1)].map((r) => JSON.stringify(r.entry));
+    const denied = entries.filter((x) => x.includes("secret/data/ops/root"));
+    assert.ok(denied.length >= 1, "the refused read is in the audit log");
+    assert.ok(entries.some((x) => x.includes("secret/data/web/db")));
+    // A raw socket sending junk gets an error frame back and stays usable.
+    const creds = await e.creds("edge-raw");
+    const client = Deno.createHttpClient({
+      cert: creds.certPem,
+      key: creds.keyPem,
+      caCerts: [creds.caPem],
+    });
+    const ws = new WebSocket(`${e.url}/v1/agent/connect`, { client } as unknown as string[]);
+    const replies: string[] = [];
+    ws.onmessage = (m) => replies.push(String(m.data));
+    await new Promise((r) => ws.onopen = r);
+    ws.send("{not json");
+    ws.send(JSON.stringify({ type: "secret:read", id: "r1", path: "../sys/seal" }));
+    ws.send(JSON.stringify({ type: "agent:heartbeat", id: "h1" }));
+    await waitFor(() => Promise.resolve(replies.length >= 3), 2000, "replies");
+    const parsed = replies.map((x) => JSON.parse(x));
+    assert.equal(parsed[0].type, "error");
+    assert.equal(parsed[0].status, 400);
+    assert.deepEqual([parsed[1].type, parsed[1].id, parsed[1].status], ["error", "r1", 400]);
+    assert.deepEqual([parsed[2].type, parsed[2].id], ["ack", "h1"]);
+    ws.close();
+    client.close();
+
+    const agents = await e.t.req("GET", "/v1/sys/agents/edge-a");
+    assert.equal(agents.body.data.connected, true);
+    assert.equal(agents.body.data.version, "test");
+  } finally {
+    l.stop();
+    await e.close();
+  }
+});
+
+Deno.test("hub: a write to a subscribed path is pushed within 1 s; unreadable paths are not", async () => {
+  const e = await env();
+  const pushes: CoreMessage[] = [];
+  const l = link(e.url, await e.creds("edge-b"), pushes);
+  try {
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    await l.subscribe(["secret/data/web/*", "secret/data/ops/*"]);
+    const t0 = Date.now();
+    await e.t.req("POST", "/v1/secret/data/web/api", { data: { k: "v" } });
+    await waitFor(() => Promise.resolve(pushes.length > 0), 1000, "push");
+    assert.ok(Date.now() - t0 < 1000);
+    assert.deepEqual(
+      { type: pushes[0].type, path: (pushes[0] as { path: string }).path },
+      { type: "secret:rotated", path: "secret/data/web/api" },
+    );
+    assert.equal((pushes[0] as { version: number }).version, 1);
+    await e.t.req("POST", "/v1/secret/data/ops/x", { data: { k: "v" } });
+    await e.t.req("DELETE", "/v1/secret/metadata/web/api");
+    await waitFor(() => Promise.resolve(pushes.length >= 2), 1000, "delete push");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(
+      pushes.filter((p) => (p as { path?: string }).path === "secret/data/ops/x").length,
+      0,
+    );
+    await e.t.req("PUT", "/v1/sys/policies/acl/other", {
+      policy: 'path "x" { capabilities = ["read"] }',
+    });
+    await waitFor(
+      () => Promise.resolve(pushes.some((p) => p.type === "policy:updated")),
+      1000,
+      "policy push",
+    );
+  } finally {
+    l.stop();
+    await e.close();
+  }
+});
+
+Deno.test("hub: one link per agent; an app certificate is refused; disconnect works", async () => {
+  const e = await env();
+  const creds = await e.creds("edge-c");
+  const first = link(e.url, creds);
+  let second: AgentLink | null = null;
+  try {
+    await waitFor(() => Promise.resolve(first.online), 5000, "first online");
+    second = link(e.url, creds);
+    await waitFor(() => Promise.resolve(second!.online), 5000, "second online");
+    const list = await e.t.req("GET", "/v1/sys/agents");
+    assert.deepEqual(list.body.data.keys, ["edge-c"]);
+    assert.equal(e.listener.hub.connections().length, 1);
+    first.stop();
+
+    // An app's certificate chains to the same CA but is not an agent identity.
+    const app = await e.t.req("POST", "/v1/apps", { name: "web" });
+    assert.equal(app.status, 200, JSON.stringify(app.body));
+    const appId = app.body.data.id;
+    const boot = await e.t.req("POST", `/v1/apps/${appId}/bootstrap-token`, {});
+    const { keyPem, csrPem } = await newKeyAndCsr("web");
+    const issued = await e.t.req("POST", "/v1/pki/app/issue", {
+      bootstrap_token: boot.body.data.bootstrap_token,
+      csr: csrPem,
+    }, null);
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const appLink = link(e.url, {
+      certPem: issued.body.data.certificate,
+      keyPem,
+      caPem: creds.caPem,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(appLink.online, false);
+    appLink.stop();
+
+    const d = await e.t.req("POST", "/v1/sys/agents/edge-c/disconnect", {});
+    assert.equal(d.body.data.disconnected, true);
+  } finally {
+    first.stop();
+    second?.stop();
+    await e.close();
+  }
+});
+
+Deno.test("hub: cert:renew over the link issues a new certificate for the same agent", async () => {
+  const e = await env();
+  const creds = await e.creds("edge-d");
+  const l = link(e.url, creds);
+  try {
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    const { csrPem } = await newKeyAndCsr("whatever-the-csr-says");
+    const r = await l.request({ type: "cert:renew", csr: csrPem });
+    const cert = r!.certificate as string;
+    assert.notEqual(describeCert(cert).serial, describeCert(creds.certPem).serial);
+    // The identity comes from the link's certificate, not from the CSR's subject.
+    const der = await new Response(cert).text();
+    assert.ok(der.includes("BEGIN CERTIFICATE"));
+    const openssl = new Deno.Command("openssl", {
+      args: ["x509", "-noout", "-ext", "subjectAltName"],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const w = openssl.stdin.getWriter();
+    await w.write(new TextEncoder().encode(cert));
+    await w.close();
+    const out = new TextDecoder().decode((await openssl.output()).stdout);
+    assert.match(out, /urn:secrethub:agent:edge-d/);
+    await assert.rejects(
+      l.request({ type: "cert:renew", csr: "not a csr" }),
+      (err: unknown) => err instanceof LinkError && err.status === 400,
+    );
+  } finally {
+    l.stop();
+    await e.close();
+  }
+});

@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { buildExecEnv, ExecEnvError } from "../../agent/exec/env.ts";
+import { Supervisor } from "../../agent/exec/supervisor.ts";
+
+const SECRETS: Record<string, Record<string, unknown>> = {
+  "secret/data/db": { password: "pw1", port: 5432 },
+  "secret/data/app": { "api-key": "k", token: "t", nested: { a: 1 } },
+  "secret/data/clash": { API_KEY: "x" },
+};
+const lookup = (p: string) => SECRETS[p];
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "agent_exec_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function lines(file: string): string[] {
+  try {
+    return Deno.readTextFileSync(file).split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("buildExecEnv() maps explicit names and the prefix scheme", () => {
+  const env = buildExecEnv({
+    env: {
+      DB_PASSWORD: { path: "secret/data/db", field: "password" },
+      APP_SECRETS__TOKEN: { path: "secret/data/db", field: "port" },
+    },
+    env_prefix: "APP_SECRETS__",
+    prefix_paths: ["secret/data/app"],
+  }, lookup);
+  assert.deepEqual(env, {
+    DB_PASSWORD: "pw1",
+    APP_SECRETS__API_KEY: "k",
+    APP_SECRETS__TOKEN: "5432", // explicit wins over the prefix scheme
+    APP_SECRETS__NESTED: '{"a":1}',
+  });
+});
+
+Deno.test("buildExecEnv() refuses missing secrets and colliding names", () => {
+  assert.throws(
+    () => buildExecEnv({ env: { X: { path: "secret/data/db", field: "nope" } } }, lookup),
+    {
+      name: "ExecEnvError",
+      message:
+        'Cannot build environment: field "nope" not found in secret "secret/data/db" (for X)',
+    },
+  );
+  assert.throws(
+    () => buildExecEnv({ env: { X: { path: "gone", field: "f" } } }, lookup),
+    ExecEnvError,
+  );
+  assert.throws(
+    () =>
+      buildExecEnv({
+        env: {},
+        env_prefix: "P_",
+        prefix_paths: ["secret/data/app", "secret/data/clash"],
+      }, lookup),
+    /"P_API_KEY" comes from both/,
+  );
+});
+
+Deno.test("Supervisor restarts the child only when the secret environment changes", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "seen");
+    const sup = new Supervisor({
+      command: ["bash", "-c", 'echo "$X $BASE" >> "$0"; exec sleep 30', out],
+      baseEnv: { BASE: "b", PATH: Deno.env.get("PATH")! },
+      stopTimeoutMs: 2000,
+    });
+    try {
+      assert.equal(await sup.start({ X: "one" }), "started");
+      await waitFor(() => lines(out).length === 1);
+      const pid1 = sup.pid;
+      assert.equal(await sup.update({ X: "one" }), "unchanged");
+      assert.equal(sup.pid, pid1);
+      assert.equal(await sup.update({ X: "two" }), "restarted");
+      await waitFor(() => lines(out).length === 2);
+      assert.deepEqual(lines(out), ["one b", "two b"]);
+      assert.notEqual(sup.pid, pid1);
+      // The old child is really gone.
+      assert.throws(() => Deno.kill(pid1!, "SIGCONT"));
+    } finally {
+      const st = await sup.stop();
+      assert.equal(st?.signal, "SIGTERM");
+    }
+    assert.deepEqual(await sup.exited, { code: 143, signal: "SIGTERM" });
+  });
+});
+
+Deno.test("Supervisor kills a child that ignores SIGTERM after the grace period", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "seen");
+    const sup = new Supervisor({
+      command: [
+        "bash",
+        "-c",
+        `trap '' TERM; echo "$X" >> "$0"; while true; do sleep 0.05; done`,
+        out,
+      ],
+      stopTimeoutMs: 200,
+    });
+    try {
+      await sup.start({ X: "a" });
+      await waitFor(() => lines(out).length === 1);
+      const t0 = Date.now();
+      assert.equal(await sup.update({ X: "b" }), "restarted");
+      assert.ok(Date.now() - t0 >= 150);
+      await waitFor(() => lines(out).length === 2);
+    } finally {
+      const st = await sup.stop();
+      assert.equal(st?.signal, "SIGKILL");
+    }
+  });
+});
+
+Deno.test("Supervisor with restart_on_change=false keeps the running child", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "seen");
+    const sup = new Supervisor({
+      command: ["bash", "-c", 'echo "$X" >> "$0"; exec sleep 30', out],
+      restartOnChange: false,
+    });
+    try {
+      await sup.start({ X: "a" });
+      await waitFor(() => lines(out).length === 1);
+      const pid = sup.pid;
+      assert.equal(await sup.update({ X: "b" }), "ignored");
+      assert.equal(sup.pid, pid);
+    } finally {
+      await sup.stop();
+    }
+  });
+});
+
+Deno.test("Supervisor reports the exit code of a child that ends by itself", async () => {
+  const sup = new Supervisor({ command: ["bash", "-c", "exit 7"] });
+  await sup.start({});
+  assert.deepEqual(await sup.exited, { code: 7, signal: null });
+  assert.equal(sup.pid, undefined);
+});
+
+Deno.test("Supervisor.forwardSignals() passes SIGTERM on to the child", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "sig");
+    const sup = new Supervisor({
+      command: [
+        "bash",
+        "-c",
+        `trap 'echo term >> "$0"; exit 0' TERM; echo ready >> "$0"; while true; do sleep 0.05; done`,
+        out,
+      ],
+    });
+    const unforward = sup.forwardSignals(["SIGTERM"]);
+    try {
+      await sup.start({});
+      await waitFor(() => lines(out).length === 1);
+      // The agent itself receives SIGTERM; the listener keeps this test process alive.
+      Deno.kill(Deno.pid, "SIGTERM");
+      assert.deepEqual(await sup.exited, { code: 0, signal: null });
+      assert.deepEqual(lines(out), ["ready", "term"]);
+    } finally {
+      unforward();
+      await sup.stop();
+    }
+  });
+});
