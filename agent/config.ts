@@ -4,7 +4,7 @@
  * paths are resolved against the config file's directory, not the working directory.
  */
 import * as v from "valibot";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "../lib/paths.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { RELOAD_SIGNALS } from "./render/reload.ts";
 import { resolveOwnerSync } from "./render/owner.ts";

@@ -33,9 +33,9 @@ import { buildSocketApp, type LocalApp, type ReadResult, serveSocket } from "./s
 import type { SecretLookup } from "./template/mod.ts";
 import type { TemplateJob } from "./render/renderer.ts";
 import { templateJobFromConfig } from "./render/from_config.ts";
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "../lib/paths.ts";
 import { cleanupStaleTemps, writeFileAtomic } from "./render/atomic_file.ts";
-import { randomBase62 } from "../lib/crypto.ts";
+import { randomBase62 } from "../lib/web_crypto.ts";
 import { LeaseRenewer } from "./leases.ts";
 import type { ExecHook } from "./exec_hook.ts";
 

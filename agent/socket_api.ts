@@ -4,7 +4,7 @@
  * app presents its own token (`X-Vault-Token`) and may read only the paths its config lists;
  * the socket itself is the first gate (mode and group), the token the second.
  */
-import { constantTimeEqual } from "../lib/crypto.ts";
+import { constantTimeEqual } from "../lib/web_crypto.ts";
 
 export interface LocalApp {
   name: string;

@@ -6,6 +6,7 @@
  * their lines without touching results.json (a partial run must not replace the full one).
  */
 import { call, freePort, startServerProcess } from "../tests/helpers/server_process.ts";
+import { agentBenches } from "./agent.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "10");
 const CONNS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? "50");
@@ -20,6 +21,7 @@ const SCENARIOS = [
   "kv_write",
   "pki_issue",
   "pki_sign",
+  "agent",
 ];
 const ONLY = Deno.args;
 for (const a of ONLY) {
@@ -266,6 +268,11 @@ async function main(): Promise<void> {
     );
   });
 
+  // The agent's figures have their own shape (socket reads, push latency, memory).
+  const agent = wanted(["agent"]) ? await agentBenches(SECONDS) : null;
+  // deno-lint-ignore no-console
+  if (agent) console.log(`agent: ${JSON.stringify(agent)}`);
+
   // Repeated runs of one name keep the best (highest req/s).
   const bestRuns = [...new Set(runs.map((r) => r.name))].map((n) =>
     runs.filter((r) => r.name === n).reduce((a, b) => (b.rps > a.rps ? b : a))
@@ -286,7 +293,12 @@ async function main(): Promise<void> {
         (1 - (by("kv_read_conditions")?.rps ?? 0) / (by("kv_read")?.rps || 1)).toFixed(3),
       ),
     },
+    agent,
     targets: {
+      agent_socket_read_rps_min: 10_000,
+      agent_socket_read_p99_ms_max: 1,
+      agent_idle_rss_mb_max: 60,
+      agent_push_p50_ms_max: 200,
       kv_read_ratio_min: 0.3,
       kv_read_p99_ms_max: 5,
       kv_write_rps_min: 2000,

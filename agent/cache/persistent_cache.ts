@@ -10,8 +10,8 @@
  *   onto another entry's name fails to decrypt instead of serving the wrong secret.
  * - Files are written with writeFileAtomic, mode 0600, in a 0700 directory.
  */
-import { join } from "node:path";
-import { sha256Hex } from "../../lib/crypto.ts";
+import { join } from "../../lib/paths.ts";
+import { sha256HexOf } from "../../lib/web_crypto.ts";
 import { writeFileAtomic } from "../render/atomic_file.ts";
 import type { CacheEntry } from "./secret_cache.ts";
 
@@ -84,13 +84,13 @@ export class PersistentCache {
     return new PersistentCache(dir, await deriveKey(keyMaterial));
   }
 
-  static fileNameFor(path: string): string {
-    return sha256Hex(path);
+  static fileNameFor(path: string): Promise<string> {
+    return sha256HexOf(path);
   }
 
   save(entry: CacheEntry): Promise<void> {
     return this.#serial(entry.path, async () => {
-      const name = PersistentCache.fileNameFor(entry.path);
+      const name = await PersistentCache.fileNameFor(entry.path);
       const plain = new TextEncoder().encode(JSON.stringify(entry));
       const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
       const ct = new Uint8Array(
@@ -111,7 +111,7 @@ export class PersistentCache {
   remove(path: string): Promise<void> {
     return this.#serial(path, async () => {
       try {
-        await Deno.remove(join(this.dir, PersistentCache.fileNameFor(path)));
+        await Deno.remove(join(this.dir, await PersistentCache.fileNameFor(path)));
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
@@ -166,7 +166,7 @@ export class PersistentCache {
       return { reason: "unknown format" };
     }
     if (!isEntry(entry)) return { reason: "unknown format" };
-    if (PersistentCache.fileNameFor(entry.path) !== name) return { reason: "path mismatch" };
+    if (await PersistentCache.fileNameFor(entry.path) !== name) return { reason: "path mismatch" };
     return { entry };
   }
 

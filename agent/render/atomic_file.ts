@@ -8,8 +8,8 @@
  * before any byte is written, fsynced, renamed over the destination, then the directory fsynced so
  * the rename itself survives a power cut.
  */
-import { basename, dirname, join } from "node:path";
-import { randomBase62 } from "../../lib/crypto.ts";
+import { basename, dirname, join } from "../../lib/paths.ts";
+import { randomBase62 } from "../../lib/web_crypto.ts";
 
 export interface AtomicWriteOptions {
   /** Permission bits of the destination, e.g. 0o600. */

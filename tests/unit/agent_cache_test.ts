@@ -148,25 +148,28 @@ Deno.test("PersistentCache.loadAll() skips foreign-key, moved and corrupt files"
     );
     await theirs.save(entry("foreign", 1));
     Deno.renameSync(
-      join(dir, "x", PersistentCache.fileNameFor("foreign")),
-      join(dir, PersistentCache.fileNameFor("foreign")),
+      join(dir, "x", await PersistentCache.fileNameFor("foreign")),
+      join(dir, await PersistentCache.fileNameFor("foreign")),
     );
     await mine.save(entry("a", 1));
     await mine.save(entry("b", 1));
     // Swap b's ciphertext onto c's name: the AAD (file name) no longer matches.
     Deno.copyFileSync(
-      join(dir, PersistentCache.fileNameFor("b")),
-      join(dir, PersistentCache.fileNameFor("c")),
+      join(dir, await PersistentCache.fileNameFor("b")),
+      join(dir, await PersistentCache.fileNameFor("c")),
     );
     // Flip one ciphertext byte of a.
-    const fa = join(dir, PersistentCache.fileNameFor("a"));
+    const fa = join(dir, await PersistentCache.fileNameFor("a"));
     const bytes = Deno.readFileSync(fa);
     bytes[bytes.length - 1]! ^= 1;
     Deno.writeFileSync(fa, bytes);
-    Deno.writeFileSync(join(dir, PersistentCache.fileNameFor("d")), new Uint8Array([1, 2, 3]));
+    Deno.writeFileSync(
+      join(dir, await PersistentCache.fileNameFor("d")),
+      new Uint8Array([1, 2, 3]),
+    );
     Deno.writeTextFileSync(join(dir, "README"), "hello");
     Deno.writeTextFileSync(
-      join(dir, `.${PersistentCache.fileNameFor("e")}.secrethub-tmp-AAAAAAAAAAAAAAAA`),
+      join(dir, `.${await PersistentCache.fileNameFor("e")}.secrethub-tmp-AAAAAAAAAAAAAAAA`),
       "x",
     );
 
@@ -174,10 +177,10 @@ Deno.test("PersistentCache.loadAll() skips foreign-key, moved and corrupt files"
     assert.deepEqual(entries.map((e) => e.path), ["b"]);
     const reasons = Object.fromEntries(skipped.map((s) => [s.file, s.reason]));
     assert.deepEqual(reasons, {
-      [PersistentCache.fileNameFor("foreign")]: "decryption failed",
-      [PersistentCache.fileNameFor("a")]: "decryption failed",
-      [PersistentCache.fileNameFor("c")]: "decryption failed",
-      [PersistentCache.fileNameFor("d")]: "unknown format",
+      [await PersistentCache.fileNameFor("foreign")]: "decryption failed",
+      [await PersistentCache.fileNameFor("a")]: "decryption failed",
+      [await PersistentCache.fileNameFor("c")]: "decryption failed",
+      [await PersistentCache.fileNameFor("d")]: "unknown format",
       README: "not a cache file",
     });
     assert.equal([...Deno.readDirSync(dir)].some((f) => f.name.includes("secrethub-tmp")), false);

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import * as np from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "../../lib/paths.ts";
+import { constantTimeEqual, randomBase62, sha256HexOf } from "../../lib/web_crypto.ts";
+import { sha256Hex } from "../../lib/crypto.ts";
+
+const CASES = ["/", "/a", "/a/b/", "a", "a/b", "./a/../b", "/a/./b/../../c", "../x", "a//b", ""];
+
+Deno.test("paths: the POSIX helpers agree with node:path", () => {
+  for (const p of CASES) {
+    assert.equal(dirname(p), np.posix.dirname(p), `dirname(${p})`);
+    assert.equal(basename(p), np.posix.basename(p), `basename(${p})`);
+    assert.equal(isAbsolute(p), np.posix.isAbsolute(p), `isAbsolute(${p})`);
+    assert.equal(join("/base", p), np.posix.join("/base", p), `join(/base, ${p})`);
+    assert.equal(
+      resolve("/etc/secrethub", p),
+      np.posix.resolve("/etc/secrethub", p),
+      `resolve ${p}`,
+    );
+  }
+  assert.equal(resolve("rel/x"), np.posix.resolve("rel/x"));
+  assert.equal(join("a", "..", ".."), np.posix.join("a", "..", ".."));
+});
+
+Deno.test("web crypto helpers: equality, randomness alphabet, digest", async () => {
+  assert.equal(constantTimeEqual("abc", "abc"), true);
+  assert.equal(constantTimeEqual("abc", "abd"), false);
+  assert.equal(constantTimeEqual("abc", "abcd"), false);
+  assert.equal(constantTimeEqual("", ""), true);
+  assert.equal(constantTimeEqual("", "a"), false);
+  assert.equal(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])), true);
+  const r = randomBase62(64);
+  assert.match(r, /^[0-9A-Za-z]{64}$/);
+  assert.notEqual(r, randomBase62(64));
+  assert.equal(await sha256HexOf("secret/data/web/db"), sha256Hex("secret/data/web/db"));
+});
