@@ -5,6 +5,7 @@
  * reconnect, so a flapping link never silently loses them.
  */
 import {
+  AGENT_REVOKED_CLOSE,
   type AgentMessage,
   CoreMessage,
   HEARTBEAT_MS,
@@ -25,6 +26,8 @@ export interface LinkOptions {
   version: string;
   onPush: (m: CoreMessage) => void;
   onState: (online: boolean) => void;
+  /** Core closed the link because this agent or its certificate was revoked. */
+  onRevoked?: () => void;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   heartbeatMs?: number;
@@ -63,7 +66,9 @@ export function connectUrl(u: string): string {
 }
 
 export class AgentLink {
-  readonly #o: Required<Omit<LinkOptions, "log">> & Pick<LinkOptions, "log">;
+  readonly #o:
+    & Required<Omit<LinkOptions, "log" | "onRevoked">>
+    & Pick<LinkOptions, "log" | "onRevoked">;
   #ws: WebSocket | null = null;
   #client: Deno.HttpClient | null = null;
   #online = false;
@@ -163,6 +168,7 @@ export class AgentLink {
       if (this.#ws !== ws) return;
       this.#o.log?.("agent link closed", { url, code: ev.code, reason: ev.reason });
       this.#teardown();
+      if (ev.code === AGENT_REVOKED_CLOSE) this.#o.onRevoked?.();
       this.#scheduleRetry();
     };
     ws.onerror = (ev) => {

@@ -75,6 +75,7 @@ export class AgentService {
   #stopped = false;
   #lastError = "";
   #renewing = false;
+  #revoked = false;
   #leases: LeaseRenewer;
   readonly #inflight = new Map<string, Promise<ReadResult>>();
 
@@ -247,6 +248,7 @@ export class AgentService {
       version: AGENT_VERSION,
       onPush: (m) => this.#background(this.#onPush(m), "push"),
       onState: (up) => this.#background(this.#onLinkState(up), "link state"),
+      onRevoked: () => this.#background(this.#onRevoked(), "revocation"),
       backoffInitialMs: this.#cfg.link.backoff_initial,
       backoffMaxMs: this.#cfg.link.backoff_max,
       heartbeatMs: this.#cfg.link.heartbeat,
@@ -267,6 +269,17 @@ export class AgentService {
     await Promise.all(paths.map((p) => this.#fetch(p)));
     await this.#confirmAll();
     await this.#afterChange(paths);
+  }
+
+  /**
+   * Core says this agent is revoked: nothing it cached may be served any more, from memory or
+   * disk. Templates already rendered stay (they belong to the apps), but are not updated.
+   */
+  async #onRevoked(): Promise<void> {
+    this.#revoked = true;
+    this.#log("error", "agent revoked by core: cache wiped, serving stopped");
+    for (const e of this.#cache.entries()) await this.#drop(e.path);
+    this.#link?.stop();
   }
 
   async #onPush(m: CoreMessage): Promise<void> {
@@ -339,6 +352,7 @@ export class AgentService {
 
   /** The socket API's read: cache while current, the link on a miss, fail closed past max_stale. */
   async read(path: string, version: number | undefined): Promise<ReadResult> {
+    if (this.#revoked) return { status: 403, body: { errors: ["this agent has been revoked"] } };
     const online = this.#link?.online ?? false;
     if (version !== undefined) {
       if (!online) return offline(`version ${version} of this path is not cached`);
@@ -443,6 +457,7 @@ export class AgentService {
   }
 
   healthy(): boolean {
+    if (this.#revoked) return false;
     if (this.#link?.online) return true;
     const now = this.#now();
     return this.#cache.entries().length > 0 &&
@@ -459,6 +474,7 @@ export class AgentService {
       online,
       connected_url: online ? this.#link?.connectedUrl ?? "" : "",
       bootstrapped: this.#identity !== null,
+      revoked: this.#revoked,
       certificate: this.#identity
         ? {
           serial_number: this.#identity.serial,

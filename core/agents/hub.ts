@@ -6,6 +6,7 @@
  * version only; the agent then reads through its policies).
  */
 import {
+  AGENT_REVOKED_CLOSE,
   AgentMessage,
   type CoreMessage,
   HEARTBEAT_MS,
@@ -261,10 +262,20 @@ export class AgentHub {
     return true;
   }
 
+  /** The agent was revoked: a distinct close code tells it to stop serving what it cached. */
+  revoked(agentId: string): boolean {
+    const s = this.#sessions.get(agentId);
+    if (!s) return false;
+    this.#end(s, AGENT_REVOKED_CLOSE, "agent revoked");
+    return true;
+  }
+
   /** Drops links whose certificate serial is no longer acceptable. */
   disconnectSerial(serial: string): void {
     for (const s of this.#sessions.values()) {
-      if (sameSerial(s.peer.serial, serial)) this.#end(s, 4003, "certificate revoked");
+      if (sameSerial(s.peer.serial, serial)) {
+        this.#end(s, AGENT_REVOKED_CLOSE, "certificate revoked");
+      }
     }
   }
 

@@ -13,6 +13,7 @@ export interface AgentLinks {
   connection(agentId: string): AgentConnectionInfo | undefined;
   connections(): AgentConnectionInfo[];
   disconnect(agentId: string, reason?: string): boolean;
+  revoked(agentId: string): boolean;
 }
 
 const offline = {

@@ -56,7 +56,7 @@ export interface CertRouteDeps {
   proofs: ReplayGuard;
   now: () => number;
   /** Live agent links, to drop one at revocation (absent without an agent listener). */
-  links?: () => { disconnect(agentId: string, reason?: string): boolean } | null;
+  links?: () => { revoked(agentId: string): boolean } | null;
 }
 
 function certResponse(c: IssuedIdentityCert, id: string): CoreResponse {
@@ -234,7 +234,7 @@ export function agentSysRoutes(d: CertRouteDeps): CorePathSpec[] {
           if (serials === null) throw new BadRequest(`no agent with id "${req.params.id}"`);
           for (const s of serials) await d.pki.revoke(s);
           // A live link was verified at its handshake; it must not outlive the revocation.
-          d.links?.()?.disconnect(req.params.id!, "agent revoked");
+          d.links?.()?.revoked(req.params.id!);
           return { data: { id: req.params.id, status: "revoked", revoked_serials: serials } };
         },
       },

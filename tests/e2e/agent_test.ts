@@ -266,6 +266,7 @@ Deno.test("agent: two cores, the one it is connected to killed → it fails over
 Deno.test("agent: a revoked agent is disconnected and refused", async () => {
   await withWorld({}, async (w) => {
     await waitFor(() => online(w.agent), 15_000, "online");
+    assert.equal((await w.agent.get("secret/data/web/db")).status, 200);
     const r = await call(
       w.core.url,
       "POST",
@@ -287,6 +288,11 @@ Deno.test("agent: a revoked agent is disconnected and refused", async () => {
     );
     assert.equal(info.body.data.status, "revoked");
     assert.equal(info.body.data.connected, false);
+    // Told it is revoked, the agent stops serving and forgets what it cached, on disk too.
+    assert.equal((await w.agent.get("secret/data/web/db")).status, 403);
+    assert.equal((await w.agent.get("agent/health", "")).status, 503);
+    assert.equal((await w.agent.get("agent/status", "")).body.revoked, true);
+    assert.deepEqual([...Deno.readDirSync(`${w.agent.dir}/state/cache`)], []);
   });
 });
 
