@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 TARGETS=${TARGETS:-"x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu"}
 # The server needs network, files under its storage dir, env (config overrides), FFI + sys for
-# the libSQL native addon, and run for nothing: no --allow-run.
-PERMS=(--allow-net --allow-read --allow-write --allow-env --allow-ffi --allow-sys)
+# the libSQL native addon. The agent also runs programs: template reload commands and the child
+# of `agent exec` (argv arrays, never a shell), hence --allow-run.
+PERMS=(--allow-net --allow-read --allow-write --allow-env --allow-ffi --allow-sys --allow-run)
 mkdir -p dist
 status=0
 for t in $TARGETS; do
