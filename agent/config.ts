@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from "../lib/paths.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { RELOAD_SIGNALS } from "./render/reload.ts";
 import { resolveOwnerSync } from "./render/owner.ts";
+import { MAX_HEARTBEAT_MS } from "../lib/agent_protocol.ts";
 
 export class AgentConfigError extends Error {
   /** Dotted key path, e.g. `templates[0].reload.signal`; "(root)" for the whole document. */
@@ -288,6 +289,10 @@ export function parseAgentConfig(
         : t.reload,
     })),
   };
+  // Core closes a link it has heard nothing from for 75 s (lib/agent_protocol.ts).
+  if (out.link.heartbeat > MAX_HEARTBEAT_MS) {
+    throw new AgentConfigError("link.heartbeat", "must be at most 60s");
+  }
   if (out.link.backoff_max < out.link.backoff_initial) {
     throw new AgentConfigError("link.backoff_max", "must not be less than link.backoff_initial");
   }

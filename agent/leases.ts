@@ -10,6 +10,8 @@ export interface LeaseRenewerOptions {
   log: (level: "info" | "warn", msg: string, f?: Record<string, unknown>) => void;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Held {
   path: string;
   leaseId: string;
@@ -31,9 +33,19 @@ export class LeaseRenewer {
     this.forget(path);
     if (!leaseId || seconds <= 0) return;
     const held: Held = { path, leaseId, seconds, renewable, timer: 0 as never };
-    held.timer = setTimeout(() => void this.#due(held), (seconds * 1000 * 2) / 3);
-    Deno.unrefTimer(held.timer as unknown as number);
     this.#byPath.set(path, held);
+    this.#arm(held, this.#o.now() + (seconds * 1000 * 2) / 3);
+  }
+
+  /** Timers hold at most ~24.8 days (a longer delay fires at once): wait in steps. */
+  #arm(h: Held, dueAt: number): void {
+    const wait = Math.max(0, Math.min(dueAt - this.#o.now(), MAX_TIMER_MS));
+    h.timer = setTimeout(() => {
+      if (this.#byPath.get(h.path) !== h) return;
+      if (this.#o.now() < dueAt) this.#arm(h, dueAt);
+      else void this.#due(h);
+    }, wait);
+    Deno.unrefTimer(h.timer as unknown as number);
   }
 
   pathOf(leaseId: string): string | undefined {

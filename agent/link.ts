@@ -13,6 +13,9 @@ import {
   PROTOCOL_VERSION,
 } from "../lib/agent_protocol.ts";
 
+/** The protocol's bound on one `secret:subscribe` frame. */
+const MAX_PATHS_PER_FRAME = 1000;
+
 export interface LinkCredentials {
   certPem: string;
   keyPem: string;
@@ -78,6 +81,8 @@ export class AgentLink {
   #seq = 0;
   #pending = new Map<string, Pending>();
   #subscriptions = new Set<string>();
+  /** Paths core acknowledged on the current connection. */
+  #acked = new Set<string>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   /** Addresses that worked, newest last: what `status` reports. */
@@ -114,10 +119,26 @@ export class AgentLink {
 
   /** Remembered for reconnects; sent now when online. */
   async subscribe(paths: string[]): Promise<void> {
-    const fresh = paths.filter((p) => !this.#subscriptions.has(p));
+    const fresh = [...new Set(paths)].filter((p) => !this.#subscriptions.has(p));
     for (const p of fresh) this.#subscriptions.add(p);
-    if (fresh.length && this.#online) {
-      await this.request({ type: "secret:subscribe", paths: fresh });
+    const ws = this.#ws;
+    if (fresh.length && this.#online && ws) await this.#subscribeOn(ws, fresh);
+  }
+
+  /**
+   * Core acknowledged this exact path on the current connection, so it pushes every change:
+   * only then may a cached value be treated as current.
+   */
+  subscribed(path: string): boolean {
+    return this.#online && this.#acked.has(path);
+  }
+
+  /** In frames the protocol accepts; each acked frame's paths count as subscribed. */
+  async #subscribeOn(ws: WebSocket, paths: string[]): Promise<void> {
+    for (let i = 0; i < paths.length; i += MAX_PATHS_PER_FRAME) {
+      const chunk = paths.slice(i, i + MAX_PATHS_PER_FRAME);
+      await this.#send(ws, { type: "secret:subscribe", paths: chunk });
+      if (this.#ws === ws) { for (const p of chunk) this.#acked.add(p); }
     }
   }
 
@@ -184,8 +205,13 @@ export class AgentLink {
         version: this.#o.version,
         protocol: PROTOCOL_VERSION,
       });
-      if (this.#subscriptions.size) {
-        await this.#send(ws, { type: "secret:subscribe", paths: [...this.#subscriptions] });
+      try {
+        await this.#subscribeOn(ws, [...this.#subscriptions]);
+      } catch (e) {
+        // Refused (e.g. over core's limit): the link still serves reads, and the paths that
+        // were not acked are re-read rather than trusted. Only a dead link fails the handshake.
+        if (!(e instanceof LinkError)) throw e;
+        this.#o.log?.("agent link: subscriptions refused", { url, error: e.message });
       }
     } catch {
       ws.close(4000, "handshake failed");
@@ -228,6 +254,7 @@ export class AgentLink {
     const wasOnline = this.#online;
     this.#online = false;
     this.#ws = null;
+    this.#acked.clear();
     clearInterval(this.#heartbeatTimer);
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer);

@@ -191,8 +191,15 @@ export class AgentService {
 
   async #confirmAll(): Promise<void> {
     const now = this.#now();
-    for (const e of this.#cache.entries()) this.#cache.touch(e.path, now);
-    if (this.#persist) {
+    // Only a path core acknowledged a subscription for is pushed on change; any other cached
+    // value may have changed unseen, so it keeps ageing towards max_stale.
+    let all = true;
+    for (const e of this.#cache.entries()) {
+      if (this.#link?.subscribed(e.path)) this.#cache.touch(e.path, now);
+      else all = false;
+    }
+    // link-state.json confirms every persisted entry at the next start: only when that is true.
+    if (this.#persist && all) {
       await writeFileAtomic(
         `${this.#cfg.state_dir}/link-state.json`,
         JSON.stringify({ confirmedAt: now }),
@@ -365,8 +372,9 @@ export class AgentService {
       }
     }
     const hit = this.#cache.get(path, this.#now());
-    if (hit.kind === "hit" && online && hit.stale) {
-      // Past its lease: refresh now, and fall back to the cached value only if that fails.
+    if (hit.kind === "hit" && online && (hit.stale || !this.#link!.subscribed(path))) {
+      // Past its lease, or not covered by a push subscription: refresh now, and fall back to
+      // the cached value only if that fails.
       const r = await this.#fetch(path).catch(() => null);
       if (r) return r;
     }

@@ -10,6 +10,8 @@ export const PROTOCOL_VERSION = 1;
 /** Largest frame either side accepts: a whole KV secret (core accepts bodies this large). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const HEARTBEAT_MS = 30_000;
+/** Core closes a link silent for HEARTBEAT_MS * 2 + 15 s; an agent's heartbeat stays below it. */
+export const MAX_HEARTBEAT_MS = 60_000;
 /** WebSocket close code core sends when the agent (or its certificate) has been revoked. */
 export const AGENT_REVOKED_CLOSE = 4004;
 

@@ -47,7 +47,8 @@ export interface AgentConnectionInfo {
 
 /** Token lifetime per link; renewed by heartbeats, so a dead link's token lapses within it. */
 const LINK_TOKEN_TTL = 3600;
-const MAX_SUBSCRIPTIONS = 1000;
+/** Matches the agent's default cache bound (cache.max_entries), one subscription per entry. */
+const MAX_SUBSCRIPTIONS = 10_000;
 /** Without any frame for this long the link is presumed dead and closed. */
 const SILENCE_LIMIT_MS = HEARTBEAT_MS * 2 + 15_000;
 
@@ -105,16 +106,23 @@ export class AgentHub {
     if (old) this.#end(old, 4000, "replaced by a newer connection");
     const s = new Session(peer, socket, this.#core.now());
     this.#sessions.set(peer.id, s);
-    const { token } = await this.#core.tokens.create({
-      policies,
-      parent: null,
-      displayName: `agent-${peer.id}`,
-      ttl: LINK_TOKEN_TTL,
-      explicitMaxTtl: 0,
-      path: "sys/agent/connect",
-      meta: { agent_id: peer.id },
-      source: `agent-link/${peer.id}`,
-    });
+    let token: string;
+    try {
+      ({ token } = await this.#core.tokens.create({
+        policies,
+        parent: null,
+        displayName: `agent-${peer.id}`,
+        ttl: LINK_TOKEN_TTL,
+        explicitMaxTtl: 0,
+        path: "sys/agent/connect",
+        meta: { agent_id: peer.id },
+        source: `agent-link/${peer.id}`,
+      }));
+    } catch (e) {
+      // No token, no link: never leave a registered session that cannot act.
+      this.detach(s);
+      throw e;
+    }
     if (s.closed) {
       await this.#revokeToken(token);
       return s;
@@ -157,11 +165,20 @@ export class AgentHub {
       case "ack":
         return;
       case "secret:subscribe": {
-        for (const p of m.paths) {
-          if (s.subscriptions.size >= MAX_SUBSCRIPTIONS) break;
-          s.subscriptions.add(p);
+        // All or nothing: the agent treats an acked path as pushed-on-change, so a path
+        // silently left out would be served stale while the agent believes it current.
+        const fresh = m.paths.filter((p) => !s.subscriptions.has(p));
+        if (s.subscriptions.size + new Set(fresh).size > MAX_SUBSCRIPTIONS) {
+          s.send({
+            type: "error",
+            id: m.id,
+            status: 429,
+            errors: [`too many subscriptions: at most ${MAX_SUBSCRIPTIONS} per agent`],
+          });
+          return;
         }
-        s.send({ type: "ack", id: m.id, data: { subscriptions: [...s.subscriptions] } });
+        for (const p of fresh) s.subscriptions.add(p);
+        s.send({ type: "ack", id: m.id, data: { subscriptions: s.subscriptions.size } });
         return;
       }
       case "secret:read": {

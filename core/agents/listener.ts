@@ -13,6 +13,9 @@ import { MAX_FRAME_BYTES } from "../../lib/agent_protocol.ts";
 import { AgentHub } from "./hub.ts";
 import { log } from "../log.ts";
 
+/** Frames a peer may send before its link is set up; an honest agent waits for nothing. */
+const MAX_EARLY_FRAMES = 16;
+
 export interface AgentListenerOptions {
   address: string;
   /** DNS names / IPs for the listener's certificate. */
@@ -71,26 +74,46 @@ export class AgentListener {
               const peer = c.get("peer");
               const remote = c.env.incoming.socket.remoteAddress ?? "";
               let session: Awaited<ReturnType<AgentHub["attach"]>> | null = null;
+              let closed = false;
               const early: unknown[] = [];
               return {
+                // The adapter does not await onOpen: a rejection here would be unhandled and
+                // end the whole core process, so every failure is caught and closes the link.
                 async onOpen(_e, ws) {
                   if (peer.kind !== "agent") {
                     ws.close(4003, "not an agent certificate");
                     return;
                   }
-                  const policies = await identity.agentPolicies(peer.id);
-                  session = await hub.attach(
-                    { id: peer.id, serial: peer.serial, remoteAddress: remote },
-                    { send: (t) => ws.send(t), close: (code, reason) => ws.close(code, reason) },
-                    policies,
-                  );
+                  try {
+                    const policies = await identity.agentPolicies(peer.id);
+                    session = await hub.attach(
+                      { id: peer.id, serial: peer.serial, remoteAddress: remote },
+                      { send: (t) => ws.send(t), close: (code, reason) => ws.close(code, reason) },
+                      policies,
+                    );
+                  } catch (e) {
+                    log.warn("agent link set-up failed", {
+                      agent_id: peer.id,
+                      error: (e as Error).message,
+                    });
+                    early.length = 0;
+                    ws.close(1011, "link set-up failed");
+                    return;
+                  }
+                  // Closed while being set up: onClose found no session to detach.
+                  if (closed) {
+                    hub.detach(session);
+                    return;
+                  }
                   for (const m of early.splice(0)) void hub.onFrame(session, m);
                 },
                 onMessage(e) {
                   if (session) void hub.onFrame(session, e.data);
-                  else early.push(e.data);
+                  else if (!closed && early.length < MAX_EARLY_FRAMES) early.push(e.data);
                 },
                 onClose() {
+                  closed = true;
+                  early.length = 0;
                   if (session) hub.detach(session);
                 },
               };

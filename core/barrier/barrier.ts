@@ -8,17 +8,23 @@ import type { AuditRow, PhysicalOp, PhysicalStorage } from "../storage/storage.t
 import { childNames } from "../storage/storage.ts";
 import { open, seal, termOf } from "./aead.ts";
 import type { Keyring } from "./keyring.ts";
+import { PlaintextCache } from "./plaintext_cache.ts";
 import type { StorageView, WriteOp } from "../../engines/sdk.ts";
 
 export const KEYRING_PATH = "core/keyring";
+
+/** Default memory for decrypted hot values (see plaintext_cache.ts); 0 turns the cache off. */
+export const PLAINTEXT_CACHE_BYTES = 16 * 1024 * 1024;
 
 export class Barrier implements StorageView {
   readonly physical: PhysicalStorage;
   #keyring: Keyring | null = null;
   #encryptions = 0;
+  readonly #plain: PlaintextCache;
 
-  constructor(physical: PhysicalStorage) {
+  constructor(physical: PhysicalStorage, opts: { plaintextCacheBytes?: number } = {}) {
     this.physical = physical;
+    this.#plain = new PlaintextCache(opts.plaintextCacheBytes ?? PLAINTEXT_CACHE_BYTES);
   }
 
   get sealed(): boolean {
@@ -44,9 +50,15 @@ export class Barrier implements StorageView {
     this.#encryptions = 0;
   }
 
+  /** How many decrypted values are held (for tests and metrics). */
+  get cachedPlaintexts(): number {
+    return this.#plain.size;
+  }
+
   seal(): void {
     this.#keyring?.wipe();
     this.#keyring = null;
+    this.#plain.wipe();
   }
 
   encrypt(key: string, value: Uint8Array): Uint8Array {
@@ -64,7 +76,12 @@ export class Barrier implements StorageView {
   async get(key: string): Promise<Uint8Array | null> {
     if (this.sealed) throw new Sealed();
     const blob = await this.physical.get(key);
-    return blob ? this.decrypt(key, blob) : null;
+    if (!blob) return null;
+    const hit = this.#plain.get(key, blob);
+    if (hit) return hit;
+    const plain = this.decrypt(key, blob);
+    this.#plain.set(key, blob, plain);
+    return plain;
   }
 
   put(key: string, value: Uint8Array): Promise<void> {
@@ -91,6 +108,9 @@ export class Barrier implements StorageView {
   /** Encrypts every put, then hands ops (and audit rows) to storage as one durable transaction. */
   transaction(ops: WriteOp[], audit?: AuditRow[]): Promise<void> {
     if (this.sealed) return Promise.reject(new Sealed());
+    // Not needed for correctness (entries are checked against the stored blob), but the old
+    // plaintext should not outlive the write in memory.
+    for (const o of ops) this.#plain.delete(o.key);
     const phys: PhysicalOp[] = ops.map((o) =>
       o.op === "put" ? { op: "put", key: o.key, value: this.encrypt(o.key, o.value) } : o
     );

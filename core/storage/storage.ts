@@ -20,6 +20,11 @@ export interface AuditRow {
 
 export interface PhysicalStorage {
   readonly kind: string;
+  /**
+   * The stored value. It may be the same array on every call while the value is unchanged, but a
+   * changed value is always a new array (the barrier's plaintext cache relies on this), and
+   * nobody may mutate an array this returns.
+   */
   get(key: string): Promise<Uint8Array | null>;
   /** All keys that start with `prefix`, sorted, at most `limit`. */
   keys(prefix: string, limit?: number): Promise<string[]>;

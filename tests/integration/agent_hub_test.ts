@@ -249,3 +249,131 @@ Deno.test("hub: cert:renew over the link issues a new certificate for the same a
     await e.close();
   }
 });
+
+/** Collects unhandled rejections (which would end a real core process) while `f` runs. */
+async function noUnhandledRejections(f: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onRejection = (ev: PromiseRejectionEvent) => {
+    ev.preventDefault();
+    seen.push(ev.reason);
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  try {
+    await f();
+    // Give a rejected promise a turn to surface.
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+  }
+  return seen;
+}
+
+Deno.test("hub: core sealing while a link opens is no unhandled rejection (core keeps running)", async () => {
+  const e = await env();
+  const creds = await e.creds("edge-seal");
+  const identity = e.t.core.identity!;
+  const real = identity.agentPolicies.bind(identity);
+  // The race made certain: the seal lands between the upgrade and the link's set-up.
+  identity.agentPolicies = async (id) => {
+    await e.t.core.sealNow();
+    return await real(id);
+  };
+  let l: AgentLink | null = null;
+  try {
+    const seen = await noUnhandledRejections(async () => {
+      l = link(e.url, creds);
+      await waitFor(() => Promise.resolve(e.t.core.sealed), 5000, "sealed");
+      await new Promise((r) => setTimeout(r, 200));
+    });
+    assert.deepEqual(seen.map((x) => String(x)), []);
+    assert.equal(l!.online, false);
+    assert.equal(e.listener.hub.connections().length, 0);
+  } finally {
+    (l as AgentLink | null)?.stop();
+    await e.close();
+  }
+});
+
+Deno.test("hub: a link closed while it is being set up leaves no live session behind", async () => {
+  const e = await env();
+  const creds = await e.creds("edge-ghost");
+  const identity = e.t.core.identity!;
+  const real = identity.agentPolicies.bind(identity);
+  let clientClosed!: () => void;
+  const closed = new Promise<void>((r) => clientClosed = r);
+  identity.agentPolicies = async (id) => {
+    await closed;
+    return await real(id);
+  };
+  const client = Deno.createHttpClient({
+    cert: creds.certPem,
+    key: creds.keyPem,
+    caCerts: [creds.caPem],
+  });
+  try {
+    const ws = new WebSocket(`${e.url}/v1/agent/connect`, { client } as unknown as string[]);
+    await new Promise((r) => ws.onopen = r);
+    const gone = new Promise((r) => ws.onclose = r);
+    ws.close();
+    await gone;
+    await new Promise((r) => setTimeout(r, 100));
+    clientClosed();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(e.listener.hub.connections().map((c) => c.agent_id), []);
+    const rec = await e.t.req("GET", "/v1/sys/agents/edge-ghost");
+    assert.equal(rec.body.data.connected, false);
+  } finally {
+    client.close();
+    await e.close();
+  }
+});
+
+Deno.test("hub: an agent holding more than one frame of subscriptions still links and gets pushes", async () => {
+  const e = await env();
+  const pushes: CoreMessage[] = [];
+  const l = new AgentLink({
+    urls: [e.url],
+    credentials: () => creds,
+    version: "test",
+    onPush: (m) => pushes.push(m),
+    onState: () => {},
+    backoffInitialMs: 100,
+    backoffMaxMs: 200,
+  });
+  const creds = await e.creds("edge-many");
+  try {
+    const paths = Array.from({ length: 1500 }, (_, i) => `secret/data/web/s${i}`);
+    await l.subscribe(paths); // offline: remembered, sent on connect
+    l.start();
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    assert.ok(l.subscribed("secret/data/web/s1499"));
+    await e.t.req("POST", "/v1/secret/data/web/s1499", { data: { k: "v" } });
+    await waitFor(() => Promise.resolve(pushes.length > 0), 1000, "push");
+    assert.equal((pushes[0] as { path: string }).path, "secret/data/web/s1499");
+  } finally {
+    l.stop();
+    await e.close();
+  }
+});
+
+Deno.test("hub: subscriptions beyond the per-agent limit are refused, not silently dropped", async () => {
+  const e = await env();
+  const l = link(e.url, await e.creds("edge-cap"));
+  try {
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    for (let i = 0; i < 10; i++) {
+      const paths = Array.from({ length: 1000 }, (_, j) => `secret/data/web/c${i}-${j}`);
+      await l.subscribe(paths);
+    }
+    await assert.rejects(
+      l.subscribe(["secret/data/web/one-too-many"]),
+      (err: unknown) => err instanceof LinkError && err.status === 429,
+    );
+    assert.equal(l.subscribed("secret/data/web/one-too-many"), false);
+    assert.equal(l.subscribed("secret/data/web/c9-999"), true);
+    assert.equal(e.listener.hub.connections()[0]!.subscriptions, 10_000);
+  } finally {
+    l.stop();
+    await e.close();
+  }
+});

@@ -174,6 +174,8 @@ const BAD: [string, unknown, string, string][] = [
   ["auth.secret_id_file", "role_id", "auth.secret_id_file", "same file"],
   ["log_level", "trace", "log_level", "debug, info"],
   ["link", { heartbeat: "0s" }, "link.heartbeat", "at least 1ms"],
+  // Core closes a link silent for 75 s: a longer heartbeat would flap the link forever.
+  ["link", { heartbeat: "90s" }, "link.heartbeat", "at most 60s"],
   ["link", { backoff_initial: "10s", backoff_max: "1s" }, "link.backoff_max", "not be less"],
   ["link", { backoff: "1s" }, "link.backoff", "unknown key"],
   [

@@ -51,3 +51,12 @@ Deno.test("leases: no lease id or zero duration is not tracked; forget cancels",
   await sleep(150);
   assert.deepEqual([refetched, renewed], [[], []]);
 });
+
+Deno.test("leases: a lease longer than a timer can hold is not renewed at once (no renewal storm)", async () => {
+  const { r, refetched, renewed } = renewer(() => Promise.resolve({ lease_duration: 40 * 86400 }));
+  // 40 days: two thirds of it in ms overflows a 32-bit timer, which would fire immediately.
+  r.track("db/creds/long", "l-long", 40 * 86400, true);
+  await sleep(50);
+  r.stop();
+  assert.deepEqual([renewed, refetched], [[], []]);
+});
