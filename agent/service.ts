@@ -78,6 +78,7 @@ export class AgentService {
   #revoked = false;
   #leases: LeaseRenewer;
   readonly #inflight = new Map<string, Promise<ReadResult>>();
+  readonly #requeued = new Map<string, Promise<ReadResult>>();
 
   constructor(cfg: AgentConfig, o: AgentServiceOptions) {
     this.#cfg = cfg;
@@ -94,7 +95,10 @@ export class AgentService {
       renew: (leaseId, increment) =>
         this.#request({ type: "secret:lease_renew", lease_id: leaseId, increment }),
       refetch: (path) =>
-        this.#background(this.#fetch(path).then(() => this.#afterChange([path])), "lease refetch"),
+        this.#background(
+          this.#fetch(path, true).then(() => this.#afterChange([path])),
+          "lease refetch",
+        ),
       log: this.#log,
     });
   }
@@ -273,7 +277,7 @@ export class AgentService {
     if (!up) return;
     // Anything may have changed while we were away: refresh everything we hold or need.
     const paths = [...new Set([...this.#wanted, ...this.#cache.entries().map((e) => e.path)])];
-    await Promise.all(paths.map((p) => this.#fetch(p)));
+    await Promise.all(paths.map((p) => this.#fetch(p, true)));
     await this.#confirmAll();
     await this.#afterChange(paths);
   }
@@ -291,16 +295,16 @@ export class AgentService {
 
   async #onPush(m: CoreMessage): Promise<void> {
     if (m.type === "secret:rotated") {
-      await this.#fetch(m.path);
+      await this.#fetch(m.path, true);
       await this.#afterChange([m.path]);
     } else if (m.type === "policy:updated") {
       const paths = this.#cache.entries().map((e) => e.path);
-      await Promise.all(paths.map((p) => this.#fetch(p)));
+      await Promise.all(paths.map((p) => this.#fetch(p, true)));
       await this.#afterChange(paths);
     } else if (m.type === "lease:revoked") {
       const path = this.#leases.pathOf(m.lease_id);
       if (path) {
-        await this.#fetch(path);
+        await this.#fetch(path, true);
         await this.#afterChange([path]);
       }
     }
@@ -311,9 +315,23 @@ export class AgentService {
     return this.#link.request(m);
   }
 
-  /** Reads through the link and updates the cache; one fetch per path at a time. */
-  #fetch(path: string): Promise<ReadResult> {
+  /**
+   * Reads through the link and updates the cache; one fetch per path at a time. `fresh` is for
+   * callers that know the value changed (a push, a reconnect): a fetch already in flight may
+   * have been answered before the change, so they get one that starts after it.
+   */
+  #fetch(path: string, fresh = false): Promise<ReadResult> {
     const running = this.#inflight.get(path);
+    if (running && fresh) {
+      const queued = this.#requeued.get(path);
+      if (queued) return queued;
+      const next = running.catch(() => null).then(() => {
+        this.#requeued.delete(path);
+        return this.#fetch(path);
+      });
+      this.#requeued.set(path, next);
+      return next;
+    }
     if (running) return running;
     const p = this.#fetchNow(path).finally(() => this.#inflight.delete(path));
     this.#inflight.set(path, p);
