@@ -184,6 +184,20 @@ export class AgentService {
     this.#persist = next;
   }
 
+  /**
+   * The disk cache key derives from the identity's private key, which a renewal or a new
+   * bootstrap just replaced on disk: without rewriting, the next start could read none of it,
+   * and a device restarted while offline would have nothing to serve.
+   */
+  async #rekeyPersistentCache(id: Identity): Promise<void> {
+    const next = await PersistentCache.open(
+      `${this.#cfg.state_dir}/cache`,
+      keyMaterialFromPrivateKeyPem(id.keyPem),
+    );
+    this.#persist = next;
+    for (const e of this.#cache.entries()) await next.save(e);
+  }
+
   async #readLinkState(): Promise<LinkState> {
     try {
       const s = JSON.parse(await Deno.readTextFile(`${this.#cfg.state_dir}/link-state.json`));
@@ -239,6 +253,7 @@ export class AgentService {
         this.#identity = id;
         this.#log("info", "bootstrapped", { agent_id: this.#cfg.agent_id, serial: id.serial });
         if (!this.#persist) await this.#openPersistentCache();
+        else if (!this.#cfg.cache.key_file) await this.#rekeyPersistentCache(id);
         this.#startLink();
         return;
       } catch (e) {
@@ -462,15 +477,7 @@ export class AgentService {
       const next = identityFrom(keyPem, data, id.caPem);
       await saveIdentity(this.#cfg.state_dir, next);
       this.#identity = next;
-      if (!this.#cfg.cache.key_file && this.#persist) {
-        // The cache key derives from the private key, which just rotated: re-encrypt.
-        const fresh = await PersistentCache.open(
-          `${this.#cfg.state_dir}/cache`,
-          keyMaterialFromPrivateKeyPem(keyPem),
-        );
-        for (const e of this.#cache.entries()) await fresh.save(e);
-        this.#persist = fresh;
-      }
+      if (!this.#cfg.cache.key_file && this.#persist) await this.#rekeyPersistentCache(next);
       this.#log("info", "certificate renewed", { serial: next.serial });
       // Reconnect so the link presents the new certificate.
       this.#link.stop();

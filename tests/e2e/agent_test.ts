@@ -14,6 +14,8 @@ import {
   writeSecret,
 } from "../helpers/agent_env.ts";
 import { call } from "../helpers/server_process.ts";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
 
 const TEMPLATE = `DB_PASSWORD={{ secret "secret/data/web/db" "password" }}
 DB_USER={{ secret "secret/data/web/db" "user" | default "app" }}
@@ -25,6 +27,7 @@ interface World {
   agent: AgentProc;
   dest: string;
   reloads: string;
+  newSecretId(): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ async function world(config: Record<string, unknown> = {}): Promise<World> {
     agent,
     dest,
     reloads,
+    newSecretId: () => role.secretId(),
     async cleanup() {
       await agent.kill("SIGKILL").catch(() => {});
       await core.kill("SIGKILL").catch(() => {});
@@ -196,6 +200,52 @@ Deno.test("agent: core down → cache serves; agent restart while down → disk 
     await waitFor(async () => (await readText(w.dest)).includes("after-restart"), 10_000, "push");
   });
 });
+
+Deno.test("agent: an expired identity re-bootstraps and the disk cache follows the new key", async () => {
+  await withWorld({}, async (w) => {
+    await waitFor(() => online(w.agent), 15_000, "online");
+    assert.equal((await w.agent.get("secret/data/web/db")).status, 200);
+    await w.agent.kill("SIGTERM");
+    // A device that was off longer than its certificate lives: same key, certificate expired.
+    const idDir = `${w.agent.dir}/state/identity`;
+    const key = await importPkcs8(await Deno.readTextFile(`${idDir}/agent.key`));
+    const expired = await x509.X509CertificateGenerator.createSelfSigned({
+      name: "CN=edge-1",
+      notBefore: new Date(Date.now() - 4 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+      keys: key,
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+    });
+    await Deno.writeTextFile(`${idDir}/agent.crt`, expired.toString("pem"));
+    await Deno.writeTextFile(`${w.agent.dir}/secret_id`, await w.newSecretId());
+    const oldKey = await Deno.readTextFile(`${idDir}/agent.key`);
+    await w.agent.restart();
+    await waitFor(() => online(w.agent), 15_000, "online after re-bootstrap");
+    assert.notEqual(await Deno.readTextFile(`${idDir}/agent.key`), oldKey);
+
+    // Offline restart: only a cache rewritten under the new key can still be read.
+    await w.core.kill("SIGKILL");
+    await w.agent.kill("SIGTERM");
+    await w.agent.restart();
+    const r = await w.agent.get("secret/data/web/db");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.data.data.password, "s3cret-v1");
+  });
+});
+
+async function importPkcs8(pem: string): Promise<CryptoKeyPair> {
+  const der = Uint8Array.from(
+    atob(pem.replace(/-----[^-]+-----|\s/g, "")),
+    (c) => c.charCodeAt(0),
+  );
+  const alg = { name: "ECDSA", namedCurve: "P-256" };
+  const privateKey = await crypto.subtle.importKey("pkcs8", der, alg, true, ["sign"]);
+  const jwk = await crypto.subtle.exportKey("jwk", privateKey);
+  delete jwk.d;
+  jwk.key_ops = ["verify"];
+  const publicKey = await crypto.subtle.importKey("jwk", jwk, alg, true, ["verify"]);
+  return { privateKey, publicKey };
+}
 
 Deno.test("agent: past max_stale the cache fails closed", async () => {
   await withWorld({ cache: { max_stale: "2s" } }, async (w) => {
