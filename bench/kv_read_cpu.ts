@@ -104,12 +104,16 @@ try {
   await call(app, "POST", "secret/data/bench/db", {
     data: { username: "app", password: "s3cr3t-bench" },
   }, root);
+  const latencies: number[] = [];
   const read = async () => {
+    const t = performance.now();
     const r = await call(app, "GET", "secret/data/bench/db", undefined, tok);
+    latencies.push(performance.now() - t);
     if (r.data.data.password !== "s3cr3t-bench") throw new Error("wrong value read");
   };
 
   await run(Math.min(2000, READS), read);
+  latencies.length = 0;
   const rounds: { thread: number; writer: number; wall: number }[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const cpu0 = threadCpuNs();
@@ -126,6 +130,8 @@ try {
   const verify = await call(app, "GET", "sys/audit/verify", undefined, root);
   if (!verify.data.ok) throw new Error("audit chain broken after the run");
   const threads = rounds.map((r) => r.thread).sort((a, b) => a - b);
+  latencies.sort((a, b) => a - b);
+  const pct = (q: number) => Number(latencies[Math.floor(latencies.length * q)]!.toFixed(2));
   // deno-lint-ignore no-console
   console.log(JSON.stringify({
     scenario: "kv_read",
@@ -137,6 +143,10 @@ try {
     writer_thread_us_per_read: Math.round(
       rounds.reduce((s, r) => s + r.writer, 0) / ROUNDS,
     ),
+    // In process, so without wrk's share of the CPU: the stalls that are ours alone.
+    latency_p50_ms: pct(0.5),
+    latency_p99_ms: pct(0.99),
+    latency_max_ms: pct(0.99999),
     wall_reads_per_s_best: Math.round(Math.max(...rounds.map((r) => r.wall))),
     audit_rows_checked: verify.data.checked,
   }));

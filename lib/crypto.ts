@@ -1,14 +1,12 @@
 /** Small crypto helpers shared by core and agent. No side effects at import. */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 
 export { constantTimeEqual, randomBase62 } from "./web_crypto.ts";
+// Not node:crypto: its hash ops stall the event loop on this Deno (see lib/sha256.ts).
+export { sha256Hex } from "./sha256.ts";
 
 export function randomKey(bytes = 32): Uint8Array {
   return new Uint8Array(randomBytes(bytes));
-}
-
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 export function toBase64(b: Uint8Array): string {

@@ -12,3 +12,13 @@ export type WriterReply =
   | { t: "done"; ok: true }
   | { t: "done"; ok: false; error: string; head: { seq: number; hash: string } }
   | { t: "closed" };
+
+/** Messages between LibsqlStorage and its checkpointer worker. */
+export type CheckpointerRequest =
+  | { t: "open"; path: string; busyTimeoutMs: number; intervalMs: number }
+  | { t: "close" };
+
+export type CheckpointerReply =
+  | { t: "ready" }
+  | { t: "failed"; error: string }
+  | { t: "closed" };

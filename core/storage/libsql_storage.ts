@@ -10,7 +10,7 @@ import type Database from "libsql";
 import type { AuditRow, PhysicalOp, PhysicalStorage } from "./storage.ts";
 import { BlobCache } from "./blob_cache.ts";
 import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
-import type { WriterReply, WriterRequest } from "./libsql_protocol.ts";
+import type { CheckpointerRequest, WriterReply, WriterRequest } from "./libsql_protocol.ts";
 
 interface Pending {
   ops: PhysicalOp[];
@@ -29,6 +29,8 @@ export interface LibsqlOptions {
   busyTimeoutMs?: number;
   /** "FULL" (default) syncs every commit that changes data. */
   synchronous?: "FULL" | "NORMAL";
+  /** How often the checkpointer thread copies the WAL into the database file. */
+  checkpointIntervalMs?: number;
 }
 
 export class StorageError extends Error {
@@ -40,6 +42,7 @@ export class LibsqlStorage implements PhysicalStorage {
   readonly path: string;
   #db: Database.Database;
   #worker: Worker;
+  #checkpointer: Worker;
   #get: Stmt;
   #keys: Stmt;
   #queue: Pending[] = [];
@@ -49,10 +52,17 @@ export class LibsqlStorage implements PhysicalStorage {
   #cache: BlobCache;
   onAuditRollback?: (head: { seq: number; hash: string }) => void;
 
-  private constructor(path: string, db: Database.Database, worker: Worker, cacheBytes: number) {
+  private constructor(
+    path: string,
+    db: Database.Database,
+    worker: Worker,
+    checkpointer: Worker,
+    cacheBytes: number,
+  ) {
     this.path = path;
     this.#db = db;
     this.#worker = worker;
+    this.#checkpointer = checkpointer;
     this.#cache = new BlobCache(cacheBytes);
     this.#get = db.prepare(`SELECT value FROM kv WHERE key = ?`).raw(true);
     this.#keys = db.prepare(`SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?`)
@@ -62,32 +72,39 @@ export class LibsqlStorage implements PhysicalStorage {
 
   static async open(path: string, opts: LibsqlOptions = {}): Promise<LibsqlStorage> {
     const busy = opts.busyTimeoutMs ?? 5000;
-    const worker = new Worker(new URL("./libsql_writer.ts", import.meta.url).href, {
-      type: "module",
-    });
-    const ready = await new Promise<WriterReply>((resolve) => {
-      worker.onmessage = (ev: MessageEvent<WriterReply>) => resolve(ev.data);
-      worker.onerror = (ev) => {
-        ev.preventDefault();
-        resolve({ t: "failed", error: ev.message });
-      };
-      const open: WriterRequest = {
+    const open: WriterRequest = {
+      t: "open",
+      path,
+      busyTimeoutMs: busy,
+      fullMode: opts.synchronous ?? "FULL",
+    };
+    const worker = await startWorker(new URL("./libsql_writer.ts", import.meta.url), open, path);
+    let checkpointer: Worker;
+    try {
+      const m: CheckpointerRequest = {
         t: "open",
         path,
         busyTimeoutMs: busy,
-        fullMode: opts.synchronous ?? "FULL",
+        intervalMs: opts.checkpointIntervalMs ?? 250,
       };
-      worker.postMessage(open);
-    });
-    if (ready.t !== "ready") {
-      worker.terminate();
-      throw new StorageError(
-        `cannot open ${path}: ${ready.t === "failed" ? ready.error : ready.t}`,
+      checkpointer = await startWorker(
+        new URL("./libsql_checkpointer.ts", import.meta.url),
+        m,
+        path,
       );
+    } catch (e) {
+      worker.terminate();
+      throw e;
     }
     const db = openDb(path, busy);
     migrate(db); // a no-op: the writer already migrated; keeps a stray open from racing it
-    return new LibsqlStorage(path, db, worker, opts.cacheBytes ?? 64 * 1024 * 1024);
+    return new LibsqlStorage(
+      path,
+      db,
+      worker,
+      checkpointer,
+      opts.cacheBytes ?? 64 * 1024 * 1024,
+    );
   }
 
   get(key: string): Promise<Uint8Array | null> {
@@ -192,22 +209,46 @@ export class LibsqlStorage implements PhysicalStorage {
     }
   }
 
-  /** Waits for queued writes, then closes both connections and the writer thread. */
+  /** Waits for queued writes, then closes the connections and both worker threads. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#inflight || this.#queue.length) {
       await new Promise<void>((r) => this.#drained = r);
     }
-    await new Promise<void>((resolve) => {
-      this.#worker.onmessage = (ev: MessageEvent<WriterReply>) => {
-        if (ev.data.t === "closed") resolve();
-      };
-      const m: WriterRequest = { t: "close" };
-      this.#worker.postMessage(m);
-    });
-    this.#worker.terminate();
+    // The checkpointer first: the writer's connection, closing last, checkpoints what is left.
+    await stopWorker(this.#checkpointer);
+    await stopWorker(this.#worker);
     this.#db.close();
     this.#cache.clear();
   }
+}
+
+/** Starts a storage worker and waits for its answer to `open`. */
+async function startWorker(url: URL, open: { t: "open" }, path: string): Promise<Worker> {
+  const worker = new Worker(url.href, { type: "module" });
+  const ready = await new Promise<{ t: string; error?: string }>((resolve) => {
+    worker.onmessage = (ev: MessageEvent<{ t: string; error?: string }>) => resolve(ev.data);
+    worker.onerror = (ev) => {
+      ev.preventDefault();
+      resolve({ t: "failed", error: ev.message });
+    };
+    worker.postMessage(open);
+  });
+  if (ready.t !== "ready") {
+    worker.terminate();
+    throw new StorageError(`cannot open ${path}: ${ready.error ?? ready.t}`);
+  }
+  return worker;
+}
+
+/** Asks a storage worker to close its connection, waits for it, then ends the thread. */
+async function stopWorker(worker: Worker): Promise<void> {
+  await new Promise<void>((resolve) => {
+    worker.onmessage = (ev: MessageEvent<{ t: string }>) => {
+      if (ev.data.t === "closed") resolve();
+    };
+    worker.postMessage({ t: "close" });
+  });
+  worker.terminate();
 }

@@ -1,7 +1,7 @@
 /**
  * The write side of the libSQL storage, in its own worker thread: it owns the only writing
  * connection and runs one transaction per batch the main thread sends. Commits (and their fsync)
- * and WAL checkpoints happen here, so they never stall request handling.
+ * happen here, so they never stall request handling; WAL checkpoints have a thread of their own.
  */
 /// <reference lib="deno.worker" />
 import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
@@ -25,6 +25,10 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
       db = openDb(m.path, m.busyTimeoutMs);
       fullMode = m.fullMode;
       db.exec(`PRAGMA synchronous = ${fullMode}`);
+      // Checkpoints run on their own thread (libsql_checkpointer.ts), never inside a commit
+      // that requests are waiting for; the WAL file is cut back after it restarts.
+      db.exec(`PRAGMA wal_autocheckpoint = 0`);
+      db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`);
       migrate(db);
       put = db.prepare(
         `INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
