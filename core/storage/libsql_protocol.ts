@@ -3,7 +3,8 @@ import type { AuditRow, PhysicalOp } from "./storage.ts";
 
 export type WriterRequest =
   | { t: "open"; path: string; busyTimeoutMs: number; fullMode: string }
-  | { t: "tx"; ops: PhysicalOp[]; audit: AuditRow[] }
+  /** `audit`: rows as encodeAuditRows wrote them ("" for none). */
+  | { t: "tx"; ops: PhysicalOp[]; audit: string }
   | { t: "close" };
 
 export type WriterReply =
@@ -22,3 +23,40 @@ export type CheckpointerReply =
   | { t: "ready" }
   | { t: "failed"; error: string }
   | { t: "closed" };
+
+/**
+ * Audit rows as text, one per line: seq, prev hash, hash, mac, entry JSON, tab-separated. The
+ * entry is canonical JSON, which escapes every control character, so it holds no tab or newline;
+ * the other fields are a number and hex.
+ */
+export function encodeAuditRows(rows: AuditRow[]): string {
+  let out = "";
+  for (const r of rows) {
+    const json = r.entryJson ?? JSON.stringify(r.entry);
+    out += `${r.seq}\t${r.prevHash}\t${r.hash}\t${r.mac}\t${json}\n`;
+  }
+  return out;
+}
+
+/** Calls `row` for each line encodeAuditRows wrote. */
+export function forEachAuditRow(
+  text: string,
+  row: (seq: number, prevHash: string, hash: string, mac: string, entryJson: string) => void,
+): void {
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf("\n", at);
+    const t1 = text.indexOf("\t", at);
+    const t2 = text.indexOf("\t", t1 + 1);
+    const t3 = text.indexOf("\t", t2 + 1);
+    const t4 = text.indexOf("\t", t3 + 1);
+    row(
+      Number(text.slice(at, t1)),
+      text.slice(t1 + 1, t2),
+      text.slice(t2 + 1, t3),
+      text.slice(t3 + 1, t4),
+      text.slice(t4 + 1, end),
+    );
+    at = end + 1;
+  }
+}

@@ -5,7 +5,7 @@
  */
 /// <reference lib="deno.worker" />
 import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
-import type { WriterReply, WriterRequest } from "./libsql_protocol.ts";
+import { forEachAuditRow, type WriterReply, type WriterRequest } from "./libsql_protocol.ts";
 import type Database from "libsql";
 
 let db: Database.Database | null = null;
@@ -61,7 +61,7 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
     }
     d.exec("BEGIN IMMEDIATE");
     try {
-      for (const a of m.audit) ins.run(a.seq, a.prevHash, a.hash, a.mac, a.entryJson);
+      forEachAuditRow(m.audit, (seq, prev, hash, mac, json) => ins.run(seq, prev, hash, mac, json));
       for (const o of m.ops) {
         if (o.op === "put") put.run(o.key, o.value);
         else del.run(o.key);
