@@ -14,9 +14,7 @@
  * (one unlimited secret-id).
  */
 import { parseArgs } from "node:util";
-import { createCore } from "../core/server.ts";
-import { decodeShare } from "../core/seal/seal.ts";
-import { setLogLevel } from "../core/log.ts";
+import { call, run, threadCpuNs, withCore, workerCpuMs } from "./cpu_harness.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -30,75 +28,8 @@ const LOGINS = Number(args.logins);
 const CONCURRENCY = Number(args.concurrency);
 const SINGLE_USE = args["single-use"];
 
-const libc = Deno.dlopen("libc.so.6", {
-  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-});
-const CLOCK_THREAD_CPUTIME_ID = 3;
-const ts = new BigInt64Array(2);
-
-/** CPU nanoseconds used so far by the calling (request) thread alone. */
-function threadCpuNs(): number {
-  libc.symbols.clock_gettime(CLOCK_THREAD_CPUTIME_ID, ts);
-  return Number(ts[0]!) * 1e9 + Number(ts[1]!);
-}
-
-/** CPU milliseconds of this process's worker threads (the storage writer), from /proc. */
-function workerCpuMs(): number {
-  let ms = 0;
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    const stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
-    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    if (!comm.startsWith("worker")) continue;
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ms += (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 10 ms ticks
-  }
-  return ms;
-}
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
-type App = Awaited<ReturnType<typeof createCore>>["app"];
-
-/** One request through the app, as the server would hand it over (minus the socket). */
-async function call(
-  app: App,
-  method: string,
-  path: string,
-  body?: unknown,
-  token?: string,
-): Promise<Json> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token) headers["x-vault-token"] = token;
-  const res = await app.fetch(
-    new Request(`http://127.0.0.1/v1/${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-    { remoteAddr: "127.0.0.1" },
-  );
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** Runs `n` calls of `one`, at most CONCURRENCY at a time. */
-async function run(n: number, one: () => Promise<unknown>): Promise<void> {
-  let left = n;
-  const worker = async () => {
-    while (left-- > 0) await one();
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, worker));
-}
-
-setLogLevel("warn");
-const dir = await Deno.makeTempDir({ prefix: "secrethub-login-cpu-" });
-const { core, app } = await createCore(`${dir}/secrethub.db`, { tidyIntervalMs: 0 });
-try {
-  const init = await core.init(1, 1);
-  await core.unseal(decodeShare(init.keys_base64[0]!));
-  const root = init.root_token;
-
+let result: Record<string, number> = {};
+const checked = await withCore("secrethub-login-cpu-", async (app, root) => {
   await call(app, "POST", "sys/auth/approle", { type: "approle" }, root);
   await call(app, "POST", "auth/approle/role/bench", {
     token_policies: ["default"],
@@ -122,31 +53,26 @@ try {
       secret_id: secretIds[SINGLE_USE ? next++ : 0],
     });
 
-  await run(warmup, login);
+  await run(warmup, CONCURRENCY, login);
   const cpu0 = threadCpuNs();
   const proc0 = process.cpuUsage();
   const worker0 = workerCpuMs();
   const t0 = performance.now();
-  await run(LOGINS, login);
+  await run(LOGINS, CONCURRENCY, login);
   const wall = performance.now() - t0;
-  const thread = (threadCpuNs() - cpu0) / 1000 / LOGINS;
   const p = process.cpuUsage(proc0);
-  const writer = (workerCpuMs() - worker0) * 1000 / LOGINS;
-  const verify = await call(app, "GET", "sys/audit/verify", undefined, root);
-  if (!verify.data.ok) throw new Error("audit chain broken after the run");
-  // deno-lint-ignore no-console
-  console.log(JSON.stringify({
-    scenario: SINGLE_USE ? "approle_login_single_use" : "approle_login",
-    logins: LOGINS,
-    concurrency: CONCURRENCY,
-    request_thread_us_per_login: Number(thread.toFixed(1)),
-    writer_thread_us_per_login: Math.round(writer),
+  result = {
+    request_thread_us_per_login: Number(((threadCpuNs() - cpu0) / 1000 / LOGINS).toFixed(1)),
+    writer_thread_us_per_login: Math.round((workerCpuMs() - worker0) * 1000 / LOGINS),
     process_cpu_us_per_login: Number(((p.user + p.system) / LOGINS).toFixed(1)),
     wall_logins_per_s: Math.round(LOGINS / (wall / 1000)),
-    audit_rows_checked: verify.data.checked,
-  }));
-} finally {
-  await core.close();
-  libc.close();
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-}
+  };
+});
+// deno-lint-ignore no-console
+console.log(JSON.stringify({
+  scenario: SINGLE_USE ? "approle_login_single_use" : "approle_login",
+  logins: LOGINS,
+  concurrency: CONCURRENCY,
+  ...result,
+  audit_rows_checked: checked,
+}));
