@@ -9,12 +9,15 @@ TARGETS=${TARGETS:-"x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu"}
 # the libSQL native addon. The agent also runs programs: template reload commands and the child
 # of `agent exec` (argv arrays, never a shell), hence --allow-run.
 PERMS=(--allow-net --allow-read --allow-write --allow-env --allow-ffi --allow-sys --allow-run)
+# Worker modules are outside the static module graph: deno compile embeds them only when named
+# (tests/unit/compile_script_test.ts checks that every worker the code starts is listed here).
+INCLUDES=(--include core/storage/libsql_writer.ts --include core/storage/libsql_checkpointer.ts)
 mkdir -p dist
 status=0
 for t in $TARGETS; do
   out="dist/secrethub-$t"
   log=$(mktemp)
-  if deno compile "${PERMS[@]}" --target "$t" --output "$out" main.ts >"$log" 2>&1; then
+  if deno compile "${PERMS[@]}" "${INCLUDES[@]}" --target "$t" --output "$out" main.ts >"$log" 2>&1; then
     # A DENORT_BIN that is not a denort (e.g. the full deno CLI) yields a binary that ignores its
     # embedded program; catch that here instead of shipping it.
     host="$(uname -m)-unknown-linux-gnu"

@@ -1,11 +1,22 @@
 import type { Json } from "./test_core.ts";
 /** Runs `main.ts server -config` as a real child process on a free 127.0.0.1 port. */
 
+/**
+ * A free port below the kernel's ephemeral range (32768+). A port the OS hands out for `port: 0`
+ * is also what it hands to outgoing connections, so a server restarted on it (tests kill and
+ * restart cores) could find it taken by some other test's client socket.
+ */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      const l = Deno.listen({ hostname: "127.0.0.1", port });
+      l.close();
+      return port;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
 }
 
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -42,12 +53,15 @@ export async function startServerProcess(
   if (log) void child.stderr.pipeTo(log.writable).catch(() => {});
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
+  let exited = null as Deno.CommandStatus | null;
+  void child.status.then((st) => exited = st);
   for (;;) {
     try {
       const r = await fetch(`${url}/v1/sys/health`);
       await r.body?.cancel();
       break;
     } catch {
+      if (exited) throw new Error(`server on port ${port} exited with code ${exited.code}`);
       if (Date.now() > deadline) {
         child.kill("SIGKILL");
         await child.status;
