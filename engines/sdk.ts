@@ -110,5 +110,8 @@ export function writeJSON(s: StorageView, key: string, value: unknown): Promise<
 
 /** RFC 3339 with nanoseconds, as Vault prints times. */
 export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z");
+  // toISOString always ends in ".sssZ"; a slice is a fraction of a regex replace (every read
+  // formats several times).
+  const iso = new Date(ms).toISOString();
+  return iso.slice(0, -1) + "000000Z";
 }
