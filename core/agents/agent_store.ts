@@ -3,11 +3,15 @@
  * the token source (AppRole role, or token accessor) that first got a certificate for it; another
  * source cannot get certificates in its name. Exported for the agent hub (connection info).
  */
-import { PermissionDenied } from "../../lib/errors.ts";
+import { BadRequest, PermissionDenied } from "../../lib/errors.ts";
 import { putJSONOp, readJSON, type StorageView } from "../../engines/sdk.ts";
 import { KeyedLock } from "../auth/approle/lock.ts";
 
-export type AgentStatus = "active" | "revoked";
+/**
+ * `suspended` is reversible (no certificates, no link, until activated again); `revoked` is
+ * final and also revokes its certificates.
+ */
+export type AgentStatus = "active" | "suspended" | "revoked";
 
 export interface AgentCert {
   serial_number: string;
@@ -91,6 +95,22 @@ export class AgentStore {
         updated_time: this.#now(),
       };
       await this.#s.batch([putJSONOp(id, next)]);
+    });
+  }
+
+  /**
+   * Suspends or re-activates an agent; null for an unknown id. A revoked agent stays revoked:
+   * 400, since re-activating it would bring back an identity whose certificates are on the CRL.
+   */
+  setStatus(id: string, status: "active" | "suspended"): Promise<AgentRecord | null> {
+    return this.#locks.run(id, async () => {
+      const cur = await this.get(id);
+      if (!cur) return null;
+      if (cur.status === "revoked") throw new BadRequest(`agent "${id}" is revoked`);
+      if (cur.status === status) return cur;
+      const next: AgentRecord = { ...cur, status, updated_time: this.#now() };
+      await this.#s.batch([putJSONOp(id, next)]);
+      return next;
     });
   }
 

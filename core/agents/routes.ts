@@ -1,7 +1,7 @@
 /**
  * `sys/agents`: the registry of agents (from their records) joined with live link information
  * (from the hub, when this node runs the agent listener). Reads need `read`/`list` on the path;
- * disconnect needs sudo, like other operator actions on sys/.
+ * disconnect, suspend and activate need sudo, like other operator actions on sys/.
  */
 import { NotFound } from "../../lib/errors.ts";
 import type { Core } from "../core.ts";
@@ -67,6 +67,21 @@ export function agentRoutes(core: Core): CorePathSpec[] {
         },
       },
     },
+    ...(["suspend", "activate"] as const).map((action): CorePathSpec => ({
+      pattern: `agents/:id/${action}`,
+      sudo: true,
+      operations: {
+        update: async (r) => {
+          const id = r.params.id!;
+          const rec = await store().setStatus(id, action === "suspend" ? "suspended" : "active");
+          if (!rec) throw new NotFound();
+          // A suspended agent's live link goes now; its next handshake is refused until it is
+          // activated again. Not the revocation close code: it keeps its cache until max_stale.
+          if (action === "suspend") core.agentLinks?.disconnect(id, "agent suspended");
+          return { data: { agent_id: id, status: rec.status } };
+        },
+      },
+    })),
     {
       pattern: "agents/:id/disconnect",
       sudo: true,

@@ -177,15 +177,36 @@ Deno.test("hub: a write to a subscribed path is pushed within 1 s; unreadable pa
 Deno.test("hub: one link per agent; an app certificate is refused; disconnect works", async () => {
   const e = await env();
   const creds = await e.creds("edge-c");
-  const first = link(e.url, creds);
+  const closes: unknown[] = [];
+  const first = new AgentLink({
+    urls: [e.url],
+    credentials: () => creds,
+    version: "test",
+    onPush: () => {},
+    onState: () => {},
+    // Long enough that the first link does not take the place back while the test looks.
+    backoffInitialMs: 10_000,
+    backoffMaxMs: 10_000,
+    log: (msg, f) => {
+      if (msg === "agent link closed") closes.push(f?.code);
+    },
+  });
+  first.start();
   let second: AgentLink | null = null;
   try {
     await waitFor(() => Promise.resolve(first.online), 5000, "first online");
     second = link(e.url, creds);
     await waitFor(() => Promise.resolve(second!.online), 5000, "second online");
+    // The newer connection wins and the older one is told why.
+    await waitFor(() => Promise.resolve(closes.includes(4000)), 5000, "first closed");
+    assert.equal(first.online, false);
     const list = await e.t.req("GET", "/v1/sys/agents");
     assert.deepEqual(list.body.data.keys, ["edge-c"]);
     assert.equal(e.listener.hub.connections().length, 1);
+    const info = list.body.data.key_info["edge-c"];
+    assert.equal(info.connected, true);
+    assert.equal(info.remote_address, "127.0.0.1");
+    assert.ok(Date.now() - Date.parse(info.last_seen) < 60_000, info.last_seen);
     first.stop();
 
     // An app's certificate chains to the same CA but is not an agent identity.
@@ -213,6 +234,38 @@ Deno.test("hub: one link per agent; an app certificate is refused; disconnect wo
   } finally {
     first.stop();
     second?.stop();
+    await e.close();
+  }
+});
+
+Deno.test("hub: a suspended agent is dropped and refused until activated; a revoked one stays revoked", async () => {
+  const e = await env();
+  const creds = await e.creds("edge-s");
+  const l = link(e.url, creds);
+  try {
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    const s = await e.t.req("POST", "/v1/sys/agents/edge-s/suspend", {});
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    assert.equal(s.body.data.status, "suspended");
+    await waitFor(() => Promise.resolve(!l.online), 5000, "dropped");
+    // It keeps retrying every 100-200 ms; every handshake must be refused while suspended.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(l.online, false);
+    assert.equal((await e.t.req("GET", "/v1/sys/agents/edge-s")).body.data.status, "suspended");
+    // No new certificate either, even with valid AppRole credentials.
+    await assert.rejects(e.creds("edge-s"), /403|permission denied/);
+
+    const a = await e.t.req("POST", "/v1/sys/agents/edge-s/activate", {});
+    assert.equal(a.body.data.status, "active");
+    await waitFor(() => Promise.resolve(l.online), 5000, "back online");
+
+    assert.equal((await e.t.req("POST", "/v1/sys/agents/edge-s/revoke", {})).status, 200);
+    const again = await e.t.req("POST", "/v1/sys/agents/edge-s/activate", {});
+    assert.equal(again.status, 400);
+    assert.match(again.body.errors[0], /revoked/);
+    assert.equal((await e.t.req("POST", "/v1/sys/agents/nobody/suspend", {})).status, 404);
+  } finally {
+    l.stop();
     await e.close();
   }
 });
