@@ -48,6 +48,38 @@ export interface EngineResponse {
   status?: number;
   /** A non-JSON body (PEM, DER as base64 is not used: PEM/CRL text) outside the envelope. */
   raw?: { body: string; contentType: string; status?: number };
+  /**
+   * The data is a dynamic secret (e.g. database credentials): core registers a lease for it,
+   * answers with its `lease_id`, `lease_duration` and `renewable`, and later calls the engine's
+   * {@link EngineSecrets} to renew or revoke it. `ttl`/`maxTtl` are seconds (0: the mount's
+   * default/max lease TTL). `internal` is what the engine needs to renew/revoke (e.g. the
+   * username); it is stored through the barrier and never returned to clients.
+   */
+  secret?: { ttl: number; maxTtl: number; renewable: boolean; internal: Record<string, unknown> };
+}
+
+/** A lease as core hands it back to the engine that created it. */
+export interface LeaseInfo {
+  leaseId: string;
+  /** The request path inside the mount that created it ("creds/readonly"). */
+  path: string;
+  internal: Record<string, unknown>;
+  /** Unix ms. */
+  issueTime: number;
+  /** Unix ms: the current expiry, and the hard limit no renewal may pass. */
+  expireTime: number;
+  maxExpireTime: number;
+}
+
+/**
+ * Renew/revoke for the dynamic secrets an engine's responses carry (Vault's framework.Secret).
+ * Core calls them with the lease's stored state; the engine must be idempotent on revoke (a
+ * revoke may be retried after a crash).
+ */
+export interface EngineSecrets {
+  /** Extend to `expireTime` (Unix ms, already capped by core at the lease's max). */
+  renew?(lease: LeaseInfo, expireTime: number): Promise<void>;
+  revoke(lease: LeaseInfo): Promise<void>;
 }
 
 export interface MountInfo {
@@ -88,6 +120,10 @@ export interface Engine {
   type: string;
   version: string;
   paths: PathSpec[];
+  /** Present on engines that hand out leased (dynamic) secrets. */
+  secrets?: EngineSecrets;
+  /** Called when the mount goes away or core seals (close pools, clear caches). */
+  close?(): Promise<void>;
 }
 
 export type EngineFactory = (ctx: EngineContext) => Engine;
