@@ -197,7 +197,12 @@ const schema = v.strictObject({
       v.pipe(v.string(), v.regex(ENV_NAME_RE, "is not a valid variable name prefix")),
     ),
     prefix_paths: v.optional(v.array(nonEmpty), []),
-    restart_on_change: v.optional(v.boolean(), true),
+    // No default here: parseAgentConfig must see whether it was set, to refuse it with
+    // reload_signal.
+    restart_on_change: v.optional(v.boolean()),
+    reload_signal: v.optional(
+      v.picklist(RELOAD_SIGNALS, `must be one of ${RELOAD_SIGNALS.join(", ")}`),
+    ),
   })),
   log_level: v.optional(
     v.picklist(["debug", "info", "warn", "error"], "must be debug, info, warn or error"),
@@ -209,12 +214,14 @@ type Parsed = v.InferOutput<typeof schema>;
 /**
  * The validated config. Differences from the file: modes are numbers, `cache.max_stale` is in
  * seconds and the `link` durations in milliseconds, `agent_id` is filled in, templates carry the
- * resolved `uid`/`gid` of `user`/`group`, `exec.env` values are `{path, field}`, and every path
+ * resolved `uid`/`gid` of `user`/`group`, `exec.env` values are `{path, field}`,
+ * `exec.restart_on_change` is filled in (false when `exec.reload_signal` is set), and every path
  * is absolute.
  */
-export type AgentConfig = Omit<Parsed, "agent_id" | "templates"> & {
+export type AgentConfig = Omit<Parsed, "agent_id" | "templates" | "exec"> & {
   agent_id: string;
   templates: (Parsed["templates"][number] & { uid?: number; gid?: number })[];
+  exec?: Omit<NonNullable<Parsed["exec"]>, "restart_on_change"> & { restart_on_change: boolean };
 };
 export type TemplateConfig = AgentConfig["templates"][number];
 export type ReloadConfig = NonNullable<TemplateConfig["reload"]>;
@@ -288,6 +295,10 @@ export function parseAgentConfig(
         ? { ...t.reload, pid_file: abs(t.reload.pid_file) }
         : t.reload,
     })),
+    exec: c.exec && {
+      ...c.exec,
+      restart_on_change: c.exec.restart_on_change ?? c.exec.reload_signal === undefined,
+    },
   };
   // Core closes a link it has heard nothing from for 75 s (lib/agent_protocol.ts).
   if (out.link.heartbeat > MAX_HEARTBEAT_MS) {
@@ -322,6 +333,13 @@ export function parseAgentConfig(
   });
   if (out.exec && out.exec.prefix_paths.length > 0 && out.exec.env_prefix === undefined) {
     throw new AgentConfigError("exec.prefix_paths", "needs exec.env_prefix");
+  }
+  // Both would be one action too many on every change; say which one wins instead of guessing.
+  if (c.exec?.reload_signal !== undefined && c.exec.restart_on_change === true) {
+    throw new AgentConfigError(
+      "exec.reload_signal",
+      "cannot be combined with exec.restart_on_change: true (the signal replaces the restart)",
+    );
   }
   return out;
 }

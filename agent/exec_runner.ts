@@ -1,7 +1,8 @@
 /**
  * Connects `agent exec` (or the config's `exec` block) to the service: the child starts once
- * every secret its environment names is available, and is restarted only when that environment
- * actually changes. Until then the agent keeps serving and retries on every update.
+ * every secret its environment names is available, and is restarted (or sent
+ * `exec.reload_signal`) only when that environment actually changes. Until then the agent keeps
+ * serving and retries on every update.
  */
 import type { AgentConfig } from "./config.ts";
 import type { ExecHook } from "./exec_hook.ts";
@@ -24,6 +25,7 @@ export function execHookFor(
   const sup = new Supervisor({
     command,
     restartOnChange: cfg.exec?.restart_on_change ?? true,
+    reloadSignal: cfg.exec?.reload_signal && `SIG${cfg.exec.reload_signal}`,
     stdout: "inherit",
     stderr: "inherit",
   });

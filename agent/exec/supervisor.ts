@@ -1,7 +1,8 @@
 /**
  * Runs one child process with secrets in its environment and keeps it in step with them:
- * `update()` restarts the child (SIGTERM, then SIGKILL after a grace period) only when the
- * secret environment really changed. The child is started from an argv, never through a shell.
+ * `update()` restarts the child (SIGTERM, then SIGKILL after a grace period), or only signals
+ * it, when the secret environment really changed. The child is started from an argv, never
+ * through a shell.
  */
 
 export interface SupervisorOptions {
@@ -10,13 +11,19 @@ export interface SupervisorOptions {
   baseEnv?: Record<string, string>;
   /** false: keep the running child on change (it sees new values only when it exits). */
   restartOnChange?: boolean;
+  /**
+   * Send this signal on change instead of restarting (wins over `restartOnChange`). An
+   * environment cannot be changed from outside, so the child keeps its old one: this suits
+   * programs that re-read their secrets from a rendered file or the agent socket.
+   */
+  reloadSignal?: Deno.Signal;
   /** Grace period between SIGTERM and SIGKILL on restart/stop. Default 10 s. */
   stopTimeoutMs?: number;
   stdout?: "inherit" | "null";
   stderr?: "inherit" | "null";
 }
 
-export type UpdateResult = "unchanged" | "restarted" | "ignored" | "started";
+export type UpdateResult = "unchanged" | "restarted" | "signalled" | "ignored" | "started";
 
 export interface ChildExit {
   code: number;
@@ -62,6 +69,13 @@ export class Supervisor {
       return "started";
     }
     if (sameEnv(this.#env!, secretEnv)) return "unchanged";
+    if (this.#opts.reloadSignal) {
+      // Remembered as what the child was told about, so an identical later update is not
+      // signalled again.
+      this.#env = secretEnv;
+      this.signal(this.#opts.reloadSignal);
+      return "signalled";
+    }
     if (this.#opts.restartOnChange === false) return "ignored";
     this.#env = secretEnv;
     await this.#stopChild("SIGTERM");

@@ -28,6 +28,7 @@ interface World {
   dest: string;
   reloads: string;
   newSecretId(): Promise<string>;
+  newWrappedSecretId(): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -60,6 +61,7 @@ async function world(config: Record<string, unknown> = {}): Promise<World> {
     dest,
     reloads,
     newSecretId: () => role.secretId(),
+    newWrappedSecretId: () => role.wrappedSecretId(),
     async cleanup() {
       await agent.kill("SIGKILL").catch(() => {});
       await core.kill("SIGKILL").catch(() => {});
@@ -103,6 +105,10 @@ Deno.test("agent: bootstraps, renders the template, serves the socket, deletes t
     for (const f of ["agent.key", "agent.crt"]) {
       assert.equal((await Deno.stat(`${w.agent.dir}/state/identity/${f}`)).mode! & 0o777, 0o600);
     }
+    // Without the chmod the socket would carry the umask's bits (0755 under umask 022).
+    const sock = await Deno.lstat(w.agent.socket);
+    assert.ok(sock.isSocket);
+    assert.equal(sock.mode! & 0o777, 0o660);
     const r = await w.agent.get("secret/data/web/db");
     assert.equal(r.status, 200);
     assert.equal(r.body.data.data.password, "s3cret-v1");
@@ -162,7 +168,16 @@ Deno.test("agent: a write is pushed and re-rendered within 2 s, reload runs once
       5_000,
       "version 3 in the cache",
     );
+    // Versioned reads go to core and leave the cached (latest) version alone.
+    const v1 = await w.agent.get("secret/data/web/db?version=1");
+    assert.equal(v1.status, 200, JSON.stringify(v1.body));
+    assert.equal(v1.body.data.data.password, "s3cret-v1");
+    assert.equal(v1.body.data.metadata.version, 1);
+    const v2 = await w.agent.get("secret/data/web/db?version=2");
+    assert.equal(v2.body.data.metadata.version, 2);
+    assert.equal((await w.agent.get("secret/data/web/db?version=x")).status, 400);
     await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await w.agent.get("secret/data/web/db")).body.data.metadata.version, 3);
     assert.equal((await Deno.stat(w.dest)).mtime!.getTime(), mtime);
     assert.equal(await countLines(w.reloads), 2);
   });
@@ -180,6 +195,8 @@ Deno.test("agent: core down → cache serves; agent restart while down → disk 
     assert.match(cached.body.warnings[0], /agent cache/);
     // Not cached and core unreachable: an honest 503, not a guess.
     assert.equal((await w.agent.get("secret/data/web/other")).status, 503);
+    // Only the latest version is cached; an older one needs core.
+    assert.equal((await w.agent.get("secret/data/web/db?version=1")).status, 503);
 
     await w.agent.kill("SIGTERM");
     await w.agent.restart();
@@ -246,6 +263,53 @@ async function importPkcs8(pem: string): Promise<CryptoKeyPair> {
   const publicKey = await crypto.subtle.importKey("jwk", jwk, alg, true, ["verify"]);
   return { privateKey, publicKey };
 }
+
+Deno.test("agent: with cache.key_file the disk cache serves after an offline restart without the identity key", async () => {
+  const keyFile = await Deno.makeTempFile({ prefix: "secrethub-cache-key-" });
+  try {
+    await Deno.writeFile(keyFile, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
+    await withWorld({ cache: { key_file: keyFile } }, async (w) => {
+      await waitFor(() => online(w.agent), 15_000, "online");
+      assert.equal((await w.agent.get("secret/data/web/db")).status, 200);
+      await w.core.kill("SIGKILL");
+      await w.agent.kill("SIGTERM");
+      // With the identity gone the key file is the only key material left: the default
+      // (key derived from the agent's private key) could not open this cache at all.
+      await Deno.remove(`${w.agent.dir}/state/identity`, { recursive: true });
+      await w.agent.restart();
+      const r = await w.agent.get("secret/data/web/db");
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.data.data.password, "s3cret-v1");
+      assert.match(r.body.warnings[0], /agent cache/);
+    });
+  } finally {
+    await Deno.remove(keyFile).catch(() => {});
+  }
+});
+
+Deno.test("agent: auth.wrapped unwraps a wrapped secret-id and refuses a plain one", async () => {
+  const auth = { role_id_file: "role_id", secret_id_file: "secret_id", wrapped: true };
+  // world() hands the agent a plain secret-id: with wrapped set, that must not log in.
+  await withWorld({ auth }, async (w) => {
+    const secretIdFile = `${w.agent.dir}/secret_id`;
+    await waitFor(
+      async () => /unwrapping/.test((await w.agent.get("agent/status", "")).body.last_error),
+      10_000,
+      "unwrap failure",
+    );
+    assert.equal((await w.agent.get("agent/status", "")).body.bootstrapped, false);
+    await Deno.stat(secretIdFile); // kept for the next attempt
+    await w.agent.kill("SIGTERM");
+    const wrapped = await w.newWrappedSecretId();
+    await Deno.writeTextFile(secretIdFile, wrapped);
+    await w.agent.restart();
+    await waitFor(() => online(w.agent), 15_000, "online");
+    await assert.rejects(Deno.stat(secretIdFile), Deno.errors.NotFound);
+    // The agent used up the single-use wrapping token.
+    const again = await call(w.core.url, "POST", "/v1/sys/wrapping/unwrap", { token: wrapped });
+    assert.equal(again.status, 400, JSON.stringify(again.body));
+  });
+});
 
 Deno.test("agent: past max_stale the cache fails closed", async () => {
   await withWorld({ cache: { max_stale: "2s" } }, async (w) => {

@@ -102,10 +102,15 @@ path "secret/data/web/*" { capabilities = ["read"] }
 path "pki/agent/issue" { capabilities = ["update"] }
 `;
 
-/** AppRole role "edge" whose tokens may read secret/data/web/* and get an agent certificate. */
+/**
+ * AppRole role "edge" whose tokens may read secret/data/web/* and get an agent certificate.
+ * `wrappedSecretId` returns a response-wrapping token holding a fresh secret-id (`auth.wrapped`).
+ */
 export async function setupAgentRole(
   core: CoreProc,
-): Promise<{ roleId: string; secretId: () => Promise<string> }> {
+): Promise<
+  { roleId: string; secretId: () => Promise<string>; wrappedSecretId: () => Promise<string> }
+> {
   const t = core.rootToken;
   const must = async (m: string, p: string, b?: unknown) => {
     const r = await call(core.url, m, p, b, t);
@@ -120,6 +125,23 @@ export async function setupAgentRole(
     roleId,
     secretId: async () =>
       (await must("POST", "/v1/auth/approle/role/edge/secret-id", {})).data.secret_id,
+    wrappedSecretId: async () => {
+      const r = await fetch(`${core.url}/v1/auth/approle/role/edge/secret-id`, {
+        method: "POST",
+        headers: {
+          "x-vault-token": t,
+          "x-vault-wrap-ttl": "5m",
+          "content-type": "application/json",
+        },
+        body: "{}",
+      });
+      const body = await r.json();
+      const token = body?.wrap_info?.token;
+      if (r.status !== 200 || typeof token !== "string" || body.data !== null) {
+        throw new Error(`wrapped secret-id: ${r.status} ${JSON.stringify(body)}`);
+      }
+      return token;
+    },
   };
 }
 

@@ -98,6 +98,18 @@ Deno.test("parseAgentConfig() accepts every documented key", () => {
   assert.equal(c.exec!.restart_on_change, true);
 });
 
+Deno.test("parseAgentConfig() turns restart_on_change off by default when reload_signal is set", () => {
+  const exec = (e: Record<string, unknown>) =>
+    parseAgentConfig(set(minimal(), "exec", { command: ["app"], ...e }), "/cfg", "h").exec!;
+  assert.equal(exec({}).restart_on_change, true);
+  assert.equal(exec({}).reload_signal, undefined);
+  assert.equal(exec({ restart_on_change: false }).restart_on_change, false);
+  const sig = exec({ reload_signal: "USR1" });
+  assert.equal(sig.reload_signal, "USR1");
+  assert.equal(sig.restart_on_change, false);
+  assert.equal(exec({ reload_signal: "HUP", restart_on_change: false }).reload_signal, "HUP");
+});
+
 /** [mutation path, value, expected key, message fragment] */
 const BAD: [string, unknown, string, string][] = [
   ["core.addresses", [], "core.addresses", "at least one"],
@@ -171,6 +183,14 @@ const BAD: [string, unknown, string, string][] = [
   ["exec", { command: ["a"], env: { "1X": "p#f" } }, "exec.env.1X", "variable name"],
   ["exec", { command: ["a"], env: { X: "no-field" } }, "exec.env.X", "path#field"],
   ["exec", { command: ["a"], prefix_paths: ["p"] }, "exec.prefix_paths", "needs exec.env_prefix"],
+  ["exec", { command: ["a"], reload_signal: "KILL" }, "exec.reload_signal", "one of HUP, TERM"],
+  ["exec", { command: ["a"], reload_signal: "SIGHUP" }, "exec.reload_signal", "one of HUP"],
+  [
+    "exec",
+    { command: ["a"], reload_signal: "HUP", restart_on_change: true },
+    "exec.reload_signal",
+    "cannot be combined with exec.restart_on_change",
+  ],
   ["auth.secret_id_file", "role_id", "auth.secret_id_file", "same file"],
   ["log_level", "trace", "log_level", "debug, info"],
   ["link", { heartbeat: "0s" }, "link.heartbeat", "at least 1ms"],

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildExecEnv, ExecEnvError } from "../../agent/exec/env.ts";
 import { Supervisor } from "../../agent/exec/supervisor.ts";
+import { parseAgentConfig } from "../../agent/config.ts";
+import { execHookFor } from "../../agent/exec_runner.ts";
 
 const SECRETS: Record<string, Record<string, unknown>> = {
   "secret/data/db": { password: "pw1", port: 5432 },
@@ -145,6 +147,98 @@ Deno.test("Supervisor with restart_on_change=false keeps the running child", asy
       assert.equal(sup.pid, pid);
     } finally {
       await sup.stop();
+    }
+  });
+});
+
+/** Logs "ready" once its HUP trap is set, "hup <$X>" on each HUP; $X is its start-up value. */
+const HUP_CHILD = `trap 'echo "hup $X" >> "$0"' HUP; echo "ready $X" >> "$0"; ` +
+  `while true; do sleep 0.05; done`;
+
+Deno.test("Supervisor with a reload signal signals the child instead of restarting it", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "seen");
+    const sup = new Supervisor({
+      command: ["bash", "-c", HUP_CHILD, out],
+      reloadSignal: "SIGHUP",
+      stopTimeoutMs: 2000,
+    });
+    try {
+      await sup.start({ X: "a" });
+      await waitFor(() => lines(out).length === 1);
+      const pid = sup.pid;
+      assert.equal(await sup.update({ X: "b" }), "signalled");
+      await waitFor(() => lines(out).length === 2);
+      // Same process, same (old) environment: only the signal tells it something changed.
+      assert.equal(sup.pid, pid);
+      assert.deepEqual(lines(out), ["ready a", "hup a"]);
+      // The signalled environment counts as current: no second signal for the same values.
+      assert.equal(await sup.update({ X: "b" }), "unchanged");
+      assert.equal(await sup.update({ X: "c" }), "signalled");
+      await waitFor(() => lines(out).length === 3);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(lines(out), ["ready a", "hup a", "hup a"]);
+    } finally {
+      await sup.stop();
+    }
+  });
+});
+
+/** The exec hook built from a parsed config, as `agent exec` builds it. */
+function hookFromConfig(exec: Record<string, unknown>) {
+  const cfg = parseAgentConfig(
+    {
+      core: { addresses: ["https://core:8200"], agent_addresses: ["wss://core:8201"] },
+      auth: { role_id_file: "role_id", secret_id_file: "secret_id" },
+      state_dir: "state",
+      listener: { socket: "agent.sock" },
+      exec: { env: { X: "secret/data/x#v" }, ...exec },
+    },
+    "/cfg",
+    "host",
+  );
+  const logged: string[] = [];
+  const hook = execHookFor(cfg, undefined, (_l, msg) => logged.push(msg));
+  const secret = (v: string) => (p: string) => p === "secret/data/x" ? { v } : undefined;
+  return { hook, logged, secret };
+}
+
+Deno.test("agent exec: reload_signal in the config signals the child on a change", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "seen");
+    const { hook, logged, secret } = hookFromConfig({
+      command: ["bash", "-c", HUP_CHILD, out],
+      reload_signal: "HUP",
+    });
+    try {
+      await hook.start(secret("one"));
+      await waitFor(() => lines(out).length === 1);
+      await hook.update(secret("two"));
+      await waitFor(() => lines(out).length === 2);
+      assert.deepEqual(lines(out), ["ready one", "hup one"]);
+      assert.deepEqual(logged, ["exec: child started", "exec: child signalled"]);
+    } finally {
+      await hook.stop();
+    }
+  });
+});
+
+Deno.test("agent exec: restart_on_change true in the config still restarts the child", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "seen");
+    const { hook, logged, secret } = hookFromConfig({
+      command: ["bash", "-c", HUP_CHILD, out],
+      restart_on_change: true,
+    });
+    try {
+      await hook.start(secret("one"));
+      await waitFor(() => lines(out).length === 1);
+      await hook.update(secret("two"));
+      await waitFor(() => lines(out).length === 2);
+      assert.deepEqual(lines(out), ["ready one", "ready two"]);
+      assert.deepEqual(logged, ["exec: child started", "exec: child restarted"]);
+    } finally {
+      await hook.stop();
     }
   });
 });
