@@ -46,8 +46,8 @@ export interface EngineResponse {
   warnings?: string[];
   /** Defaults to 200 with data, 204 without. */
   status?: number;
-  /** A non-JSON body (PEM, DER as base64 is not used: PEM/CRL text) outside the envelope. */
-  raw?: { body: string; contentType: string; status?: number };
+  /** A non-JSON body outside the envelope: PEM text, or DER bytes (Vault's `pki/ca`, `crl`). */
+  raw?: { body: string | Uint8Array<ArrayBuffer>; contentType: string; status?: number };
   /**
    * The data is a dynamic secret (e.g. database credentials): core registers a lease for it,
    * answers with its `lease_id`, `lease_duration` and `renewable`, and later calls the engine's

@@ -27,8 +27,8 @@ export interface PeerIdentity {
 export interface CoreResponse extends EngineResponse {
   /** Vault's `auth` block (logins, token create/renew). */
   auth?: Record<string, unknown>;
-  /** A non-JSON body (PEM, Prometheus text) or a JSON body outside the envelope (sys/init). */
-  raw?: { body: string; contentType: string; status?: number };
+  /** A non-JSON body (PEM, DER, Prometheus text) or a JSON body outside the envelope (sys/init). */
+  raw?: { body: string | Uint8Array<ArrayBuffer>; contentType: string; status?: number };
 }
 
 export type CoreHandler = (req: CoreRequest) => Promise<CoreResponse | void>;

@@ -1,12 +1,14 @@
 /**
  * Reading a client's PKCS#10 request. The signature is always checked: a CSR whose signature does
  * not verify proves nothing about who holds the key, so it is refused before any name is looked at.
+ * Every caller (sign/:role, sign-verbatim, root/sign-intermediate) gets a key that meets
+ * checkKeyStrength; a role can only narrow it further.
  */
 import { BadRequest } from "../sdk.ts";
 import * as der from "./der.ts";
 import type { Bytes } from "./der.ts";
 import { parseIp } from "./ip.ts";
-import { type KeySpec, specFromSpki } from "./keys.ts";
+import { checkKeyStrength, type KeySpec, specFromSpki } from "./keys.ts";
 import { singlePem } from "./pem.ts";
 import * as x509 from "./x509.ts";
 
@@ -42,6 +44,10 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   } catch {
     throw new BadRequest("could not parse the CSR");
   }
+  // Before the signature: a key WebCrypto cannot import (P-224, say) would otherwise be reported
+  // as a bad signature rather than as the key it is.
+  const spec = specFromSpki(spki);
+  checkKeyStrength(spec);
   let valid = false;
   try {
     valid = await csr.verify();
@@ -52,7 +58,7 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
 
   const out: ParsedCsr = {
     spki,
-    spec: specFromSpki(spki),
+    spec,
     subject,
     commonName: csr.subjectName.getField("CN")[0] ?? "",
     dns: [],

@@ -33,6 +33,16 @@ const CURVES: Record<number, Curve> = {
   384: { name: "P-384", oid: "1.3.132.0.34", hash: "SHA-384", signatureOid: "1.2.840.10045.4.3.3" },
 };
 const RSA_BITS = [2048, 3072, 4096];
+/** Vault's floor for any RSA key it certifies, whatever the role allows ("any" included). */
+export const MIN_RSA_BITS = 2048;
+
+/** Curves recognised only to name them in the refusal; none of them is certified here. */
+const OTHER_CURVES: Record<string, string> = {
+  "1.2.840.10045.3.1.1": "P-192",
+  "1.3.132.0.33": "P-224",
+  "1.3.132.0.35": "P-521",
+  "1.3.132.0.10": "secp256k1",
+};
 
 const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const OID_RSA = "1.2.840.113549.1.1.1";
@@ -186,7 +196,8 @@ export function specFromSpki(spki: Bytes): KeySpec {
       for (const [bits, c] of Object.entries(CURVES)) {
         if (c.oid === curve) return { type: "ec", bits: Number(bits) };
       }
-      throw new BadRequest(`unsupported elliptic curve ${curve}: use P-256 or P-384`);
+      const name = OTHER_CURVES[curve] ?? curve;
+      throw new BadRequest(`unsupported elliptic curve ${name}: use P-256 or P-384`);
     }
     if (alg === OID_RSA) {
       const bits = der.content(spki, key!).subarray(1); // skip the unused-bits byte
@@ -201,6 +212,17 @@ export function specFromSpki(spki: Bytes): KeySpec {
   } catch (e) {
     if (e instanceof BadRequest) throw e;
     throw new BadRequest("malformed public key");
+  }
+}
+
+/**
+ * The minimum every externally supplied key must meet before anything is signed for it, role or
+ * no role: a role's `key_type: "any"` waives the type, never the strength. EC curves and key
+ * algorithms are already limited by specFromSpki.
+ */
+export function checkKeyStrength(spec: KeySpec): void {
+  if (spec.type === "rsa" && spec.bits < MIN_RSA_BITS) {
+    throw new BadRequest(`RSA keys must be at least ${MIN_RSA_BITS} bits (got ${spec.bits})`);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createPrivateKey, createPublicKey } from "node:crypto";
-import { generateKey, keySpec, privateKeyOut, specFromSpki } from "./keys.ts";
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { checkKeyStrength, generateKey, keySpec, privateKeyOut, specFromSpki } from "./keys.ts";
 
 Deno.test("generateKey() returns an SPKI that matches the exported private key", async () => {
   for (const [type, bits] of [["ec", 256], ["ec", 384], ["ed25519", 0]] as const) {
@@ -41,4 +41,33 @@ Deno.test("keySpec() refuses sizes the engine does not issue", () => {
   assert.throws(() => keySpec("ec", 521), /unsupported key_bits 521/);
   assert.throws(() => keySpec("rsa", 1024), /unsupported key_bits 1024/);
   assert.throws(() => keySpec("dsa", 0), /unsupported key_type/);
+});
+
+function spkiOf(
+  type: "rsa" | "ec" | "ed25519",
+  opts: Record<string, unknown>,
+): Uint8Array<ArrayBuffer> {
+  // deno-lint-ignore no-explicit-any
+  const { publicKey } = generateKeyPairSync(type as any, opts);
+  return new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
+}
+
+Deno.test("checkKeyStrength() refuses RSA under 2048 bits; specFromSpki() names refused curves", () => {
+  for (const bits of [1024, 2047]) {
+    const spec = specFromSpki(spkiOf("rsa", { modulusLength: bits }));
+    assert.deepEqual(spec, { type: "rsa", bits });
+    assert.throws(
+      () => checkKeyStrength(spec),
+      new RegExp(`^BadRequest: RSA keys must be at least 2048 bits \\(got ${bits}\\)$`),
+    );
+  }
+  checkKeyStrength(specFromSpki(spkiOf("rsa", { modulusLength: 2048 })));
+  checkKeyStrength(specFromSpki(spkiOf("ed25519", {})));
+  checkKeyStrength(specFromSpki(spkiOf("ec", { namedCurve: "P-256" })));
+  for (const curve of ["P-224", "P-521"]) {
+    assert.throws(
+      () => specFromSpki(spkiOf("ec", { namedCurve: curve })),
+      new RegExp(`unsupported elliptic curve ${curve}: use P-256 or P-384`),
+    );
+  }
 });

@@ -1,9 +1,11 @@
 /**
- * Reading issued certificates: `cert/:serial` (unauthenticated, as in Vault) with `/raw` and
- * `/raw/pem`, LIST `certs/` and `certs/revoked/`, and SecretHub's `certificates[/:id]`.
+ * Reading issued certificates: `cert/:serial` (unauthenticated, as in Vault) with `/raw` (DER)
+ * and `/raw/pem`, LIST `certs/` and `certs/revoked/`, and SecretHub's `certificates[/:id]`.
  */
 import { type EngineResponse, NotFound, type PathSpec, rfc3339 } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
+import { certsFromPem } from "./pem.ts";
+import { derRaw, pemRaw } from "./response.ts";
 import { normalizeSerial } from "./serial.ts";
 
 async function certView(b: PkiBackend, serial: string): Promise<Record<string, unknown>> {
@@ -47,7 +49,9 @@ export function certPaths(b: PkiBackend): PathSpec[] {
       operations: {
         async read(req) {
           const view = await certView(b, normalizeSerial(req.params.serial!));
-          return { raw: { body: `${view.certificate}\n`, contentType: "application/pkix-cert" } };
+          const [der] = certsFromPem(view.certificate as string);
+          if (!der) throw new Error("the stored certificate holds no PEM block");
+          return derRaw(der, "application/pkix-cert");
         },
       },
     },
@@ -57,12 +61,7 @@ export function certPaths(b: PkiBackend): PathSpec[] {
       operations: {
         async read(req) {
           const view = await certView(b, normalizeSerial(req.params.serial!));
-          return {
-            raw: {
-              body: `${view.certificate}\n`,
-              contentType: "application/pem-certificate-chain",
-            },
-          };
+          return pemRaw(view.certificate as string, "application/pem-certificate-chain");
         },
       },
     },

@@ -1,10 +1,13 @@
 /**
  * What relying parties fetch without a token, as in Vault: the CA certificate and chain, and the
- * CRL. Raw routes answer PEM text (the envelope cannot carry DER), JSON routes `{certificate}`.
+ * CRL. `ca` and `crl` answer DER, their `/pem` variants and `ca_chain` PEM text, JSON routes
+ * `{certificate}` (PEM).
  */
 import { type EngineResponse, NotFound, type PathSpec } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import { CRL_VALIDITY_MS, rebuildCrl } from "./crl.ts";
+import { pemBlocks } from "./pem.ts";
+import { derRaw, pemRaw } from "./response.ts";
 import { PkiStore } from "./store.ts";
 
 const PEM_CHAIN = "application/pem-certificate-chain";
@@ -13,6 +16,12 @@ async function caPem(b: PkiBackend): Promise<string> {
   const ca = await b.ca.get();
   if (!ca) throw new NotFound();
   return ca.record.certificate;
+}
+
+async function caDer(b: PkiBackend): Promise<Uint8Array<ArrayBuffer>> {
+  const ca = await b.ca.get();
+  if (!ca) throw new NotFound();
+  return new Uint8Array(ca.cert.rawData);
 }
 
 async function chainPem(b: PkiBackend): Promise<string> {
@@ -39,8 +48,10 @@ async function crlPem(b: PkiBackend): Promise<string> {
   });
 }
 
-function raw(body: string, contentType: string): EngineResponse {
-  return { raw: { body: body.endsWith("\n") ? body : body + "\n", contentType } };
+async function crlDer(b: PkiBackend): Promise<Uint8Array<ArrayBuffer>> {
+  const [block] = pemBlocks(await crlPem(b));
+  if (!block) throw new Error("the stored CRL holds no PEM block");
+  return block.der;
 }
 
 function certJson(certificate: string, extra: Record<string, unknown> = {}): EngineResponse {
@@ -55,16 +66,16 @@ function fetchPath(pattern: string, read: () => Promise<EngineResponse>): PathSp
 
 export function fetchPaths(b: PkiBackend): PathSpec[] {
   return [
-    fetchPath("ca", async () => raw(await caPem(b), "application/pkix-cert")),
-    fetchPath("ca/pem", async () => raw(await caPem(b), PEM_CHAIN)),
+    fetchPath("ca", async () => derRaw(await caDer(b), "application/pkix-cert")),
+    fetchPath("ca/pem", async () => pemRaw(await caPem(b), PEM_CHAIN)),
     fetchPath("cert/ca", async () => certJson(await caPem(b))),
-    fetchPath("ca_chain", async () => raw(await chainPem(b), PEM_CHAIN)),
+    fetchPath("ca_chain", async () => pemRaw(await chainPem(b), PEM_CHAIN)),
     fetchPath("cert/ca_chain", async () => {
       const chain = await chainPem(b);
       return { data: { certificate: chain, ca_chain: chain } };
     }),
-    fetchPath("crl", async () => raw(await crlPem(b), "application/pkix-crl")),
-    fetchPath("crl/pem", async () => raw(await crlPem(b), "application/x-pem-file")),
+    fetchPath("crl", async () => derRaw(await crlDer(b), "application/pkix-crl")),
+    fetchPath("crl/pem", async () => pemRaw(await crlPem(b), "application/x-pem-file")),
     fetchPath("cert/crl", async () => certJson(await crlPem(b))),
   ];
 }

@@ -115,13 +115,18 @@ async function issueWithRole(
   );
 }
 
+/**
+ * What a role adds to the strength floor parseCsr already applied to every CSR: "any" adds
+ * nothing, a typed role pins the type and a minimum size (key_bits 0 meaning the type's default).
+ */
 function checkKey(role: RoleRecord, spec: KeySpec): void {
   if (role.key_type === "any") return;
   if (spec.type !== role.key_type) {
     throw new BadRequest(`role requires keys of type ${role.key_type}`);
   }
-  if (spec.bits < role.key_bits) {
-    throw new BadRequest(`role requires a minimum of ${role.key_bits}-bit ${role.key_type} keys`);
+  const minBits = role.key_bits || keySpec(role.key_type, 0).bits;
+  if (spec.bits < minBits) {
+    throw new BadRequest(`role requires a minimum of ${minBits}-bit ${role.key_type} keys`);
   }
 }
 

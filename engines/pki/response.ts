@@ -1,5 +1,5 @@
 /** The response shapes Vault clients read: certificates in `format`, the chain, the key once. */
-import { v } from "../sdk.ts";
+import { type EngineResponse, v } from "../sdk.ts";
 import type { LoadedCa } from "./ca.ts";
 import type { IssuedCert } from "./leaf.ts";
 import { certsFromPem } from "./pem.ts";
@@ -47,4 +47,17 @@ export function certData(
     data.private_key_type = key.type;
   }
   return data;
+}
+
+/** Vault's PEM routes (`ca/pem`, `crl/pem`, `cert/:serial/raw/pem`): the text, newline-ended. */
+export function pemRaw(pem: string, contentType: string): EngineResponse {
+  return { raw: { body: pem.endsWith("\n") ? pem : pem + "\n", contentType } };
+}
+
+/**
+ * Vault's binary routes (`ca`, `crl`, `cert/:serial/raw`): the DER bytes themselves, which is
+ * what `curl -o ca.der` and Go's x509.ParseCertificate expect.
+ */
+export function derRaw(der: Uint8Array<ArrayBuffer>, contentType: string): EngineResponse {
+  return { raw: { body: der, contentType } };
 }

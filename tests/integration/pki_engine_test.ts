@@ -123,6 +123,20 @@ async function makeCsr(
   return { pem: csr.toString("pem"), der: new Uint8Array(csr.rawData) };
 }
 
+/** An unauthenticated GET read as bytes: the DER routes must arrive unaltered. */
+async function getBytes(
+  t: TestCore,
+  path: string,
+): Promise<{ status: number; type: string | null; bytes: Uint8Array<ArrayBuffer> }> {
+  const res = await fetch(`${t.url}/v1/${path}`);
+  return { status: res.status, type: res.headers.get("content-type"), bytes: await res.bytes() };
+}
+
+/** The one PEM block's DER (PEM bodies here are single objects). */
+function pemDer(pem: string): Uint8Array {
+  return Uint8Array.fromBase64(pem.replace(/-----[^-]+-----|\s/g, ""));
+}
+
 function serialBigInt(s: string): bigint {
   return BigInt("0x" + s.replace(/[:-]/g, ""));
 }
@@ -327,7 +341,12 @@ pkiTest("revocation: the serial appears in the signed CRL and in cert/:serial", 
   assert.deepEqual(serials, [serialBigInt(a.serial_number)]);
   const next = crl.nextUpdate!.getTime() - crl.thisUpdate.getTime();
   assert.equal(next, 72 * 3600 * 1000);
-  assert.equal((await t.req("GET", "/v1/pki_int/crl", undefined, null)).text, crlRes.text);
+  // Vault's `crl` is the same CRL in DER (application/pkix-crl); only `crl/pem` is text.
+  const crlDer = await getBytes(t, "pki_int/crl");
+  assert.equal(crlDer.status, 200);
+  assert.equal(crlDer.type, "application/pkix-crl");
+  assert.deepEqual(crlDer.bytes, pemDer(crlRes.text));
+  assert.equal(new x509.X509Crl(crlDer.bytes).entries.length, 1);
   assert.equal((await call(t, "GET", "pki_int/cert/crl")).data.certificate, crlRes.text.trimEnd());
 
   // OpenSSL agrees: a is revoked, b is not.
@@ -387,22 +406,41 @@ path "pki/sign-verbatim" { capabilities = ["update"] }`,
     403,
   );
 
-  for (const path of ["ca/pem", "ca", "ca_chain"]) {
+  for (const path of ["ca/pem", "ca_chain"]) {
     const r = await t.req("GET", `/v1/pki/${path}`, undefined, null);
     assert.equal(r.status, 200, path);
     assert.equal(r.text, root.certificate + "\n");
+    assert.equal(r.headers.get("content-type"), "application/pem-certificate-chain", path);
   }
-  assert.equal(
-    (await t.req("GET", "/v1/pki/ca/pem", undefined, null)).headers.get("content-type"),
-    "application/pem-certificate-chain",
-  );
+  // `ca` is DER, as Vault serves it: the certificate's bytes, not PEM under a DER type.
+  const caDer = await getBytes(t, "pki/ca");
+  assert.equal(caDer.status, 200);
+  assert.equal(caDer.type, "application/pkix-cert");
+  assert.deepEqual(caDer.bytes, pemDer(root.certificate));
+  assert.equal(new NodeX509(caDer.bytes).subject, "CN=Root");
   assert.equal(
     (await t.req("GET", "/v1/pki/cert/ca", undefined, null)).body.data.certificate,
     root.certificate,
   );
-  assert.equal((await t.req("GET", "/v1/pki/crl/pem", undefined, null)).status, 200);
+  const crlPem = await t.req("GET", "/v1/pki/crl/pem", undefined, null);
+  assert.equal(crlPem.status, 200);
+  assert.equal(crlPem.headers.get("content-type"), "application/x-pem-file");
+  assert.match(crlPem.text, /^-----BEGIN X509 CRL-----\n/);
+  const crlDer = await getBytes(t, "pki/crl");
+  assert.equal(crlDer.type, "application/pkix-crl");
+  assert.deepEqual(crlDer.bytes, pemDer(crlPem.text));
   const serial = issued.body.data.serial_number;
+  const leafPem = issued.body.data.certificate as string;
   assert.equal((await t.req("GET", `/v1/pki/cert/${serial}`, undefined, null)).status, 200);
+  const rawDer = await getBytes(t, `pki/cert/${serial}/raw`);
+  assert.equal(rawDer.status, 200);
+  assert.equal(rawDer.type, "application/pkix-cert");
+  assert.deepEqual(rawDer.bytes, pemDer(leafPem));
+  assert.equal(new NodeX509(rawDer.bytes).subject, "CN=a.example.com");
+  const rawPem = await t.req("GET", `/v1/pki/cert/${serial}/raw/pem`, undefined, null);
+  assert.equal(rawPem.text, leafPem + "\n");
+  assert.equal(rawPem.headers.get("content-type"), "application/pem-certificate-chain");
+  assert.equal((await getBytes(t, "pki/cert/01:02:03/raw")).status, 404);
 });
 
 pkiTest(
