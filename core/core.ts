@@ -25,6 +25,7 @@ import { authBlock } from "./token/routes.ts";
 import { type Cidr, parseCidr } from "../lib/cidr.ts";
 import type { IdentityServices } from "./identity/mod.ts";
 import type { AgentLinks } from "./agents/routes.ts";
+import { LeaseManager } from "./leases/lease_manager.ts";
 
 /** Used only when no limiter was configured: logins are refused rather than left unprotected. */
 const refuseAllLogins: LoginLimiter = {
@@ -63,6 +64,7 @@ interface Unsealed {
   audit: AuditBroker;
   auth: AuthTable;
   wrapping: Wrapping;
+  leases: LeaseManager;
   rootKey: Uint8Array;
 }
 
@@ -145,6 +147,9 @@ export class Core {
   get wrapping(): Wrapping {
     return this.#need().wrapping;
   }
+  get leases(): LeaseManager {
+    return this.#need().leases;
+  }
 
   sealStatus(): SealStatus {
     const cfg = this.seal.config;
@@ -191,6 +196,7 @@ export class Core {
 
   async #open(keyring: Keyring, rootKey: Uint8Array, first: boolean): Promise<void> {
     this.barrier.unsealWith(keyring);
+    let leases: LeaseManager | null = null;
     try {
       let auditKey = await this.barrier.get(AUDIT_KEY_PATH);
       if (!auditKey) {
@@ -206,6 +212,17 @@ export class Core {
         audit.enableSink(s);
       }
       await this.mounts.load();
+      leases = new LeaseManager({
+        storage: this.barrier.view("sys/expire/"),
+        engineFor: (uuid) => this.mounts.engineFor(uuid),
+        now: this.now,
+        onRevoked: (id) => this.events.emitLeaseRevoked(id),
+      });
+      await leases.start();
+      const lm = leases;
+      // Vault revokes the leases a token created with the token (here: marked expired, so the
+      // lease timer revokes them without holding up the token revoke).
+      tokens.onRevoked = (accessors) => lm.revokeByTokens(accessors);
       const auth = new AuthTable({
         barrier: this.barrier,
         mounts: this.mounts,
@@ -217,7 +234,7 @@ export class Core {
       });
       await auth.load();
       const wrapping = new Wrapping(this.barrier.view("sys/wrapping/"), tokens, this.now);
-      this.#u = { tokens, policies, audit, auth, wrapping, rootKey };
+      this.#u = { tokens, policies, audit, auth, wrapping, leases, rootKey };
       this.metrics.unsealed = 1;
       if (this.#tidyIntervalMs > 0) {
         this.#tidyTimer = setInterval(() => {
@@ -227,30 +244,38 @@ export class Core {
       }
       for (const f of this.onUnseal) f();
     } catch (e) {
+      void leases?.stop();
+      await this.mounts.unload();
       this.barrier.seal();
       rootKey.fill(0);
       throw e;
     }
   }
 
-  /** Drops every key from memory; the process keeps serving seal/health routes only. */
-  sealNow(): Promise<void> {
+  /**
+   * Drops every key from memory; the process keeps serving seal/health routes only. Lease
+   * timers stop (a revoke in flight fails against the sealed barrier and is redone after the
+   * next unseal), then the engines are closed.
+   */
+  async sealNow(): Promise<void> {
     if (this.#tidyTimer !== undefined) clearInterval(this.#tidyTimer);
     this.#tidyTimer = undefined;
     const u = this.#u;
     this.#u = null;
     if (u) {
+      void u.leases.stop();
+      u.tokens.onRevoked = null;
       u.audit.close();
       u.rootKey.fill(0);
       u.tokens.clearCache();
     }
     u?.auth.unload();
-    this.mounts.unload();
+    const closing = this.mounts.unload();
     for (const f of this.onSeal) f();
     this.barrier.seal();
     this.seal.resetProgress();
     this.metrics.unsealed = 0;
-    return Promise.resolve();
+    await closing;
   }
 
   async #issueLoginToken(
@@ -291,7 +316,10 @@ export class Core {
 
   async close(): Promise<void> {
     if (this.#tidyTimer !== undefined) clearInterval(this.#tidyTimer);
+    // A revoke in flight finishes (or fails) before storage goes away under it.
+    await this.#u?.leases.stop();
     this.#u?.audit.close();
+    await this.mounts.unload();
     this.barrier.seal();
     await this.physical.close();
   }

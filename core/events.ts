@@ -17,6 +17,7 @@ type Listener<T> = (e: T) => void;
 export class CoreEvents {
   #writes = new Set<Listener<WriteEvent>>();
   #policies = new Set<Listener<string>>();
+  #leases = new Set<Listener<string>>();
 
   onWrite(l: Listener<WriteEvent>): () => void {
     this.#writes.add(l);
@@ -28,12 +29,23 @@ export class CoreEvents {
     return () => this.#policies.delete(l);
   }
 
+  /** A lease was revoked (by request, expiry, its token's revocation or an unmount). */
+  onLeaseRevoked(l: Listener<string>): () => void {
+    this.#leases.add(l);
+    return () => this.#leases.delete(l);
+  }
+
   emitWrite(e: WriteEvent): void {
     for (const l of this.#writes) safely(l, e);
   }
 
   emitPolicyChange(name: string): void {
     for (const l of this.#policies) safely(l, name);
+  }
+
+  /** Called once the lease record's deletion has been committed. */
+  emitLeaseRevoked(leaseId: string): void {
+    for (const l of this.#leases) safely(l, leaseId);
   }
 }
 

@@ -47,6 +47,7 @@ export interface AgentConnectionInfo {
 
 /** Token lifetime per link; renewed by heartbeats, so a dead link's token lapses within it. */
 const LINK_TOKEN_TTL = 3600;
+const MAX_TRACKED_LEASES = 100_000;
 /** Matches the agent's default cache bound (cache.max_entries), one subscription per entry. */
 const MAX_SUBSCRIPTIONS = 10_000;
 /** Without any frame for this long the link is presumed dead and closed. */
@@ -84,14 +85,24 @@ export class AgentHub {
   readonly #core: Core;
   readonly #pipeline: Pipeline;
   readonly #sessions = new Map<string, Session>();
+  /**
+   * One link token per agent, kept across its sessions: leases an agent obtains belong to this
+   * token, and a reconnect must not revoke the credentials it still holds. The token lapses by
+   * its TTL when the agent stays away, and is revoked with the agent (suspend, revoke).
+   */
+  readonly #tokens = new Map<string, { token: string; policies: string }>();
+  /** lease_id → agent that read it, so a revoked lease is pushed to the agent holding it. */
+  readonly #leaseHolders = new Map<string, string>();
   #renewCert: CertRenewer | null = null;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #unsubscribe: () => void;
+  #unsubscribeLeases: () => void;
 
   constructor(core: Core, pipeline: Pipeline) {
     this.#core = core;
     this.#pipeline = pipeline;
     this.#unsubscribe = core.events.onWrite((e) => this.#onWrite(e));
+    this.#unsubscribeLeases = core.events.onLeaseRevoked((id) => this.#onLeaseRevoked(id));
     this.#sweep = setInterval(() => this.#closeSilent(), HEARTBEAT_MS);
     Deno.unrefTimer(this.#sweep);
   }
@@ -108,25 +119,13 @@ export class AgentHub {
     this.#sessions.set(peer.id, s);
     let token: string;
     try {
-      ({ token } = await this.#core.tokens.create({
-        policies,
-        parent: null,
-        displayName: `agent-${peer.id}`,
-        ttl: LINK_TOKEN_TTL,
-        explicitMaxTtl: 0,
-        path: "sys/agent/connect",
-        meta: { agent_id: peer.id },
-        source: `agent-link/${peer.id}`,
-      }));
+      token = await this.#linkToken(peer, policies);
     } catch (e) {
       // No token, no link: never leave a registered session that cannot act.
       this.detach(s);
       throw e;
     }
-    if (s.closed) {
-      await this.#revokeToken(token);
-      return s;
-    }
+    if (s.closed) return s;
     s.token = token;
     log.info("agent connected", { agent_id: peer.id, remote_address: peer.remoteAddress });
     return s;
@@ -233,6 +232,7 @@ export class AgentHub {
       s.send({ type: "error", id, status: res.status, errors: json.errors ?? [] });
       return;
     }
+    if (json.lease_id) this.#noteLease(s.peer.id, json.lease_id);
     s.send({
       type: "ack",
       id,
@@ -243,6 +243,58 @@ export class AgentHub {
         renewable: json.renewable ?? false,
       },
     });
+  }
+
+  /** The agent's link token: the one it had if still valid with the same policies, else new. */
+  async #linkToken(peer: AgentPeer, policies: string[]): Promise<string> {
+    const key = [...policies].sort().join(",");
+    const held = this.#tokens.get(peer.id);
+    if (held && held.policies === key) {
+      const entry = await this.#core.tokens.lookup(held.token);
+      if (entry) {
+        await this.#core.tokens.renew(entry, LINK_TOKEN_TTL);
+        return held.token;
+      }
+    }
+    // A token with other policies is left to lapse by its TTL rather than revoked: the leases
+    // it holds are credentials the agent may still be serving.
+    const { token } = await this.#core.tokens.create({
+      policies,
+      parent: null,
+      displayName: `agent-${peer.id}`,
+      ttl: LINK_TOKEN_TTL,
+      explicitMaxTtl: 0,
+      path: "sys/agent/connect",
+      meta: { agent_id: peer.id },
+      source: `agent-link/${peer.id}`,
+    });
+    this.#tokens.set(peer.id, { token, policies: key });
+    return token;
+  }
+
+  /** The agent may no longer act (suspended, revoked): its token and leases go too. */
+  forgetAgent(agentId: string): void {
+    const held = this.#tokens.get(agentId);
+    this.#tokens.delete(agentId);
+    if (held) void this.#revokeToken(held.token);
+  }
+
+  #onLeaseRevoked(leaseId: string): void {
+    const agentId = this.#leaseHolders.get(leaseId);
+    if (agentId === undefined) return;
+    this.#leaseHolders.delete(leaseId);
+    const s = this.#sessions.get(agentId);
+    // An agent away now re-reads everything when it reconnects.
+    s?.send({ type: "lease:revoked", id: s.nextPushId(), lease_id: leaseId });
+  }
+
+  #noteLease(agentId: string, leaseId: string): void {
+    if (!leaseId) return;
+    // Bounded: the oldest entries go first (their leases have most likely ended already).
+    if (this.#leaseHolders.size >= MAX_TRACKED_LEASES) {
+      this.#leaseHolders.delete(this.#leaseHolders.keys().next().value!);
+    }
+    this.#leaseHolders.set(leaseId, agentId);
   }
 
   async #keepTokenAlive(s: Session): Promise<void> {
@@ -258,7 +310,6 @@ export class AgentHub {
     if (s.closed) return;
     s.closed = true;
     if (this.#sessions.get(s.peer.id) === s) this.#sessions.delete(s.peer.id);
-    void this.#revokeToken(s.token);
     log.info("agent disconnected", { agent_id: s.peer.id });
   }
 
@@ -281,6 +332,7 @@ export class AgentHub {
 
   /** The agent was revoked: a distinct close code tells it to stop serving what it cached. */
   revoked(agentId: string): boolean {
+    this.forgetAgent(agentId);
     const s = this.#sessions.get(agentId);
     if (!s) return false;
     this.#end(s, AGENT_REVOKED_CLOSE, "agent revoked");
@@ -370,6 +422,7 @@ export class AgentHub {
   close(): void {
     clearInterval(this.#sweep);
     this.#unsubscribe();
+    this.#unsubscribeLeases();
     this.disconnectAll("server shutting down");
   }
 }

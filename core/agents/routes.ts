@@ -14,6 +14,8 @@ export interface AgentLinks {
   connections(): AgentConnectionInfo[];
   disconnect(agentId: string, reason?: string): boolean;
   revoked(agentId: string): boolean;
+  /** Revokes the agent's link token (and so the leases it obtained). */
+  forgetAgent(agentId: string): void;
 }
 
 const offline = {
@@ -77,7 +79,10 @@ export function agentRoutes(core: Core): CorePathSpec[] {
           if (!rec) throw new NotFound();
           // A suspended agent's live link goes now; its next handshake is refused until it is
           // activated again. Not the revocation close code: it keeps its cache until max_stale.
-          if (action === "suspend") core.agentLinks?.disconnect(id, "agent suspended");
+          if (action === "suspend") {
+            core.agentLinks?.disconnect(id, "agent suspended");
+            core.agentLinks?.forgetAgent(id);
+          }
           return { data: { agent_id: id, status: rec.status } };
         },
       },

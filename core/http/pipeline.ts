@@ -26,6 +26,7 @@ import { inAnyCidr, parseCidr } from "../../lib/cidr.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import { parameterViolation } from "../policy/params.ts";
 import type { EvalContext } from "../policy/acl.ts";
+import type { LeasedResponse, LeaseEnvelope } from "../leases/envelope.ts";
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
@@ -256,8 +257,27 @@ export class Pipeline {
 
     let resp: CoreResponse | void = undefined;
     let failure: unknown = null;
+    let lease: LeaseEnvelope | undefined;
     try {
       resp = await this.#deadlines.run(handler(creq));
+      // A dynamic secret gets its lease before the response is audited or sent: if the lease
+      // cannot be stored, the client must not receive credentials nobody would ever revoke.
+      if (resp?.secret) {
+        const e = await core.leases.register({
+          mount: mount.entry,
+          path: mount.rest,
+          secret: resp.secret,
+          tokenAccessor: creq.tokenAccessor,
+        });
+        lease = {
+          lease_id: e.id,
+          lease_duration: Math.round((e.expireTime - e.issueTime) / 1000),
+          renewable: e.renewable,
+        };
+      } else if (resp && !core.mounts.engineFor(mount.entry.uuid)) {
+        // Only built-ins (sys/leases/renew, unwrap) set the envelope's lease fields directly.
+        lease = (resp as LeasedResponse).lease;
+      }
       if (creq.token && creq.token.num_uses > 0) await core.tokens.use(creq.token);
     } catch (e) {
       failure = e;
@@ -277,8 +297,12 @@ export class Pipeline {
           ? "internal error"
           : undefined,
       );
-      if (resp && !resp.raw && (resp.data != null || resp.auth != null)) {
-        out.response = { data: resp.data ?? null, auth: resp.auth ?? null };
+      if (resp && !resp.raw && (resp.data != null || resp.auth != null || lease)) {
+        out.response = {
+          data: resp.data ?? null,
+          auth: resp.auth ?? null,
+          ...(lease ? { lease } : {}),
+        };
       }
       if (alert) {
         out.alert = true;
@@ -308,7 +332,12 @@ export class Pipeline {
     }
     if (wrapTtl > 0 && !r.raw && (r.data != null || r.auth != null)) {
       const info = await core.wrapping.wrap(
-        { data: r.data ?? null, auth: r.auth ?? null, warnings: r.warnings ?? null },
+        {
+          data: r.data ?? null,
+          auth: r.auth ?? null,
+          warnings: r.warnings ?? null,
+          ...(lease ? { lease } : {}),
+        },
         wrapTtl,
         path,
         (r.auth?.accessor as string | undefined) ?? "",
@@ -324,7 +353,10 @@ export class Pipeline {
         auth: null,
       });
     }
-    return this.#envelope(r, requestId, spec, mount.entry.type, req.method === "HEAD");
+    return this.#envelope(r, requestId, spec, mount.entry.type, {
+      head: req.method === "HEAD",
+      lease,
+    });
   }
 
   #audit(
@@ -371,8 +403,9 @@ export class Pipeline {
     requestId: string,
     spec: CorePathSpec,
     mountType: string,
-    head: boolean,
+    o: { head: boolean; lease: LeaseEnvelope | undefined },
   ): Response {
+    const { head, lease } = o;
     if (resp.raw) {
       const status = resp.raw.status ?? resp.status ?? 200;
       const noBody = head || status === 204 || status === 304 || status < 200;
@@ -381,13 +414,14 @@ export class Pipeline {
         headers: { "content-type": resp.raw.contentType, "cache-control": "no-store" },
       });
     }
-    const hasBody = resp.data != null || resp.auth != null || (resp.warnings?.length ?? 0) > 0;
+    const hasBody = resp.data != null || resp.auth != null || (resp.warnings?.length ?? 0) > 0 ||
+      lease !== undefined;
     if (!hasBody && !resp.status) return new Response(null, { status: 204 });
     const body: Record<string, unknown> = {
       request_id: requestId,
-      lease_id: "",
-      renewable: false,
-      lease_duration: 0,
+      lease_id: lease?.lease_id ?? "",
+      renewable: lease?.renewable ?? false,
+      lease_duration: lease?.lease_duration ?? 0,
       data: resp.data ?? null,
       wrap_info: null,
       warnings: resp.warnings?.length ? resp.warnings : null,

@@ -5,11 +5,12 @@
  */
 import { BadRequest, Conflict } from "../../lib/errors.ts";
 import { randomBase62, uuid } from "../../lib/crypto.ts";
-import { readJSON, writeJSON } from "../../engines/sdk.ts";
+import { type Engine, readJSON, writeJSON } from "../../engines/sdk.ts";
 import { ENGINES } from "../../engines/registry.ts";
 import type { Barrier, BarrierView } from "../barrier/barrier.ts";
 import { compilePaths } from "../router/match.ts";
 import type { CompiledPath, CorePathSpec } from "../router/types.ts";
+import { log } from "../log.ts";
 
 export interface MountEntry {
   path: string;
@@ -50,6 +51,8 @@ export class MountTable {
   readonly #now: () => number;
   #entries: MountEntry[] = [];
   #tables = new Map<string, CompiledPath[]>();
+  /** Live engine instances by mount path: their `secrets` serve leases, `close` ends them. */
+  #engines = new Map<string, Engine>();
   #builtins = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
   /**
    * Builtins under a reserved nested prefix ("pki/app/"): a user mount above them ("pki/") may
@@ -103,10 +106,20 @@ export class MountTable {
     this.#resort();
   }
 
-  unload(): void {
+  /** Forgets the mounted engines (on seal) and closes them; a failing close is only logged. */
+  async unload(): Promise<void> {
+    const engines = [...this.#engines.entries()];
     this.#entries = [];
     this.#tables.clear();
+    this.#engines.clear();
     this.#resort();
+    await Promise.all(engines.map(([path, engine]) => closeEngine(path, engine)));
+  }
+
+  /** The live engine of the user mount with this uuid (null for builtins or gone mounts). */
+  engineFor(mountUuid: string): Engine | null {
+    const e = this.#entries.find((x) => x.uuid === mountUuid);
+    return e ? this.#engines.get(e.path) ?? null : null;
   }
 
   #newEntry(
@@ -137,6 +150,7 @@ export class MountTable {
       now: this.#now,
     });
     this.#tables.set(e.path, compilePaths(engine.paths as CorePathSpec[]));
+    this.#engines.set(e.path, engine);
   }
 
   #resort(): void {
@@ -239,7 +253,10 @@ export class MountTable {
     ]);
     this.#entries = next;
     this.#tables.delete(path);
+    const engine = this.#engines.get(path);
+    this.#engines.delete(path);
     this.#resort();
+    if (engine) await closeEngine(path, engine);
   }
 
   async tune(
@@ -259,5 +276,14 @@ export class MountTable {
     const next = this.#entries.map((x) => x === e ? updated : x);
     await writeJSON(this.#barrier, MOUNTS_KEY, next);
     this.#entries = next;
+  }
+}
+
+async function closeEngine(path: string, engine: Engine): Promise<void> {
+  try {
+    await engine.close?.();
+  } catch (e) {
+    // The mount is gone either way; a pool that did not close cleanly is not the caller's error.
+    log.warn("engine close failed", { mount: path, error_type: e instanceof Error ? e.name : "" });
   }
 }

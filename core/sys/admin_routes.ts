@@ -128,7 +128,13 @@ export function adminRoutes(core: Core): CorePathSpec[] {
           await core.mounts.enable(path, d.type, d.description, d.options, d.config);
         },
         delete: async (r) => {
-          await core.mounts.disable(normMount(r.params.path!));
+          const path = normMount(r.params.path!);
+          // Vault's order: the mount's leases go first (each engine revoke), and a lease that
+          // cannot be revoked keeps the mount, so no credential outlives the engine that made it.
+          if (core.mounts.engineFor(core.mounts.get(path)?.uuid ?? "")) {
+            await core.leases.revokePrefix(path);
+          }
+          await core.mounts.disable(path);
         },
       },
     },
@@ -272,6 +278,7 @@ export function adminRoutes(core: Core): CorePathSpec[] {
           const extra = {
             secrethub_audit_log_failures_total: core.audit.failures,
             secrethub_token_count: (await core.tokens.accessors()).length,
+            secrethub_lease_count: core.leases.count,
           };
           if (r.data.format === "prometheus") {
             return {

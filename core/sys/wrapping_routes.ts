@@ -3,6 +3,7 @@ import { v } from "../../lib/fields.ts";
 import { BadRequest } from "../../lib/errors.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest } from "../router/types.ts";
+import type { LeasedResponse, LeaseEnvelope } from "../leases/envelope.ts";
 
 const tokenSchema = v.object({ token: v.optional(v.pipe(v.string(), v.maxLength(256))) });
 
@@ -17,13 +18,16 @@ export function wrappingRoutes(core: Core): CorePathSpec[] {
       unauthenticated: true,
       input: { write: tokenSchema },
       operations: {
-        update: async (r) => {
+        update: async (r): Promise<LeasedResponse> => {
           const resp = await core.wrapping.unwrap(wrappingToken(r));
-          return {
+          const out: LeasedResponse = {
             data: (resp.data as Record<string, unknown> | null) ?? null,
             auth: (resp.auth as Record<string, unknown> | undefined) ?? undefined,
             warnings: (resp.warnings as string[] | null) ?? undefined,
           };
+          // A wrapped dynamic secret keeps its lease fields (as issued) through the unwrap.
+          if (resp.lease) out.lease = resp.lease as LeaseEnvelope;
+          return out;
         },
       },
     },

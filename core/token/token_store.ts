@@ -62,6 +62,11 @@ export class TokenStore {
   readonly #s: StorageView;
   readonly #now: () => number;
   #cache = new Map<string, TokenEntry>();
+  /**
+   * Told the accessors of every token a revoke removed, after the removal committed (core uses
+   * it to revoke the leases those tokens created). Must not throw.
+   */
+  onRevoked: ((accessors: string[]) => Promise<void>) | null = null;
 
   constructor(storage: StorageView, now: () => number = Date.now) {
     this.#s = storage;
@@ -182,20 +187,28 @@ export class TokenStore {
   async revoke(e: TokenEntry | string): Promise<void> {
     const id = typeof e === "string" ? e : e.id;
     const ops: WriteOp[] = [];
-    await this.#collect(id, ops, 0);
+    const accessors: string[] = [];
+    await this.#collect(id, ops, accessors, 0);
     if (ops.length) await this.#s.batch(ops);
+    if (accessors.length && this.onRevoked) await this.onRevoked(accessors);
   }
 
-  async #collect(id: string, ops: WriteOp[], depth: number): Promise<void> {
+  async #collect(
+    id: string,
+    ops: WriteOp[],
+    accessors: string[],
+    depth: number,
+  ): Promise<void> {
     if (depth > 1000) throw new Error("token tree too deep");
     const entry = this.#cache.get(id) ?? await readJSON<TokenEntry>(this.#s, ID + id);
     this.#cache.delete(id);
     for (const child of await this.#s.list(`${PARENT}${id}/`)) {
       if (child.endsWith("/")) continue;
-      await this.#collect(child, ops, depth + 1);
+      await this.#collect(child, ops, accessors, depth + 1);
       ops.push({ op: "delete", key: `${PARENT}${id}/${child}` });
     }
     if (!entry) return;
+    accessors.push(entry.accessor);
     ops.push({ op: "delete", key: ID + id }, { op: "delete", key: ACC + entry.accessor });
     if (entry.parent) ops.push({ op: "delete", key: `${PARENT}${entry.parent}/${id}` });
     if (entry.source) ops.push({ op: "delete", key: `${SOURCE}${entry.source}/${id}` });

@@ -1,0 +1,296 @@
+/**
+ * The PostgreSQL side: one node-postgres pool per connection config (created on first use,
+ * replaced when the config changes), transactions for creation/renewal statements, and Vault's
+ * default revocation. Every driver error leaves here scrubbed of the passwords involved.
+ */
+import pg from "pg";
+import { BadRequest, HttpError, InternalError } from "../sdk.ts";
+import { quoteIdentifier, renderTemplate, scrub, splitStatements } from "./statements.ts";
+import type { ConfigRecord } from "./store.ts";
+
+// node-postgres ships no types; these are the few members used here.
+interface QueryResult {
+  rows: Record<string, unknown>[];
+}
+interface Queryable {
+  query(text: string, values?: unknown[]): Promise<QueryResult>;
+}
+interface PoolClient extends Queryable {
+  release(destroy?: boolean): void;
+}
+interface Pool extends Queryable {
+  connect(): Promise<PoolClient>;
+  end(): Promise<void>;
+  on(event: "error", fn: (e: unknown) => void): void;
+}
+interface Client extends Queryable {
+  connect(): Promise<void>;
+  end(): Promise<void>;
+  on(event: "error", fn: (e: unknown) => void): void;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 30_000;
+
+/** Vault's default renew statement for PostgreSQL. */
+export const DEFAULT_RENEW = [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`];
+/** Vault's default root rotation statement. */
+export const DEFAULT_ROOT_ROTATION = [`ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}';`];
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Rejects anything but a postgres[ql]:// URL, without echoing it (it may hold a password). */
+export function checkConnectionUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url.replaceAll("{{username}}", "u").replaceAll("{{password}}", "p"));
+  } catch {
+    throw new BadRequest("connection_url: must be a postgresql:// URL");
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
+    throw new BadRequest("connection_url: must be a postgresql:// URL");
+  }
+}
+
+/** True when the stored URL carries a literal password (Vault warns about it). */
+export function hasLiteralPassword(url: string): boolean {
+  try {
+    const p = new URL(url).password;
+    return p !== "" && p !== encodeURIComponent("{{password}}") && p !== "{{password}}";
+  } catch {
+    return false;
+  }
+}
+
+/** The URL with a literal password masked, as reads return it. */
+export function maskUrl(url: string): string {
+  return hasLiteralPassword(url) ? url.replace(/(\/\/[^:/@]*):[^@]*@/, "$1:*****@") : url;
+}
+
+/**
+ * The URL the driver gets: placeholders replaced by the URL-encoded credentials, and the
+ * configured username/password added when the URL names no user (node-postgres would otherwise
+ * fall back to the server process's own user).
+ */
+function connectionString(c: ConfigRecord, password: string): string {
+  const rendered = renderTemplate(c.connection_url, {
+    username: encodeURIComponent(c.username),
+    password: encodeURIComponent(password),
+  });
+  const u = new URL(rendered);
+  if (!u.username && c.username) {
+    u.username = encodeURIComponent(c.username);
+    if (!u.password && password) u.password = encodeURIComponent(password);
+  }
+  return u.toString();
+}
+
+function driverOptions(c: ConfigRecord, password: string): Record<string, unknown> {
+  return {
+    connectionString: connectionString(c, password),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    application_name: "secrethub",
+  };
+}
+
+/** A connection error as clients see it: the driver's text with every password removed. */
+export function connectionError(prefix: string, e: unknown, c: ConfigRecord, extra: string[] = []) {
+  const text = scrub(message(e), [c.password, c.pending_password, ...extra]);
+  return `${prefix}: ${text}`;
+}
+
+/** Connects with `password` (default: the stored one) and runs `SELECT 1`; throws a 400. */
+export async function verifyConnection(c: ConfigRecord, password = c.password): Promise<void> {
+  let client: Client | undefined;
+  try {
+    client = new pg.Client(driverOptions(c, password)) as Client;
+    // A socket error after connect would otherwise be an unhandled 'error' event.
+    client.on("error", () => {});
+    await client.connect();
+    await client.query("SELECT 1");
+  } catch (e) {
+    throw new BadRequest(
+      connectionError("error creating database object: error verifying connection", e, c, [
+        password,
+      ]),
+    );
+  } finally {
+    await client?.end().catch(() => {});
+  }
+}
+
+/** The pool for one config plus what it was built from, so a changed config gets a new one. */
+interface PoolEntry {
+  pool: Pool;
+  fingerprint: string;
+}
+
+function fingerprint(c: ConfigRecord): string {
+  return JSON.stringify([
+    c.connection_url,
+    c.username,
+    c.password,
+    c.max_open_connections,
+    c.max_connection_lifetime,
+  ]);
+}
+
+/** One pool per config name, created lazily; all of them closed by `closeAll` (mount close). */
+export class Pools {
+  readonly #pools = new Map<string, PoolEntry>();
+
+  get(name: string, c: ConfigRecord): Pool {
+    const fp = fingerprint(c);
+    const hit = this.#pools.get(name);
+    if (hit && hit.fingerprint === fp) return hit.pool;
+    if (hit) this.#end(name, hit);
+    const options: Record<string, unknown> = {
+      ...driverOptions(c, c.password),
+      max: c.max_open_connections,
+      idleTimeoutMillis: IDLE_TIMEOUT_MS,
+    };
+    if (c.max_connection_lifetime > 0) options.maxLifetimeSeconds = c.max_connection_lifetime;
+    const pool = new pg.Pool(options) as Pool;
+    // An idle connection dropped by the server is an 'error' event; unhandled it would crash the
+    // process. The pool discards the client by itself.
+    pool.on("error", () => {});
+    this.#pools.set(name, { pool, fingerprint: fp });
+    return pool;
+  }
+
+  /** Closes the named pool (config written, deleted, reset or rotated). */
+  async close(name: string): Promise<void> {
+    const hit = this.#pools.get(name);
+    if (hit) await this.#end(name, hit);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#pools].map(([name, hit]) => this.#end(name, hit)));
+  }
+
+  #end(name: string, hit: PoolEntry): Promise<void> {
+    if (this.#pools.get(name) === hit) this.#pools.delete(name);
+    // Checked-out clients finish their work; the pool closes them when they are released.
+    return hit.pool.end().catch(() => {});
+  }
+}
+
+/** A pooled connection; a failure to get one is a 500 whose text holds none of `secrets`. */
+export async function connect(pool: Pool, secrets: string[]): Promise<PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (e) {
+    throw new InternalError(`error connecting to the database: ${scrub(message(e), secrets)}`);
+  }
+}
+
+/**
+ * Runs `statements` (split and rendered) in one transaction on `client`. A failure rolls back
+ * and becomes a 500 whose text holds none of `secrets`.
+ */
+export async function transaction(
+  client: Queryable,
+  statements: string[],
+  values: Record<string, string>,
+  secrets: string[],
+): Promise<void> {
+  try {
+    await client.query("BEGIN");
+    for (const q of splitStatements(statements)) {
+      await client.query(renderTemplate(q, values));
+    }
+    await client.query("COMMIT");
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw new InternalError(`error running statements: ${scrub(message(e), secrets)}`);
+  }
+}
+
+/**
+ * Runs `fn` on one pooled connection. A connection that saw an error is discarded rather than
+ * returned to the pool; a non-HTTP error becomes a 500 scrubbed of `secrets`.
+ */
+export async function withConnection<T>(
+  pool: Pool,
+  secrets: string[],
+  fn: (client: Queryable) => Promise<T>,
+): Promise<T> {
+  const client = await connect(pool, secrets);
+  let failed = false;
+  try {
+    return await fn(client);
+  } catch (e) {
+    failed = true;
+    if (e instanceof HttpError) throw e;
+    throw new InternalError(`database error: ${scrub(message(e), secrets)}`);
+  } finally {
+    client.release(failed);
+  }
+}
+
+/** {@link transaction} on a pooled connection. */
+export function runInTransaction(
+  pool: Pool,
+  statements: string[],
+  values: Record<string, string>,
+  secrets: string[],
+): Promise<void> {
+  return withConnection(pool, secrets, (c) => transaction(c, statements, values, secrets));
+}
+
+/** The role's OID, or null when no such role exists. */
+export async function roleOid(pool: Queryable, name: string): Promise<number | null> {
+  const r = await pool.query("SELECT oid FROM pg_roles WHERE rolname = $1", [name]);
+  const oid = r.rows[0]?.oid;
+  return oid === undefined ? null : Number(oid);
+}
+
+/**
+ * Best effort: ends the sessions a revoked user still has open, since DROP ROLE leaves them
+ * running. By OID, because a dropped role no longer has a name in pg_stat_activity. Needs
+ * superuser or pg_signal_backend; without them revocation still removes the login and grants.
+ */
+export async function terminateSessions(pool: Queryable, oid: number): Promise<void> {
+  await pool.query(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usesysid = $1 AND pid <> pg_backend_pid()",
+    [oid],
+  ).catch(() => {});
+}
+
+/**
+ * Vault's default PostgreSQL revocation: revoke table, sequence, schema and database
+ * privileges (not in a transaction, so one failure still removes what it can), then
+ * `DROP ROLE IF EXISTS`.
+ */
+export async function defaultRevoke(pool: Queryable, name: string): Promise<void> {
+  const user = quoteIdentifier(name);
+  const schemas = await pool.query(
+    `SELECT DISTINCT table_schema FROM information_schema.role_table_grants WHERE grantee = $1
+     UNION SELECT DISTINCT table_schema FROM information_schema.role_column_grants WHERE grantee = $1`,
+    [name],
+  );
+  const stmts: string[] = [];
+  for (const row of schemas.rows) {
+    const schema = quoteIdentifier(String(row.table_schema));
+    stmts.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${schema} FROM ${user}`);
+    stmts.push(`REVOKE USAGE ON SCHEMA ${schema} FROM ${user}`);
+  }
+  stmts.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM ${user}`);
+  stmts.push(`REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public FROM ${user}`);
+  stmts.push(`REVOKE USAGE ON SCHEMA public FROM ${user}`);
+  const db = await pool.query("SELECT current_database() AS db");
+  const dbName = db.rows[0]?.db;
+  if (typeof dbName === "string") {
+    stmts.push(`REVOKE CONNECT ON DATABASE ${quoteIdentifier(dbName)} FROM ${user}`);
+  }
+  let last: unknown = null;
+  for (const q of stmts) {
+    await pool.query(q).catch((e) => {
+      last = e;
+    });
+  }
+  if (last) throw last;
+  await pool.query(`DROP ROLE IF EXISTS ${user}`);
+}

@@ -1,0 +1,87 @@
+/**
+ * Renewal and revocation of the logins `creds/:name` creates, called by core's lease manager.
+ * Revocation is idempotent: a login that no longer exists is already revoked.
+ */
+import { type EngineSecrets, InternalError, type LeaseInfo } from "../sdk.ts";
+import type { DatabaseBackend } from "./backend.ts";
+import { formatExpiration } from "./credentials.ts";
+import {
+  DEFAULT_RENEW,
+  defaultRevoke,
+  roleOid,
+  runInTransaction,
+  terminateSessions,
+  transaction,
+  withConnection,
+} from "./postgres.ts";
+import type { CredsInternal } from "./path_creds.ts";
+import type { ConfigRecord } from "./store.ts";
+
+function internalOf(lease: LeaseInfo): CredsInternal {
+  const i = lease.internal;
+  const list = (x: unknown) =>
+    Array.isArray(x) ? x.filter((s): s is string => typeof s === "string") : [];
+  if (typeof i.username !== "string" || !i.username || typeof i.db_name !== "string") {
+    throw new InternalError("lease data names no database user");
+  }
+  return {
+    username: i.username,
+    role: typeof i.role === "string" ? i.role : "",
+    db_name: i.db_name,
+    revocation_statements: list(i.revocation_statements),
+    renew_statements: list(i.renew_statements),
+  };
+}
+
+async function configFor(b: DatabaseBackend, dbName: string): Promise<ConfigRecord> {
+  const cfg = await b.store.config(dbName);
+  if (!cfg) throw new InternalError(`database "${dbName}" is no longer configured`);
+  return cfg;
+}
+
+export function databaseSecrets(b: DatabaseBackend): EngineSecrets {
+  return {
+    async renew(lease, expireTime) {
+      const creds = internalOf(lease);
+      const cfg = await configFor(b, creds.db_name);
+      // The role's current statements win; the lease's copy covers a deleted role.
+      const role = creds.role ? await b.store.role(creds.role) : null;
+      const stmts = role?.renew_statements.length
+        ? role.renew_statements
+        : creds.renew_statements.length
+        ? creds.renew_statements
+        : DEFAULT_RENEW;
+      await runInTransaction(
+        b.pools.get(creds.db_name, cfg),
+        stmts,
+        {
+          name: creds.username,
+          username: creds.username,
+          expiration: formatExpiration(expireTime),
+        },
+        [cfg.password, cfg.pending_password ?? ""],
+      );
+    },
+
+    async revoke(lease) {
+      const creds = internalOf(lease);
+      const cfg = await configFor(b, creds.db_name);
+      const secrets = [cfg.password, cfg.pending_password ?? ""];
+      // The statements captured at issue time win (Vault's order): they match what created it.
+      const role = creds.role ? await b.store.role(creds.role) : null;
+      const stmts = creds.revocation_statements.length
+        ? creds.revocation_statements
+        : role?.revocation_statements ?? [];
+      // One connection throughout: a pool replaced by a config write mid-way cannot split it.
+      await withConnection(b.pools.get(creds.db_name, cfg), secrets, async (client) => {
+        const oid = await roleOid(client, creds.username);
+        if (oid === null) return;
+        const values = { name: creds.username, username: creds.username };
+        if (stmts.length) await transaction(client, stmts, values, secrets);
+        else await defaultRevoke(client, creds.username);
+        // DROP ROLE leaves open sessions running.
+        await terminateSessions(client, oid);
+      });
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * SQL statement handling as Vault's PostgreSQL plugin does it: plain `{{key}}` substitution,
+ * each configured statement split on ";" unless it holds a dollar-quoted body, and error text
+ * scrubbed of every secret before it can reach a client.
+ */
+
+/** `$$` outside single-quoted literals marks a body (DO block, function) that must not be split. */
+function isMultiline(stmt: string): boolean {
+  return stmt.replace(/'.*?'/gs, "").includes("$$");
+}
+
+/**
+ * The queries to run for a role's statement list: every item split on ";" (Vault's
+ * `ParseArbitraryStringSlice`), blanks dropped; an item with a `$$` body is run whole.
+ */
+export function splitStatements(statements: string[]): string[] {
+  const out: string[] = [];
+  for (const stmt of statements) {
+    if (isMultiline(stmt)) {
+      if (stmt.trim()) out.push(stmt);
+      continue;
+    }
+    for (const part of stmt.split(";")) {
+      const q = part.trim();
+      if (q) out.push(q);
+    }
+  }
+  return out;
+}
+
+/**
+ * Replaces `{{key}}` by its value, as Vault's `dbutil.QueryHelper` does: no quoting, so the
+ * values (generated names, passwords and timestamps) contain only characters that are safe
+ * inside the quotes the statement itself provides.
+ */
+export function renderTemplate(tpl: string, values: Record<string, string>): string {
+  let out = tpl;
+  for (const [k, v] of Object.entries(values)) out = out.replaceAll(`{{${k}}}`, v);
+  return out;
+}
+
+/** `"name"` with embedded quotes doubled (Vault's `dbutil.QuoteIdentifier`). */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Error text safe to return: every secret (raw, URL-encoded and SQL-quoted forms) and any
+ * password inside a URL's user info replaced. Driver errors may quote the connection string
+ * or the statement that failed, and both can hold a password.
+ */
+export function scrub(message: string, secrets: (string | undefined)[]): string {
+  let out = message.replace(/(\w+:\/\/[^:/@\s]*):[^@\s]*@/g, "$1:*****@");
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    if (!s) continue;
+    forms.add(s);
+    forms.add(encodeURIComponent(s));
+    forms.add(s.replaceAll("'", "''"));
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  for (const f of [...forms].sort((a, b) => b.length - a.length)) {
+    out = out.replaceAll(f, "*****");
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { quoteIdentifier, renderTemplate, scrub, splitStatements } from "./statements.ts";
+
+Deno.test("splitStatements() splits each item on ';' and drops blanks", () => {
+  assert.deepEqual(
+    splitStatements([
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}';  ;\n GRANT SELECT ON t TO "{{name}}";`,
+      "  ",
+      "SELECT 1",
+    ]),
+    [
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}'`,
+      `GRANT SELECT ON t TO "{{name}}"`,
+      "SELECT 1",
+    ],
+  );
+});
+
+Deno.test("splitStatements() keeps a dollar-quoted body whole", () => {
+  const body = `DO $$ BEGIN CREATE ROLE "{{name}}"; GRANT r TO "{{name}}"; END $$;`;
+  assert.deepEqual(splitStatements([body, "SELECT 1; SELECT 2"]), [body, "SELECT 1", "SELECT 2"]);
+  // "$$" inside a string literal is not a body.
+  assert.deepEqual(splitStatements(["SELECT '$$'; SELECT 2"]), ["SELECT '$$'", "SELECT 2"]);
+});
+
+Deno.test("renderTemplate() substitutes every occurrence as plain text", () => {
+  assert.equal(
+    renderTemplate(
+      `CREATE ROLE "{{name}}" PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' -- {{name}} {{other}}`,
+      {
+        name: "v-x",
+        password: "Pw-1",
+        expiration: "2030-01-02 03:04:05+00",
+      },
+    ),
+    `CREATE ROLE "v-x" PASSWORD 'Pw-1' VALID UNTIL '2030-01-02 03:04:05+00' -- v-x {{other}}`,
+  );
+});
+
+Deno.test("quoteIdentifier() doubles embedded quotes", () => {
+  assert.equal(quoteIdentifier('a"b'), '"a""b"');
+});
+
+Deno.test("scrub() removes secrets in raw, URL-encoded and SQL-quoted forms and URL passwords", () => {
+  const pw = "p@ss'w/rd";
+  const msg = `bad: ${pw} / ${
+    encodeURIComponent(pw)
+  } / p@ss''w/rd / postgresql://root:literal@h:5432/db`;
+  const out = scrub(msg, [pw, undefined, ""]);
+  assert.ok(!out.includes("ss'w") && !out.includes("ss''w") && !out.includes("literal"), out);
+  assert.equal(out, "bad: ***** / ***** / ***** / postgresql://root:*****@h:5432/db");
+});
