@@ -140,7 +140,10 @@ export class AgentService {
 
     if (this.#identity && usable(this.#identity, this.#now())) this.#startLink();
     else this.#background(this.#bootstrapLoop(), "bootstrap");
-    this.#every(60_000, () => this.#background(this.#maybeRenewCert(), "certificate renewal"));
+    this.#every(
+      60_000,
+      () => this.#background(this.renewCertificateIfDue(), "certificate renewal"),
+    );
   }
 
   async stop(): Promise<void> {
@@ -466,7 +469,8 @@ export class AgentService {
     if (this.#exec && touched(this.#exec.paths())) await this.#exec.update(this.#lookup);
   }
 
-  async #maybeRenewCert(): Promise<void> {
+  /** Renews the certificate over the link once 70 % of its life is gone (checked every minute). */
+  async renewCertificateIfDue(): Promise<void> {
     const id = this.#identity;
     if (!id || this.#renewing || !this.#link?.online || !renewalDue(id, this.#now())) return;
     this.#renewing = true;

@@ -24,6 +24,7 @@ const offline = {
   last_seen: "",
   version: "",
   remote_address: "",
+  link_serial: "",
 };
 
 export function agentRoutes(core: Core): CorePathSpec[] {
@@ -45,6 +46,8 @@ export function agentRoutes(core: Core): CorePathSpec[] {
           last_seen: live.last_seen,
           version: live.version,
           remote_address: live.remote_address,
+          // The certificate the live link presented (current_serial is the latest issued).
+          link_serial: live.certificate_serial,
           subscriptions: live.subscriptions,
         }
         : offline),
