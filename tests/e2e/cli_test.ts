@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAIN, startServerProcess } from "../helpers/server_process.ts";
+import { freePort, MAIN, startServerProcess } from "../helpers/server_process.ts";
 
 interface Out {
   code: number;
@@ -160,5 +160,54 @@ Deno.test("server -config rejects a bad config file naming the key", async () =>
     assert.equal(r2.code, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server -dev runs the agent listener on -dev-agent-listen-address with a cert from the agent CA", async () => {
+  const [port, agentPort] = [freePort(), freePort()];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "server",
+      "-dev",
+      "-dev-listen-address",
+      `127.0.0.1:${port}`,
+      "-dev-agent-listen-address",
+      `127.0.0.1:${agentPort}`,
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const client = { http: null as Deno.HttpClient | null };
+  try {
+    // The banner (stderr) names the agent listener once it runs; a hung start is killed.
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    let banner = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!/Agent listener: (\S+)/.test(banner)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`dev server exited early:\n${banner}`);
+      banner += value;
+    }
+    clearTimeout(deadline);
+    void reader.cancel().catch(() => {});
+    assert.match(banner, new RegExp(`Agent listener: https://127\\.0\\.0\\.1:${agentPort}`));
+    const ca = await (await fetch(`http://127.0.0.1:${port}/v1/sys/agent/ca`)).text();
+    assert.match(ca, /BEGIN CERTIFICATE/);
+    // Its server certificate verifies against that CA, and it insists on a client certificate.
+    client.http = Deno.createHttpClient({ caCerts: [ca] });
+    const err = await fetch(`https://127.0.0.1:${agentPort}/v1/agent/connect`, {
+      client: client.http,
+    }).then(() => null, (e: Error) => e);
+    assert.match(String(err?.cause ?? err), /CertificateRequired/);
+  } finally {
+    client.http?.close();
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
   }
 });
