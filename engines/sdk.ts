@@ -8,6 +8,7 @@ export * from "../lib/errors.ts";
 export * as fields from "../lib/fields.ts";
 export { v } from "../lib/fields.ts";
 export { formatDuration, parseDuration } from "../lib/duration.ts";
+export { Mutex } from "../lib/mutex.ts";
 import type * as v from "valibot";
 
 export type Operation = "read" | "create" | "update" | "patch" | "delete" | "list";

@@ -1,23 +1,8 @@
 /** What every PKI path handler shares: storage, the cached CA and roles, the lock and the clock. */
-import { BadRequest } from "../sdk.ts";
+import { BadRequest, Mutex } from "../sdk.ts";
 import { CaCache } from "./ca.ts";
 import { checkRoleName, type RoleRecord } from "./role.ts";
 import { PkiStore } from "./store.ts";
-
-/**
- * Serialises the mount's read-modify-write sequences (CA install, revocation + CRL rebuild, tidy)
- * so two of them never interleave; issuance does not take it. Per process, which is all a single
- * node needs.
- */
-export class Mutex {
-  #tail: Promise<void> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(fn);
-    this.#tail = result.then(() => {}, () => {});
-    return result;
-  }
-}
 
 /** Roles are read on every issuance; writes go through here, so the cache is never stale. */
 export class RoleCache {

@@ -1,4 +1,5 @@
 /** Starts a real core (temp libSQL file, real HTTP on a free 127.0.0.1 port) for a test. */
+import assert from "node:assert/strict";
 import { createCore, serve } from "../../core/server.ts";
 import { decodeShare } from "../../core/seal/seal.ts";
 import type { Core } from "../../core/core.ts";
@@ -92,4 +93,18 @@ export async function startTestCore(o: TestCoreOptions = {}): Promise<TestCore> 
     },
   };
   return t;
+}
+
+/** A request that must answer `status`; returns the parsed body. */
+export async function call(
+  t: TestCore,
+  method: string,
+  path: string,
+  body?: unknown,
+  status = 200,
+  token?: string | null,
+): Promise<Json> {
+  const r = await t.req(method, `/v1/${path}`, body, token);
+  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
+  return r.body;
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import { ENGINES } from "../../engines/registry.ts";
 import type { Engine, LeaseInfo, StorageView } from "../../engines/sdk.ts";
-import { type Json, startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { call, type Json, startTestCore, type TestCore } from "../helpers/test_core.ts";
 
 const PG = "postgresql://postgres@127.0.0.1:5432/test?sslmode=disable";
 const TEMPLATED_URL = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/test?sslmode=disable";
@@ -25,18 +25,6 @@ interface Db {
 
 function rand(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
-}
-
-async function call(
-  t: TestCore,
-  method: string,
-  path: string,
-  body?: unknown,
-  status = 200,
-): Promise<Json> {
-  const r = await t.req(method, `/v1/${path}`, body);
-  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-  return r.body;
 }
 
 async function withDb(fn: (db: Db) => Promise<void>): Promise<void> {

@@ -5,9 +5,8 @@
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import type { Json, TestCore } from "../helpers/test_core.ts";
+import { call, type Json, type TestCore } from "../helpers/test_core.ts";
 
 export type KeyAlg = "p256" | "p384" | "ed25519" | "rsa";
 
@@ -85,18 +84,7 @@ export async function signMessage(k: ClientKey, message: string): Promise<string
   return Buffer.from(sig).toString("base64");
 }
 
-export async function call(
-  t: TestCore,
-  method: string,
-  path: string,
-  body?: unknown,
-  status = 200,
-  token?: string | null,
-): Promise<Json> {
-  const r = await t.req(method, `/v1/${path}`, body, token);
-  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-  return r.body;
-}
+export { call } from "../helpers/test_core.ts";
 
 export async function registerApp(t: TestCore, name: string, body: Json = {}): Promise<string> {
   return (await call(t, "POST", "apps", { name, ...body })).data.id;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createPrivateKey, X509Certificate as NodeX509 } from "node:crypto";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { type Json, startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { call, type Json, startTestCore, type TestCore } from "../helpers/test_core.ts";
 
 const OPENSSL = "/usr/bin/openssl";
 
@@ -24,18 +24,6 @@ async function withCore(fn: (t: TestCore) => Promise<void>): Promise<void> {
 
 function pkiTest(name: string, fn: (t: TestCore) => Promise<void>): void {
   Deno.test(`pki ${name}`, () => withCore(fn));
-}
-
-async function call(
-  t: TestCore,
-  method: string,
-  path: string,
-  body?: unknown,
-  status = 200,
-): Promise<Json> {
-  const r = await t.req(method, `/v1/${path}`, body);
-  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-  return r.body;
 }
 
 async function mount(t: TestCore, path: string): Promise<void> {
