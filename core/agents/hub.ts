@@ -251,13 +251,19 @@ export class AgentHub {
     const held = this.#tokens.get(peer.id);
     if (held && held.policies === key) {
       const entry = await this.#core.tokens.lookup(held.token);
-      if (entry) {
-        await this.#core.tokens.renew(entry, LINK_TOKEN_TTL);
+      // Past its maximum TTL a token cannot be renewed: the agent gets a new one.
+      if (
+        entry && await this.#core.tokens.renew(entry, LINK_TOKEN_TTL).then(() => true, () => false)
+      ) {
         return held.token;
       }
     }
     // A token with other policies is left to lapse by its TTL rather than revoked: the leases
     // it holds are credentials the agent may still be serving.
+    return await this.#newLinkToken(peer, policies, key);
+  }
+
+  async #newLinkToken(peer: AgentPeer, policies: string[], key: string): Promise<string> {
     const { token } = await this.#core.tokens.create({
       policies,
       parent: null,
@@ -272,11 +278,17 @@ export class AgentHub {
     return token;
   }
 
-  /** The agent may no longer act (suspended, revoked): its token and leases go too. */
+  /**
+   * The agent may no longer act (suspended, revoked): every link token it was ever given (also
+   * those from before a core restart, which only the source index still knows) goes, and with
+   * them the leases it obtained.
+   */
   forgetAgent(agentId: string): void {
-    const held = this.#tokens.get(agentId);
     this.#tokens.delete(agentId);
-    if (held) void this.#revokeToken(held.token);
+    if (this.#core.sealed) return;
+    void this.#core.tokens.revokeSource(`agent-link/${agentId}`).catch(() => {
+      // Sealed meanwhile: the tokens lapse by their TTL.
+    });
   }
 
   #onLeaseRevoked(leaseId: string): void {
@@ -291,6 +303,7 @@ export class AgentHub {
   #noteLease(agentId: string, leaseId: string): void {
     if (!leaseId) return;
     // Bounded: the oldest entries go first (their leases have most likely ended already).
+    this.#leaseHolders.delete(leaseId);
     if (this.#leaseHolders.size >= MAX_TRACKED_LEASES) {
       this.#leaseHolders.delete(this.#leaseHolders.keys().next().value!);
     }
@@ -299,10 +312,19 @@ export class AgentHub {
 
   async #keepTokenAlive(s: Session): Promise<void> {
     const entry = await this.#core.tokens.lookup(s.token);
-    if (!entry) return;
-    if (this.#core.tokens.ttlOf(entry) < LINK_TOKEN_TTL / 2) {
-      await this.#core.tokens.renew(entry, LINK_TOKEN_TTL);
+    if (!entry) {
+      // Revoked under the link (by an operator): reconnecting re-checks the agent at handshake.
+      this.#end(s, 4001, "link token revoked");
+      return;
     }
+    if (this.#core.tokens.ttlOf(entry) >= LINK_TOKEN_TTL / 2) return;
+    if (await this.#core.tokens.renew(entry, LINK_TOKEN_TTL).then(() => true, () => false)) return;
+    // At its maximum TTL: the live link carries on with a new token.
+    s.token = await this.#newLinkToken(
+      s.peer,
+      entry.policies,
+      [...entry.policies].sort().join(","),
+    );
   }
 
   /** Transport closed (either side). */
@@ -417,6 +439,9 @@ export class AgentHub {
   /** On seal: every link drops; agents reconnect (and are refused) until core is unsealed. */
   disconnectAll(reason = "core sealed"): void {
     for (const s of [...this.#sessions.values()]) this.#end(s, 1001, reason);
+    // Sealed means no secret in memory: the link tokens too (agents get new ones later).
+    this.#tokens.clear();
+    this.#leaseHolders.clear();
   }
 
   close(): void {

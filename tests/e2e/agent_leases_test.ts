@@ -121,6 +121,11 @@ Deno.test("agent: database credentials are rendered, their lease renewed, and re
     const long2 = longIn(await readText(dest));
     assert.equal(await validUntil(long1), null, "revoked login is gone");
     assert.ok(await validUntil(long2), "new login exists");
+
+    // Suspending the agent revokes its link token, and with it every lease it obtained.
+    await must(core, "POST", "sys/agents/edge-1/suspend", {});
+    await waitFor(async () => (await validUntil(long2)) === null, 8_000, "logins dropped");
+    assert.equal(await validUntil(userIn(await readText(dest))), null);
   } catch (e) {
     // deno-lint-ignore no-console
     console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
