@@ -45,7 +45,7 @@ export interface CoreOptions {
   maxRequestSize?: number;
   /** Milliseconds before a request is answered 503. */
   requestTimeoutMs?: number;
-  /** Token sweep interval; 0 disables the timer (tests call tidy directly). */
+  /** Token and lease sweep interval; 0 disables the timer (tests call tidy directly). */
   tidyIntervalMs?: number;
   clusterName?: string;
   /** Auth method types `sys/auth` can enable. */
@@ -88,6 +88,7 @@ export class Core {
   #u: Unsealed | null = null;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
   #tidyIntervalMs: number;
+  #tidying = false;
   /** Builtin path tables register here; set by the HTTP layer. */
   onUnseal: (() => void)[] = [];
   /** Run by sealNow, so services drop what they derived from the keys (e.g. a CA's key). */
@@ -217,6 +218,7 @@ export class Core {
         engineFor: (uuid) => this.mounts.engineFor(uuid),
         now: this.now,
         onRevoked: (id) => this.events.emitLeaseRevoked(id),
+        tokenExists: async (a) => (await tokens.lookupByAccessor(a)) !== null,
       });
       await leases.start();
       const lm = leases;
@@ -237,9 +239,7 @@ export class Core {
       this.#u = { tokens, policies, audit, auth, wrapping, leases, rootKey };
       this.metrics.unsealed = 1;
       if (this.#tidyIntervalMs > 0) {
-        this.#tidyTimer = setInterval(() => {
-          this.tokens.tidy().catch(() => this.metrics.tidyFailures++);
-        }, this.#tidyIntervalMs);
+        this.#tidyTimer = setInterval(() => void this.#tidy(), this.#tidyIntervalMs);
         Deno.unrefTimer(this.#tidyTimer);
       }
       for (const f of this.onUnseal) f();
@@ -249,6 +249,25 @@ export class Core {
       this.barrier.seal();
       rootKey.fill(0);
       throw e;
+    }
+  }
+
+  /**
+   * The periodic sweep: expired tokens go (their leases are expired with them), then leases
+   * whose token is gone anyway (a crash between the two, or a lease stored as its token went).
+   * A sweep still running when the timer fires again is not doubled.
+   */
+  async #tidy(): Promise<void> {
+    if (this.#tidying) return;
+    this.#tidying = true;
+    try {
+      const tokens = this.tokens;
+      await tokens.tidy();
+      await this.leases.tidy(async (a) => (await tokens.lookupByAccessor(a)) !== null);
+    } catch {
+      this.metrics.tidyFailures++;
+    } finally {
+      this.#tidying = false;
     }
   }
 

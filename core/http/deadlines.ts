@@ -1,12 +1,15 @@
 /**
  * Request timeouts without a timer per request: one coarse sweep (every 250 ms) rejects the
  * requests past their deadline. A per-request setTimeout cost more than the KV read it guarded.
+ * The work itself cannot be cancelled and keeps running: a caller whose work may produce
+ * something that must not be dropped (credentials) is told when the deadline gave up on it.
  */
 import { ServiceUnavailable } from "../../lib/errors.ts";
 
 interface Pending {
   at: number;
   reject: (e: unknown) => void;
+  onAbandon: (() => void) | undefined;
 }
 
 export class Deadlines {
@@ -18,9 +21,13 @@ export class Deadlines {
     this.#ms = ms;
   }
 
-  run<T>(p: Promise<T>): Promise<T> {
+  /**
+   * `p`, or a 503 once the deadline passes. `onAbandon` is called (synchronously, before the
+   * 503) when the deadline wins: `p` is still running and its outcome reaches nobody.
+   */
+  run<T>(p: Promise<T>, onAbandon?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { at: performance.now() + this.#ms, reject };
+      const entry: Pending = { at: performance.now() + this.#ms, reject, onAbandon };
       this.#pending.add(entry);
       this.#ensureTimer();
       p.then(
@@ -47,7 +54,11 @@ export class Deadlines {
     for (const e of this.#pending) {
       if (e.at <= now) {
         this.#pending.delete(e);
-        e.reject(new ServiceUnavailable("request timed out"));
+        try {
+          e.onAbandon?.();
+        } finally {
+          e.reject(new ServiceUnavailable("request timed out"));
+        }
       }
     }
     if (this.#pending.size === 0) {

@@ -10,10 +10,11 @@ import {
   NotFound,
   PermissionDenied,
   Sealed,
+  ServiceUnavailable,
   UnsupportedMediaType,
 } from "../../lib/errors.ts";
 import { parseWith } from "../../lib/fields.ts";
-import type { Operation } from "../../engines/sdk.ts";
+import type { Engine, Operation } from "../../engines/sdk.ts";
 import type { AuditInput } from "../audit/entry.ts";
 import type { Core } from "../core.ts";
 import { matchPath } from "../router/match.ts";
@@ -27,6 +28,15 @@ import { parseDuration } from "../../lib/duration.ts";
 import { parameterViolation } from "../policy/params.ts";
 import type { EvalContext } from "../policy/acl.ts";
 import type { LeasedResponse, LeaseEnvelope } from "../leases/envelope.ts";
+import {
+  errorType,
+  type LeaseEntry,
+  type LeaseManager,
+  type LeaseSecret,
+  revokeUnleased,
+} from "../leases/lease_manager.ts";
+import type { ResolvedMount } from "../mounts/mount_table.ts";
+import { log } from "../log.ts";
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
@@ -136,6 +146,9 @@ export class Pipeline {
     const spec: CorePathSpec | undefined = hit?.compiled.spec;
     if (core.sealed && !spec?.whileSealed) throw new Sealed();
     if (!spec || !hit) throw new NotFound(`unsupported path`);
+    if (core.mounts.isClosing(mount.entry.uuid)) {
+      throw new ServiceUnavailable("mount is being removed");
+    }
     setRoute(`${mount.entry.type}:${spec.pattern}`);
 
     let data: Record<string, unknown> = op === "read" || op === "list" || op === "delete"
@@ -258,105 +271,188 @@ export class Pipeline {
     let resp: CoreResponse | void = undefined;
     let failure: unknown = null;
     let lease: LeaseEnvelope | undefined;
+    /** The lease this request stored: revoked if the request fails after all. */
+    let registered: string | null = null;
+    // A user mount's handler is counted while it runs, so an unmount waits for the credentials
+    // it may return. Past its deadline it keeps running and nobody reads its answer: the
+    // credentials in a late answer are revoked (see the finally below).
+    const engine = core.mounts.engineFor(mount.entry.uuid);
+    let release: (() => void) | null = null;
+    let running: Promise<CoreResponse | void> | null = null;
+    let abandoned = false;
     try {
-      resp = await this.#deadlines.run(handler(creq));
-      // A dynamic secret gets its lease before the response is audited or sent: if the lease
-      // cannot be stored, the client must not receive credentials nobody would ever revoke.
-      if (resp?.secret) {
-        const e = await core.leases.register({
-          mount: mount.entry,
-          path: mount.rest,
-          secret: resp.secret,
-          tokenAccessor: creq.tokenAccessor,
-        });
-        lease = {
-          lease_id: e.id,
-          lease_duration: Math.round((e.expireTime - e.issueTime) / 1000),
-          renewable: e.renewable,
-        };
-      } else if (resp && !core.mounts.engineFor(mount.entry.uuid)) {
-        // Only built-ins (sys/leases/renew, unwrap) set the envelope's lease fields directly.
-        lease = (resp as LeasedResponse).lease;
+      try {
+        if (engine) release = core.mounts.hold(mount.entry.uuid);
+        running = handler(creq);
+        resp = await this.#deadlines.run(running, () => abandoned = true);
+        // A dynamic secret gets its lease before the response is audited or sent: if the lease
+        // cannot be stored, the client must not receive credentials nobody would ever revoke.
+        if (resp?.secret) {
+          const e = await this.#register(mount, engine, resp.secret, creq.tokenAccessor);
+          registered = e.id;
+          lease = {
+            lease_id: e.id,
+            lease_duration: Math.round((e.expireTime - e.issueTime) / 1000),
+            renewable: e.renewable,
+          };
+        } else if (resp && !engine) {
+          // Only built-ins (sys/leases/renew, unwrap) set the envelope's lease fields directly.
+          lease = (resp as LeasedResponse).lease;
+        }
+        if (creq.token && creq.token.num_uses > 0) await core.tokens.use(creq.token);
+      } catch (e) {
+        failure = e;
       }
-      if (creq.token && creq.token.num_uses > 0) await core.tokens.use(creq.token);
-    } catch (e) {
-      failure = e;
-    }
-    if (auditable && !core.sealed) {
-      const status = failure
-        ? (failure instanceof HttpError ? failure.status : 500)
-        : (resp?.status ?? 200);
-      const out = this.#input(
-        creq,
-        isRead ? "exchange" : "response",
-        failure ? "error" : "ok",
-        status,
-        failure instanceof HttpError
-          ? failure.errors.join("; ")
-          : failure
-          ? "internal error"
-          : undefined,
-      );
-      if (resp && !resp.raw && (resp.data != null || resp.auth != null || lease)) {
-        out.response = {
-          data: resp.data ?? null,
-          auth: resp.auth ?? null,
-          ...(lease ? { lease } : {}),
-        };
-      }
-      if (alert) {
-        out.alert = true;
-        core.alerts.emit({
-          event: "break_glass_access",
-          time: out.time,
-          request_id: requestId,
+      if (auditable && !core.sealed) {
+        const status = failure
+          ? (failure instanceof HttpError ? failure.status : 500)
+          : (resp?.status ?? 200);
+        const out = this.#input(
+          creq,
+          isRead ? "exchange" : "response",
+          failure ? "error" : "ok",
+          status,
+          failure instanceof HttpError
+            ? failure.errors.join("; ")
+            : failure
+            ? "internal error"
+            : undefined,
+        );
+        if (resp && !resp.raw && (resp.data != null || resp.auth != null || lease)) {
+          out.response = {
+            data: resp.data ?? null,
+            auth: resp.auth ?? null,
+            ...(lease ? { lease } : {}),
+          };
+        }
+        if (alert) {
+          out.alert = true;
+          core.alerts.emit({
+            event: "break_glass_access",
+            time: out.time,
+            request_id: requestId,
+            path,
+            operation,
+            remote_address: remoteAddress,
+            token_accessor_hmac: core.audit.hash(creq.tokenAccessor),
+            policies: creq.token?.policies ?? [],
+          });
+        }
+        await Promise.all([requestRecorded, core.audit.record([out])]);
+      } else if (requestRecorded) await requestRecorded;
+      if (failure) throw failure;
+      const r = resp ?? {};
+      if (!isRead) {
+        const version = r.data?.version;
+        core.events.emitWrite({
           path,
           operation,
-          remote_address: remoteAddress,
-          token_accessor_hmac: core.audit.hash(creq.tokenAccessor),
-          policies: creq.token?.policies ?? [],
+          mountType: mount.entry.type,
+          version: typeof version === "number" ? version : undefined,
         });
       }
-      await Promise.all([requestRecorded, core.audit.record([out])]);
-    } else if (requestRecorded) await requestRecorded;
-    if (failure) throw failure;
-    const r = resp ?? {};
-    if (!isRead) {
-      const version = r.data?.version;
-      core.events.emitWrite({
-        path,
-        operation,
-        mountType: mount.entry.type,
-        version: typeof version === "number" ? version : undefined,
+      if (wrapTtl > 0 && !r.raw && (r.data != null || r.auth != null)) {
+        const info = await core.wrapping.wrap(
+          {
+            data: r.data ?? null,
+            auth: r.auth ?? null,
+            warnings: r.warnings ?? null,
+            ...(lease ? { lease } : {}),
+          },
+          wrapTtl,
+          path,
+          (r.auth?.accessor as string | undefined) ?? "",
+        );
+        return jsonResponse({
+          request_id: requestId,
+          lease_id: "",
+          renewable: false,
+          lease_duration: 0,
+          data: null,
+          wrap_info: info,
+          warnings: null,
+          auth: null,
+        });
+      }
+      return this.#envelope(r, requestId, spec, mount.entry.type, {
+        head: req.method === "HEAD",
+        lease,
       });
+    } catch (e) {
+      // The client gets an error, not the credentials: their lease must not outlive the request.
+      if (registered) await this.#revokeRegistered(registered, mount.entry.path);
+      throw e;
+    } finally {
+      const done = release ?? (() => {});
+      if (abandoned && running) {
+        void running.then(
+          (r) =>
+            r?.secret
+              ? this.#revokeUnleased(mount, engine, r.secret, "request timed out")
+              : undefined,
+          () => {},
+        ).finally(done);
+      } else done();
     }
-    if (wrapTtl > 0 && !r.raw && (r.data != null || r.auth != null)) {
-      const info = await core.wrapping.wrap(
-        {
-          data: r.data ?? null,
-          auth: r.auth ?? null,
-          warnings: r.warnings ?? null,
-          ...(lease ? { lease } : {}),
-        },
-        wrapTtl,
-        path,
-        (r.auth?.accessor as string | undefined) ?? "",
-      );
-      return jsonResponse({
-        request_id: requestId,
-        lease_id: "",
-        renewable: false,
-        lease_duration: 0,
-        data: null,
-        wrap_info: info,
-        warnings: null,
-        auth: null,
-      });
+  }
+
+  /**
+   * Stores the lease of a secret the handler returned. When that cannot even start (the mount is
+   * being removed, or core sealed meanwhile) the secret is revoked through its engine: the
+   * client gets an error, and nothing else would ever revoke it.
+   */
+  async #register(
+    mount: ResolvedMount,
+    engine: Engine | null,
+    secret: LeaseSecret,
+    tokenAccessor: string,
+  ): Promise<LeaseEntry> {
+    const core = this.#core;
+    if (core.mounts.isClosing(mount.entry.uuid)) {
+      await this.#revokeUnleased(mount, engine, secret, "mount is being removed");
+      throw new ServiceUnavailable("mount is being removed");
     }
-    return this.#envelope(r, requestId, spec, mount.entry.type, {
-      head: req.method === "HEAD",
-      lease,
+    let leases: LeaseManager;
+    try {
+      leases = core.leases;
+    } catch (e) {
+      await this.#revokeUnleased(mount, engine, secret, "core sealed before the lease was stored");
+      throw e;
+    }
+    return await leases.register({ mount: mount.entry, path: mount.rest, secret, tokenAccessor });
+  }
+
+  /** The engine as mounted now, else the one that answered (core sealed: best effort). */
+  #revokeUnleased(
+    mount: ResolvedMount,
+    engine: Engine | null,
+    secret: LeaseSecret,
+    reason: string,
+  ): Promise<boolean> {
+    return revokeUnleased({
+      engine: this.#core.mounts.engineFor(mount.entry.uuid) ?? engine,
+      mount: mount.entry,
+      path: mount.rest,
+      secret,
+      now: this.#core.now(),
+      reason,
     });
+  }
+
+  /** Best effort; a lease whose engine revoke fails is kept expired and retried by the manager. */
+  async #revokeRegistered(id: string, mountPath: string): Promise<void> {
+    try {
+      await this.#core.leases.revoke(id);
+      log.warn("revoked the lease of a request that failed after it was stored", {
+        mount: mountPath,
+      });
+    } catch (e) {
+      log.error("could not revoke the lease of a request that failed after it was stored", {
+        mount: mountPath,
+        lease_id: id,
+        error_type: errorType(e),
+      });
+    }
   }
 
   #audit(

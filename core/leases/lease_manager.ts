@@ -8,11 +8,14 @@
  *
  * One instance lives per unseal: built and `start()`ed from storage on unseal, `stop()`ped on
  * seal.
+ *
+ * Logs name an error's type only, never its message: an engine's or the storage's message can
+ * quote data (see core/http/errors.ts).
  */
 import { BadRequest, HttpError, InternalError } from "../../lib/errors.ts";
 import { randomBase62 } from "../../lib/crypto.ts";
 import { formatDuration } from "../../lib/duration.ts";
-import type { Engine, EngineResponse, StorageView } from "../../engines/sdk.ts";
+import type { Engine, EngineResponse, LeaseInfo, StorageView } from "../../engines/sdk.ts";
 import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
 import { log } from "../log.ts";
 import { DueQueue } from "./due_queue.ts";
@@ -37,6 +40,11 @@ export interface LeaseManagerOptions {
   now(): number;
   /** Called after a revoke has been committed. Must not throw. */
   onRevoked?(leaseId: string): void;
+  /**
+   * Whether the token with this accessor still exists. A lease stored after its token was
+   * revoked (the revoke ran while the request did) is expired at once.
+   */
+  tokenExists?(accessor: string): Promise<boolean>;
   /** First retry delay after a failed engine revoke (doubles per attempt). */
   retryBaseMs?: number;
   /** Longest retry delay. */
@@ -52,7 +60,9 @@ export interface RenewResult {
 const SWEEP_BATCH = 8;
 /** setTimeout's limit; a later lease is re-armed when this fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const ERROR_TEXT_MAX = 200;
+/** A revoke that keeps failing logs its first attempts, then every LOG_EVERY-th. */
+const LOG_FIRST = 5;
+const LOG_EVERY = 10;
 
 /** A lease id is a storage path: no empty, "." or ".." segments and no control characters. */
 export function validLeasePath(id: string, allowTrailingSlash = false): boolean {
@@ -76,9 +86,61 @@ export function leaseTtls(
   return { ttl: Math.max(1, Math.min(ttl, max)), max: Math.max(1, max) };
 }
 
-function errorText(e: unknown): string {
-  const m = e instanceof Error ? `${e.name}: ${e.message}` : "non-error thrown";
-  return m.length > ERROR_TEXT_MAX ? m.slice(0, ERROR_TEXT_MAX) + "…" : m;
+/** What a log line may say of an error: its class, never its message. */
+export function errorType(e: unknown): string {
+  return e instanceof Error ? e.name : "non-error thrown";
+}
+
+/**
+ * The LeaseInfo an engine's revoke needs for a secret that never got a lease (its request timed
+ * out, failed or lost its mount): the engine reads `internal`; the id only has to be unique.
+ */
+export function unleasedInfo(
+  mount: Pick<LeaseMount, "path">,
+  path: string,
+  secret: LeaseSecret,
+  now: number,
+): LeaseInfo {
+  const p = path.replace(/^\/+|\/+$/g, "");
+  return {
+    leaseId: `${p ? `${mount.path}${p}/` : mount.path}unleased-${randomBase62(24)}`,
+    path: p,
+    internal: secret.internal,
+    issueTime: now,
+    expireTime: now,
+    maxExpireTime: now,
+  };
+}
+
+/**
+ * Revokes, through its engine, a secret that has no lease and so nothing else would ever
+ * revoke. Best effort: logs the outcome (never the secret) and never throws.
+ */
+export async function revokeUnleased(o: {
+  engine: Engine | null;
+  mount: Pick<LeaseMount, "path">;
+  path: string;
+  secret: LeaseSecret;
+  now: number;
+  /** Why there is no lease, for the log. */
+  reason: string;
+}): Promise<boolean> {
+  const fields = { mount: o.mount.path, reason: o.reason };
+  if (!o.engine?.secrets) {
+    log.error("credentials without a lease cannot be revoked: the engine is gone", fields);
+    return false;
+  }
+  try {
+    await o.engine.secrets.revoke(unleasedInfo(o.mount, o.path, o.secret, o.now));
+    log.warn("revoked credentials that could not get a lease", fields);
+    return true;
+  } catch (e) {
+    log.error("could not revoke credentials that could not get a lease", {
+      ...fields,
+      error_type: errorType(e),
+    });
+    return false;
+  }
 }
 
 export class LeaseManager {
@@ -86,6 +148,7 @@ export class LeaseManager {
   readonly #engineFor: (uuid: string) => Engine | null;
   readonly #now: () => number;
   readonly #onRevoked: (id: string) => void;
+  readonly #tokenExists: ((accessor: string) => Promise<boolean>) | null;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   /** When each known lease is next looked at: its expiry, or its next revoke attempt. */
@@ -103,6 +166,7 @@ export class LeaseManager {
     this.#engineFor = o.engineFor;
     this.#now = o.now;
     this.#onRevoked = o.onRevoked ?? (() => {});
+    this.#tokenExists = o.tokenExists ?? null;
     this.#retryBaseMs = o.retryBaseMs ?? 1_000;
     this.#retryMaxMs = o.retryMaxMs ?? 10 * 60_000;
   }
@@ -170,14 +234,42 @@ export class LeaseManager {
       await engine.secrets.revoke(leaseInfo(e)).catch((re) =>
         log.error("could not revoke a secret whose lease failed to register", {
           mount: o.mount.path,
-          error: errorText(re),
+          error_type: errorType(re),
         })
       );
       throw err;
     }
     this.#track(e.id, e.expireTime);
     this.#arm();
+    await this.#expireIfTokenGone(e);
     return e;
+  }
+
+  /**
+   * A token revoke that ran while the request did found no lease to expire (it was not stored
+   * yet). Checked after the store: a revoke committed later finds the lease in the token index.
+   */
+  async #expireIfTokenGone(e: LeaseEntry): Promise<void> {
+    if (!e.tokenAccessor || !this.#tokenExists) return;
+    let gone: boolean;
+    try {
+      gone = !await this.#tokenExists(e.tokenAccessor);
+    } catch (err) {
+      // Tidy finds the lease later if its token really is gone.
+      log.warn("could not check the token of a new lease", { error_type: errorType(err) });
+      return;
+    }
+    if (!gone) return;
+    try {
+      await this.#expireNow(e.id);
+    } catch (err) {
+      log.warn("could not mark the lease of a revoked token expired", {
+        lease_id: e.id,
+        error_type: errorType(err),
+      });
+    }
+    this.#track(e.id, this.#now());
+    this.#arm();
   }
 
   /** The stored lease; 400 "invalid lease" when unknown (Vault's answer). */
@@ -285,7 +377,9 @@ export class LeaseManager {
           if (this.#due.has(id)) this.#track(id, this.#now());
         }
       } catch (err) {
-        log.warn("could not schedule the leases of a revoked token", { error: errorText(err) });
+        log.warn("could not schedule the leases of a revoked token", {
+          error_type: errorType(err),
+        });
       }
     }
     this.#arm();
@@ -331,8 +425,15 @@ export class LeaseManager {
       }
       if (!o.force) {
         const engine = this.#engineFor(e.mountUuid);
-        if (engine?.secrets) await engine.secrets.revoke(leaseInfo(e));
-        else log.warn("lease has no engine to revoke it; deleting the record", { lease_id: id });
+        // Deleting the record would forget a credential that may still work: keep the lease
+        // (retried) until its mount is back or an operator uses revoke-force.
+        if (!engine?.secrets) {
+          throw new InternalError(
+            "the lease's mount is gone; revoke-force removes the lease",
+            new Error("no engine for the lease's mount"),
+          );
+        }
+        await engine.secrets.revoke(leaseInfo(e));
       }
       await this.#store.delete(e);
       this.#forget(id);
@@ -355,12 +456,14 @@ export class LeaseManager {
     const n = (this.#attempts.get(id) ?? 0) + 1;
     this.#attempts.set(id, n);
     const delay = Math.min(this.#retryBaseMs * 2 ** Math.min(n - 1, 30), this.#retryMaxMs);
-    log.warn("lease revocation failed; retrying", {
-      lease_id: id,
-      attempt: n,
-      retry_in_ms: delay,
-      error: errorText(err),
-    });
+    if (n <= LOG_FIRST || n % LOG_EVERY === 0) {
+      log.warn("lease revocation failed; retrying", {
+        lease_id: id,
+        attempt: n,
+        retry_in_ms: delay,
+        error_type: errorType(err),
+      });
+    }
     this.#track(id, this.#now() + delay);
     this.#arm();
   }

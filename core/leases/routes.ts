@@ -36,8 +36,10 @@ function idOf(r: CoreRequest): string {
   return id;
 }
 
-function prefixOf(r: CoreRequest): string {
+/** `emptyOk`: LIST lookup/ with no prefix lists the top level (the mounts), as Vault does. */
+function prefixOf(r: CoreRequest, emptyOk = false): string {
   const p = r.params.prefix ?? "";
+  if (p === "" && emptyOk) return p;
   if (!validLeasePath(p, true)) throw new BadRequest("invalid prefix");
   return p;
 }
@@ -100,7 +102,7 @@ export function leaseRoutes(core: Core): CorePathSpec[] {
       sudo: true,
       operations: {
         list: async (r) => {
-          const keys = (await core.leases.list(prefixOf(r))).sort();
+          const keys = (await core.leases.list(prefixOf(r, true))).sort();
           if (keys.length === 0) throw new NotFound();
           return { data: { keys } };
         },

@@ -3,7 +3,7 @@
  * (`logical/<uuid>/`). Resolution is longest-prefix over the mounted paths. The table itself is
  * stored through the barrier at `core/mounts`.
  */
-import { BadRequest, Conflict } from "../../lib/errors.ts";
+import { BadRequest, Conflict, ServiceUnavailable } from "../../lib/errors.ts";
 import { randomBase62, uuid } from "../../lib/crypto.ts";
 import { type Engine, readJSON, writeJSON } from "../../engines/sdk.ts";
 import { ENGINES } from "../../engines/registry.ts";
@@ -62,6 +62,11 @@ export class MountTable {
   /** Routes owned by another table (auth methods under auth/), resolved like builtins. */
   #attached = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
   #sorted: string[] = [];
+  /** User mounts being removed (by uuid): new requests are refused while their leases go. */
+  #closing = new Set<string>();
+  /** Handlers running (or still running past their deadline) per user mount uuid. */
+  #inflight = new Map<string, number>();
+  #drainWaiters = new Map<string, Set<() => void>>();
 
   constructor(barrier: Barrier, now: () => number = Date.now) {
     this.#barrier = barrier;
@@ -120,6 +125,67 @@ export class MountTable {
   engineFor(mountUuid: string): Engine | null {
     const e = this.#entries.find((x) => x.uuid === mountUuid);
     return e ? this.#engines.get(e.path) ?? null : null;
+  }
+
+  /** True while an unmount of this mount is under way. */
+  isClosing(mountUuid: string): boolean {
+    return this.#closing.has(mountUuid);
+  }
+
+  /**
+   * Counts a handler running on a user mount until the returned release is called, so an
+   * unmount can wait for the credentials it may still return. 503 once the mount is closing
+   * (or gone: the request resolved it before an unmount finished).
+   */
+  hold(mountUuid: string): () => void {
+    if (this.#closing.has(mountUuid) || !this.engineFor(mountUuid)) {
+      throw new ServiceUnavailable("mount is being removed");
+    }
+    this.#inflight.set(mountUuid, (this.#inflight.get(mountUuid) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.#inflight.get(mountUuid) ?? 1) - 1;
+      if (n > 0) {
+        this.#inflight.set(mountUuid, n);
+        return;
+      }
+      this.#inflight.delete(mountUuid);
+      for (const w of this.#drainWaiters.get(mountUuid) ?? []) w();
+    };
+  }
+
+  /**
+   * Marks the mount closing (new requests get 503), then waits up to `waitMs` for its running
+   * handlers. False when they did not finish: the mark is lifted again and nothing changed.
+   * Vault's unmount taints the route the same way before it revokes the mount's leases.
+   */
+  async beginClose(mountUuid: string, waitMs: number): Promise<boolean> {
+    if (this.#closing.has(mountUuid)) throw new ServiceUnavailable("mount is being removed");
+    this.#closing.add(mountUuid);
+    if (!this.#inflight.get(mountUuid)) return true;
+    let waiters = this.#drainWaiters.get(mountUuid);
+    if (!waiters) this.#drainWaiters.set(mountUuid, waiters = new Set());
+    let done!: () => void;
+    const drained = new Promise<void>((r) => done = r);
+    waiters.add(done);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<boolean>((r) => timer = setTimeout(() => r(false), waitMs));
+    try {
+      const ok = await Promise.race([drained.then(() => true), timedOut]);
+      if (!ok) this.#closing.delete(mountUuid);
+      return ok;
+    } finally {
+      clearTimeout(timer);
+      waiters.delete(done);
+      if (waiters.size === 0) this.#drainWaiters.delete(mountUuid);
+    }
+  }
+
+  /** Lifts the closing mark (the unmount failed, or it finished). */
+  endClose(mountUuid: string): void {
+    this.#closing.delete(mountUuid);
   }
 
   #newEntry(

@@ -1,5 +1,5 @@
 /** sys/mounts, policies, capabilities, keyring and metrics routes. */
-import { BadRequest, NotFound } from "../../lib/errors.ts";
+import { BadRequest, NotFound, ServiceUnavailable } from "../../lib/errors.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
@@ -129,12 +129,28 @@ export function adminRoutes(core: Core): CorePathSpec[] {
         },
         delete: async (r) => {
           const path = normMount(r.params.path!);
-          // Vault's order: the mount's leases go first (each engine revoke), and a lease that
-          // cannot be revoked keeps the mount, so no credential outlives the engine that made it.
-          if (core.mounts.engineFor(core.mounts.get(path)?.uuid ?? "")) {
-            await core.leases.revokePrefix(path);
+          const uuid = core.mounts.get(path)?.uuid ?? "";
+          if (!core.mounts.engineFor(uuid)) {
+            await core.mounts.disable(path);
+            return;
           }
-          await core.mounts.disable(path);
+          // Vault's order: new requests to the mount are refused and the running ones finish
+          // (credentials they return meanwhile are revoked at once, see the pipeline), then the
+          // mount's leases go (each engine revoke), and a lease that cannot be revoked keeps the
+          // mount, so no credential outlives the engine that made it. The wait stays inside this
+          // request's own deadline.
+          const waitMs = Math.max(1, Math.floor(core.requestTimeoutMs / 2));
+          if (!await core.mounts.beginClose(uuid, waitMs)) {
+            throw new ServiceUnavailable(
+              "requests to the mount are still running; try the unmount again",
+            );
+          }
+          try {
+            await core.leases.revokePrefix(path);
+            await core.mounts.disable(path);
+          } finally {
+            core.mounts.endClose(uuid);
+          }
         },
       },
     },

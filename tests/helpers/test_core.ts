@@ -37,17 +37,22 @@ export interface TestCoreOptions {
   now?: () => number;
   trustedProxies?: string[];
   alertWebhookUrl?: string;
+  /** Milliseconds before a request is answered 503 (core's default otherwise). */
+  requestTimeoutMs?: number;
+  /** Token and lease sweep interval; 0 (the default here) leaves tidy to the test. */
+  tidyIntervalMs?: number;
 }
 
 export async function startTestCore(o: TestCoreOptions = {}): Promise<TestCore> {
   const dir = await Deno.makeTempDir({ prefix: "secrethub-test-" });
   const dbFile = `${dir}/secrethub.db`;
   const { core, app } = await createCore(dbFile, {
-    tidyIntervalMs: 0,
+    tidyIntervalMs: o.tidyIntervalMs ?? 0,
     maxRequestSize: o.maxRequestSize,
     now: o.now,
     trustedProxies: o.trustedProxies,
     alertWebhookUrl: o.alertWebhookUrl,
+    requestTimeoutMs: o.requestTimeoutMs,
   });
   let rootToken = "";
   let unsealKeys: string[] = [];

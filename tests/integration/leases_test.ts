@@ -23,6 +23,22 @@ const failRevoke = new Map<string, number>();
 const failRenew = new Set<string>();
 let issued = 0;
 
+interface Gate {
+  entered: boolean;
+  open(): void;
+  opened: Promise<void>;
+}
+/** Marker → a read carrying it waits for the test to open the gate (a slow backend). */
+const gates = new Map<string, Gate>();
+
+function gate(marker: string): Gate {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => open = r);
+  const g: Gate = { entered: false, open, opened };
+  gates.set(marker, g);
+  return g;
+}
+
 function leaseTestEngine(ctx: EngineContext): Engine {
   const mount = ctx.mount.path;
   return {
@@ -31,10 +47,15 @@ function leaseTestEngine(ctx: EngineContext): Engine {
     paths: [{
       pattern: "creds/:name+",
       operations: {
-        read: (req) => {
+        read: async (req) => {
           const q = req.data as Record<string, string | undefined>;
+          const g = gates.get(q.marker ?? "");
+          if (g) {
+            g.entered = true;
+            await g.opened;
+          }
           issued++;
-          return Promise.resolve({
+          return await Promise.resolve({
             data: { value: `lt-value-${crypto.randomUUID()}` },
             secret: {
               ttl: Number(q.ttl ?? 60),
@@ -81,6 +102,11 @@ function revokes(leaseId: string): Call[] {
   return calls.filter((c) => c.op === "revoke" && c.lease.leaseId === leaseId);
 }
 
+/** Revokes of the secret issued with this marker, whether it got a lease or not. */
+function revokesOf(marker: string): Call[] {
+  return calls.filter((c) => c.op === "revoke" && c.lease.internal.marker === marker);
+}
+
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 6000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -111,12 +137,18 @@ async function lookup(t: TestCore, id: string, token?: string) {
   return await t.req("PUT", "/v1/sys/leases/lookup", { lease_id: id }, token);
 }
 
-function withCore(fn: (t: TestCore) => Promise<void>): () => Promise<void> {
+function withCore(
+  fn: (t: TestCore) => Promise<void>,
+  o: Parameters<typeof startTestCore>[0] = {},
+): () => Promise<void> {
   return async () => {
-    const t = await startTestCore();
+    const t = await startTestCore(o);
     try {
       await fn(t);
     } finally {
+      // A failed test must not leave a request hanging on its gate.
+      for (const g of gates.values()) g.open();
+      gates.clear();
       await t.close();
     }
   };
@@ -350,6 +382,10 @@ Deno.test(
     r = await t.req("GET", "/v1/sys/leases/lookup/lt/creds/a?list=true");
     assert.deepEqual(r.body.data.keys.length, 2);
     assert.equal((await t.req("LIST", "/v1/sys/leases/lookup/none/")).status, 404);
+    // No prefix lists the top level, as Vault does.
+    r = await t.req("LIST", "/v1/sys/leases/lookup/");
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.data.keys, ["lt/"]);
 
     r = await t.req("PUT", "/v1/sys/leases/revoke-prefix/lt/creds/a", {}, ops);
     assert.equal(r.status, 403);
@@ -552,4 +588,142 @@ Deno.test(
     await t.req("PUT", "/v1/sys/leases/revoke", { lease_id: ids[1] });
     assert.equal(revokes(ids[1]!)[0]!.lease.internal.marker, marker);
   }),
+);
+
+Deno.test(
+  "credentials answered after the request's deadline are revoked, and hold off an unmount",
+  withCore(async (t) => {
+    await mount(t);
+    const marker = `late-${crypto.randomUUID()}`;
+    const g = gate(marker);
+    const r = await t.req("GET", `/v1/lt/creds/late?marker=${marker}`);
+    assert.equal(r.status, 503, r.text);
+    assert.deepEqual(r.body.errors, ["request timed out"]);
+    assert.ok(g.entered);
+    // The handler still runs: the mount cannot go away under the credentials it may return.
+    const u = await t.req("DELETE", "/v1/sys/mounts/lt");
+    assert.equal(u.status, 503, u.text);
+    assert.deepEqual(u.body.errors, [
+      "requests to the mount are still running; try the unmount again",
+    ]);
+    assert.equal((await issue(t, "lt/creds/other")).renewable, true, "the mount still serves");
+    assert.equal(revokesOf(marker).length, 0);
+    g.open();
+    await until("the late credentials to be revoked", () => revokesOf(marker).length === 1);
+    const rv = revokesOf(marker)[0]!;
+    assert.equal(rv.lease.path, "creds/late");
+    assert.equal(rv.lease.internal.name, "late");
+    assert.equal(t.core.leases.count, 1, "only the other read's lease exists");
+    assert.equal((await t.req("DELETE", "/v1/sys/mounts/lt")).status, 204);
+  }, { requestTimeoutMs: 1000 }),
+);
+
+Deno.test(
+  "an unmount refuses new requests and waits for the running ones; their credentials are revoked",
+  withCore(async (t) => {
+    await mount(t);
+    const uuid = t.core.mounts.get("lt/")!.uuid;
+    const done = await issue(t, "lt/creds/before");
+    const marker = `inflight-${crypto.randomUUID()}`;
+    const g = gate(marker);
+    const inflight = t.req("GET", `/v1/lt/creds/inflight?marker=${marker}`);
+    await until("the read to reach the engine", () => g.entered);
+    const unmounting = t.req("DELETE", "/v1/sys/mounts/lt");
+    await until("the mount to be marked closing", () => t.core.mounts.isClosing(uuid));
+    const refused = await t.req("GET", "/v1/lt/creds/after");
+    assert.equal(refused.status, 503, refused.text);
+    assert.deepEqual(refused.body.errors, ["mount is being removed"]);
+    assert.equal(revokes(done.lease_id).length, 0, "leases wait for the running read");
+    g.open();
+    const [r, u] = await Promise.all([inflight, unmounting]);
+    assert.equal(u.status, 204, u.text);
+    assert.equal(r.status, 503, r.text);
+    assert.deepEqual(r.body.errors, ["mount is being removed"]);
+    assert.equal(revokesOf(marker).length, 1, "the in-flight credentials were revoked");
+    assert.equal(revokes(done.lease_id).length, 1);
+    assert.equal(t.core.leases.count, 0);
+    assert.equal(t.core.mounts.isClosing(uuid), false);
+    assert.equal((await t.req("GET", "/v1/lt/creds/after")).status, 404);
+  }),
+);
+
+Deno.test(
+  "a request that fails after its lease was stored (response wrapping) revokes that lease",
+  withCore(async (t) => {
+    await mount(t);
+    const marker = `wrapfail-${crypto.randomUUID()}`;
+    const r = await t.req("GET", `/v1/lt/creds/wf?marker=${marker}`, undefined, undefined, {
+      "x-vault-wrap-ttl": "48h",
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.errors[0], /wrap TTL/);
+    const rv = revokesOf(marker);
+    assert.equal(rv.length, 1, "revoked before the error was answered");
+    assert.equal((await lookup(t, rv[0]!.lease.leaseId)).status, 400);
+    assert.equal(t.core.leases.count, 0);
+  }),
+);
+
+Deno.test(
+  "a lease stored after its token was revoked (mid-request) is revoked at once",
+  withCore(async (t) => {
+    await mount(t);
+    await t.req("PUT", "/v1/sys/policies/acl/reader", {
+      policy: `path "lt/creds/*" { capabilities = ["read"] }`,
+    });
+    const tok = (await t.req("POST", "/v1/auth/token/create", { policies: ["reader"] })).body
+      .auth.client_token;
+    const marker = `tokgone-${crypto.randomUUID()}`;
+    const g = gate(marker);
+    const pending = t.req("GET", `/v1/lt/creds/tg?ttl=600&marker=${marker}`, undefined, tok);
+    await until("the read to reach the engine", () => g.entered);
+    const rv = await t.req("PUT", "/v1/auth/token/revoke", { token: tok });
+    assert.equal(rv.status, 204, rv.text);
+    g.open();
+    const r = await pending;
+    assert.equal(r.status, 200, r.text);
+    await until(
+      "the lease of the revoked token to be revoked",
+      () => revokedOnce(t, r.body.lease_id),
+    );
+  }),
+);
+
+Deno.test(
+  "credentials answered after core sealed are revoked through the engine that made them",
+  withCore(async (t) => {
+    await mount(t);
+    const marker = `sealed-${crypto.randomUUID()}`;
+    const g = gate(marker);
+    const pending = t.req("GET", `/v1/lt/creds/sl?marker=${marker}`);
+    await until("the read to reach the engine", () => g.entered);
+    assert.equal((await t.req("PUT", "/v1/sys/seal")).status, 204);
+    g.open();
+    const r = await pending;
+    assert.equal(r.status, 503, r.text);
+    assert.equal(revokesOf(marker).length, 1);
+  }),
+);
+
+Deno.test(
+  "the periodic tidy revokes a lease whose token is gone",
+  withCore(async (t) => {
+    await mount(t);
+    await t.req("PUT", "/v1/sys/policies/acl/reader", {
+      policy: `path "lt/creds/*" { capabilities = ["read"] }`,
+    });
+    const tok = (await t.req("POST", "/v1/auth/token/create", { policies: ["reader"] })).body
+      .auth.client_token;
+    const b = await issue(t, "lt/creds/orphan", { ttl: 600 }, tok);
+    // The token goes without telling the lease manager (a crash between the two).
+    const hook = t.core.tokens.onRevoked;
+    t.core.tokens.onRevoked = null;
+    try {
+      assert.equal((await t.req("PUT", "/v1/auth/token/revoke", { token: tok })).status, 204);
+    } finally {
+      t.core.tokens.onRevoked = hook;
+    }
+    assert.equal(revokes(b.lease_id).length, 0);
+    await until("the tidy timer to revoke the orphaned lease", () => revokedOnce(t, b.lease_id));
+  }, { tidyIntervalMs: 200 }),
 );

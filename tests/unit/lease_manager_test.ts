@@ -26,6 +26,8 @@ interface Fixture {
   revokeGate: { wait: Promise<void> | null };
   clock: { now: number };
   opts: LeaseManagerOptions;
+  /** Set to make MOUNT's engine unknown (the mount was removed). */
+  mountGone: { v: boolean };
 }
 
 async function withManager(
@@ -40,6 +42,7 @@ async function withManager(
   const failRevokes = { n: 0 };
   const revokeGate: { wait: Promise<void> | null } = { wait: null };
   const clock = { now: Date.now() };
+  const mountGone = { v: false };
   const engine: Engine = {
     type: "fixture",
     version: "0",
@@ -53,7 +56,7 @@ async function withManager(
         if (revokeGate.wait) await revokeGate.wait;
         if (failRevokes.n > 0) {
           failRevokes.n--;
-          throw new Error("down");
+          throw new Error("down: password=fixture-secret-in-message");
         }
         log.push(`revoke ${l.leaseId}`);
       },
@@ -61,14 +64,14 @@ async function withManager(
   };
   const opts: LeaseManagerOptions = {
     storage: barrier.view("sys/expire/"),
-    engineFor: (u) => u === MOUNT.uuid ? engine : null,
+    engineFor: (u) => u === MOUNT.uuid && !mountGone.v ? engine : null,
     now: () => clock.now,
     ...extra,
   };
   const m = new LeaseManager(opts);
   await m.start();
   try {
-    await fn({ m, barrier, log, failRevokes, revokeGate, clock, opts });
+    await fn({ m, barrier, log, failRevokes, revokeGate, clock, opts, mountGone });
   } finally {
     await m.stop();
     await s.close();
@@ -263,4 +266,53 @@ Deno.test("LeaseManager.tidy() revokes leases whose token is gone", async () => 
     await until(() => log.includes(`revoke ${a.id}`));
     assert.ok(await m.lookup(b.id));
   });
+});
+
+Deno.test("LeaseManager keeps a lease whose engine is gone; only revoke-force drops it", async () => {
+  await withManager(async ({ m, log, mountGone }) => {
+    const e = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "" });
+    mountGone.v = true;
+    await assert.rejects(() => m.revoke(e.id), { status: 500 });
+    await assert.rejects(() => m.revokePrefix("db/"), { status: 500 });
+    assert.equal(m.count, 1);
+    assert.ok(await m.lookup(e.id), "the record is kept: its credential may still work");
+    assert.equal(await m.revoke(e.id, { force: true }), true);
+    assert.equal(m.count, 0);
+    assert.deepEqual(log, []);
+  });
+});
+
+Deno.test("LeaseManager.register() expires at once a lease whose token is already gone", async () => {
+  await withManager(async ({ m, log }) => {
+    const gone = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "X" });
+    const live = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "L" });
+    await until(() => log.includes(`revoke ${gone.id}`));
+    assert.ok(await m.lookup(live.id));
+    assert.equal(log.includes(`revoke ${live.id}`), false);
+  }, { tokenExists: (a) => Promise.resolve(a !== "X") });
+});
+
+Deno.test("LeaseManager logs a failing revoke's error type only, and caps the retry warnings", async () => {
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (line: string) => lines.push(String(line));
+  try {
+    await withManager(async ({ m, failRevokes, clock }) => {
+      const e = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "" });
+      failRevokes.n = 25;
+      const tick = setInterval(() => clock.now += 5, 5);
+      try {
+        await assert.rejects(() => m.revoke(e.id));
+        await until(() => m.count === 0, 10_000);
+      } finally {
+        clearInterval(tick);
+      }
+    }, { retryBaseMs: 1, retryMaxMs: 1 });
+  } finally {
+    console.error = orig;
+  }
+  const retries = lines.filter((l) => l.includes("lease revocation failed"));
+  assert.deepEqual(retries.map((l) => JSON.parse(l).attempt), [1, 2, 3, 4, 5, 10, 20]);
+  assert.equal(JSON.parse(retries[0]!).error_type, "Error");
+  assert.equal(lines.some((l) => l.includes("fixture-secret-in-message")), false);
 });
