@@ -203,6 +203,9 @@ export class Pipeline {
     const auditable = !core.sealed;
     let alert = false;
     const unauth = flag(spec.unauthenticated, operation);
+    // HEAD is for probes (sys/health, CA certificates). On any other path a read can have side
+    // effects (database/creds/* creates a login) the caller would never see: Vault refuses it.
+    if (req.method === "HEAD" && !unauth) throw new MethodNotAllowed();
     if (!unauth) {
       const entry = clientToken ? await core.tokens.lookup(clientToken) : null;
       if (!entry) {

@@ -129,3 +129,17 @@ Deno.test("bad queries, methods, content types and sizes are 4xx", async () => {
     await t.close();
   }
 });
+
+Deno.test("HEAD answers probes (sys/health) but is refused on authenticated paths, so a read with side effects never runs unseen", async () => {
+  const t = await startTestCore();
+  try {
+    const health = await t.req("HEAD", "/v1/sys/health", undefined, null);
+    assert.equal(health.status, 200);
+    assert.equal(health.text, "");
+    await t.req("POST", "/v1/secret/data/h", { data: { a: "1" } });
+    const kv = await t.req("HEAD", "/v1/secret/data/h");
+    assert.equal(kv.status, 405);
+  } finally {
+    await t.close();
+  }
+});
