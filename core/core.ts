@@ -25,7 +25,7 @@ import { authBlock } from "./token/routes.ts";
 import { type Cidr, parseCidr } from "../lib/cidr.ts";
 import type { IdentityServices } from "./identity/mod.ts";
 import type { AgentLinks } from "./agents/routes.ts";
-import { LeaseManager } from "./leases/lease_manager.ts";
+import { LeaseManager } from "./lease/lease_manager.ts";
 
 /** Used only when no limiter was configured: logins are refused rather than left unprotected. */
 const refuseAllLogins: LoginLimiter = {

@@ -13,7 +13,7 @@ import { SlidingLoginLimiter } from "./auth/limiter.ts";
 import { LibsqlStorage } from "./storage/libsql_storage.ts";
 import { createIdentityServices, registerIdentityRoutes } from "./identity/mod.ts";
 import { agentRoutes } from "./agents/routes.ts";
-import { leaseRoutes } from "./leases/routes.ts";
+import { leaseRoutes } from "./lease/routes.ts";
 import { log } from "./log.ts";
 import type { Hono } from "hono";
 import type { AppEnv } from "./http/app.ts";

@@ -27,14 +27,14 @@ import { inAnyCidr, parseCidr } from "../../lib/cidr.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import { parameterViolation } from "../policy/params.ts";
 import type { EvalContext } from "../policy/acl.ts";
-import type { LeasedResponse, LeaseEnvelope } from "../leases/envelope.ts";
+import type { LeasedResponse, LeaseEnvelope } from "../lease/envelope.ts";
 import {
   errorType,
   type LeaseEntry,
   type LeaseManager,
   type LeaseSecret,
   revokeUnleased,
-} from "../leases/lease_manager.ts";
+} from "../lease/lease_manager.ts";
 import type { ResolvedMount } from "../mounts/mount_table.ts";
 import { log } from "../log.ts";
 

@@ -3,7 +3,7 @@ import { v } from "../../lib/fields.ts";
 import { BadRequest } from "../../lib/errors.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest } from "../router/types.ts";
-import type { LeasedResponse, LeaseEnvelope } from "../leases/envelope.ts";
+import type { LeasedResponse, LeaseEnvelope } from "../lease/envelope.ts";
 
 const tokenSchema = v.object({ token: v.optional(v.pipe(v.string(), v.maxLength(256))) });
 

@@ -7,8 +7,8 @@ import {
   type LeaseManagerOptions,
   leaseTtls,
   validLeasePath,
-} from "../../core/leases/lease_manager.ts";
-import { DueQueue } from "../../core/leases/due_queue.ts";
+} from "../../core/lease/lease_manager.ts";
+import { DueQueue } from "../../core/lease/due_queue.ts";
 import type { Engine, LeaseInfo } from "../../engines/sdk.ts";
 
 const MOUNT = {
