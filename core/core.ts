@@ -208,7 +208,7 @@ export class Core {
       const policies = new PolicyStore(this.barrier.view("sys/policy/"));
       await policies.ensureDefault();
       const tokens = new TokenStore(this.barrier.view("sys/token/"), this.now);
-      const audit = new AuditBroker(this.physical, auditKey, await this.physical.auditHead());
+      const audit = new AuditBroker(this.physical, auditKey);
       for (const s of await readJSON<SinkConfig[]>(this.barrier, AUDIT_SINKS_PATH) ?? []) {
         audit.enableSink(s);
       }

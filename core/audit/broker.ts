@@ -1,10 +1,10 @@
 /**
- * Appends audit records to the chain and persists them with the storage's group commit. A
+ * Builds audit entries and persists them with the storage's group commit. A
  * request's reply waits for its records to be durable; if they cannot be written the request
  * fails (Vault's promise). Optional file sinks receive each record after it is committed.
  */
 import type { PhysicalStorage } from "../storage/storage.ts";
-import { AuditChain } from "./chain.ts";
+import { AuditEntryBuilder } from "./chain.ts";
 import type { AuditInput, AuditRecord } from "./entry.ts";
 import { hmacString } from "./entry.ts";
 import { FileSink } from "./file_sink.ts";
@@ -18,27 +18,34 @@ export interface SinkConfig {
 
 export class AuditBroker {
   readonly #physical: PhysicalStorage;
-  readonly #chain: AuditChain;
+  readonly #builder: AuditEntryBuilder;
   readonly #key: Uint8Array;
   #sinks = new Map<string, { config: SinkConfig; sink: FileSink }>();
   failures = 0;
 
-  constructor(physical: PhysicalStorage, key: Uint8Array, head: { seq: number; hash: string }) {
+  constructor(physical: PhysicalStorage, key: Uint8Array) {
     this.#physical = physical;
     this.#key = key;
-    this.#chain = new AuditChain(key, head);
-    physical.onAuditRollback = (h) => this.#chain.reset(h);
+    this.#builder = new AuditEntryBuilder(key);
+    // Storage links entries into the chain as it commits them (one ordered writer).
+    physical.setAuditKey(key);
   }
 
   get key(): Uint8Array {
     return this.#key;
   }
 
-  /** Appends synchronously (fixing the order) and resolves once the records are on disk. */
+  /**
+   * Builds the entries here (HMACs, canonical JSON); storage links them into the hash chain in
+   * commit order and resolves once they are on disk. Sinks get the linked records after that.
+   */
   record(inputs: AuditInput[]): Promise<void> {
-    const recs = inputs.map((i) => this.#chain.append(i));
-    return this.#physical.transaction([], recs).then(
-      () => this.#toSinks(recs),
+    const built = inputs.map((i) => this.#builder.build(i));
+    const wantLinks = this.#sinks.size > 0;
+    return this.#physical.transaction([], built.map((b) => b.entryJson), wantLinks).then(
+      (links) => {
+        if (links) this.#toSinks(links.map((l, i) => ({ ...l, ...built[i]! })));
+      },
       (e) => {
         this.failures++;
         throw e;
@@ -73,7 +80,8 @@ export class AuditBroker {
   close(): void {
     for (const { sink } of this.#sinks.values()) sink.close();
     this.#sinks.clear();
-    this.#chain.wipe();
+    this.#physical.setAuditKey(null);
+    this.#builder.wipe();
     this.#key.fill(0);
   }
 }

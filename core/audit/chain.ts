@@ -41,27 +41,21 @@ export function checkHead(head: ChainHead): ChainHead {
 }
 
 /**
- * Builds the hash chain. Single ordered writer: the caller must persist records in the order
- * append returns them, and call reset when a batch carrying records failed to commit, otherwise
- * the stored chain forks from the in-memory head.
+ * Turns what the HTTP layer hands in into the stored entry: token accessor and every data string
+ * HMAC'd, the response as one HMAC, and the canonical JSON the chain hashes. Runs on the request
+ * thread; it holds no chain state, so entries can be built in any order.
  */
-export class AuditChain {
+export class AuditEntryBuilder {
   #hmac: AuditHmac;
-  #seq: number;
-  #hash: string;
   #accessorTags = new Map<string, string>();
 
-  constructor(key: Uint8Array, head: ChainHead) {
+  constructor(key: Uint8Array) {
     checkAuditKey(key);
-    const h = checkHead(head);
     this.#hmac = new AuditHmac(key);
-    this.#seq = h.seq;
-    this.#hash = h.hash;
   }
 
-  /** Synchronously builds the next record and advances the head. The caller persists it in order. */
-  append(input: AuditInput): AuditRecord {
-    // Everything that can throw runs before the head moves, so a failed append leaves no hole.
+  /** Everything that can throw (bad data) throws here, before anything is linked or stored. */
+  build(input: AuditInput): { entry: Record<string, unknown>; entryJson: string } {
     const entry: Record<string, unknown> = {
       time: input.time,
       type: input.type,
@@ -80,29 +74,10 @@ export class AuditChain {
     if (input.response !== undefined) {
       entry.response_hmac = this.#hmac.tag(canonicalize(input.response));
     }
-
-    const seq = this.#seq + 1;
-    const prevHash = this.#hash;
-    const entryJson = canonicalize(entry);
-    const hash = recordHashFromJson(prevHash, seq, entryJson);
-    const mac = this.#hmac.hex(hash);
-    this.#seq = seq;
-    this.#hash = hash;
-    return { seq, prevHash, hash, mac, entry, entryJson };
+    return { entry, entryJson: canonicalize(entry) };
   }
 
-  /** Roll the head back (used when the batch that carried records failed to commit). */
-  reset(head: ChainHead): void {
-    const h = checkHead(head);
-    this.#seq = h.seq;
-    this.#hash = h.hash;
-  }
-
-  get head(): ChainHead {
-    return { seq: this.#seq, hash: this.#hash };
-  }
-
-  /** On seal: drop the keyed state so nothing can be appended under a key the core has forgotten. */
+  /** On seal: drop the keyed state so nothing is built under a key the core has forgotten. */
   wipe(): void {
     this.#hmac.wipe();
     this.#accessorTags.clear();
@@ -118,5 +93,92 @@ export class AuditChain {
       this.#accessorTags.set(accessor, tag);
     }
     return tag;
+  }
+}
+
+/** Where an entry landed in the chain. */
+export interface ChainLink {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  mac: string;
+}
+
+/**
+ * Links built entries into the hash chain: seq, hash = SHA-256(prev ‖ {entry, seq}), mac =
+ * HMAC(hash). Single ordered writer: the storage writer thread links each entry as it inserts
+ * it, in commit order, and resets to the stored head when a transaction fails, so the chain in
+ * memory never runs ahead of the one on disk.
+ */
+export class ChainLinker {
+  #hmac: AuditHmac;
+  #seq: number;
+  #hash: string;
+
+  constructor(key: Uint8Array, head: ChainHead) {
+    checkAuditKey(key);
+    const h = checkHead(head);
+    this.#hmac = new AuditHmac(key);
+    this.#seq = h.seq;
+    this.#hash = h.hash;
+  }
+
+  link(entryJson: string): ChainLink {
+    const seq = this.#seq + 1;
+    const prevHash = this.#hash;
+    const hash = recordHashFromJson(prevHash, seq, entryJson);
+    const mac = this.#hmac.hex(hash);
+    this.#seq = seq;
+    this.#hash = hash;
+    return { seq, prevHash, hash, mac };
+  }
+
+  /** Roll the head back (used when the transaction that carried records failed to commit). */
+  reset(head: ChainHead): void {
+    const h = checkHead(head);
+    this.#seq = h.seq;
+    this.#hash = h.hash;
+  }
+
+  get head(): ChainHead {
+    return { seq: this.#seq, hash: this.#hash };
+  }
+
+  wipe(): void {
+    this.#hmac.wipe();
+  }
+}
+
+/**
+ * Builder and linker in one, for code that builds and persists records itself (tests, offline
+ * tools): the caller must persist records in the order append returns them.
+ */
+export class AuditChain {
+  readonly #builder: AuditEntryBuilder;
+  readonly #linker: ChainLinker;
+
+  constructor(key: Uint8Array, head: ChainHead) {
+    this.#builder = new AuditEntryBuilder(key);
+    this.#linker = new ChainLinker(key, head);
+  }
+
+  /** Synchronously builds the next record and advances the head. */
+  append(input: AuditInput): AuditRecord {
+    // Everything that can throw runs before the head moves, so a failed append leaves no hole.
+    const { entry, entryJson } = this.#builder.build(input);
+    return { ...this.#linker.link(entryJson), entry, entryJson };
+  }
+
+  reset(head: ChainHead): void {
+    this.#linker.reset(head);
+  }
+
+  get head(): ChainHead {
+    return this.#linker.head;
+  }
+
+  wipe(): void {
+    this.#builder.wipe();
+    this.#linker.wipe();
   }
 }

@@ -4,7 +4,7 @@
  * can read or write plaintext.
  */
 import { Sealed } from "../../lib/errors.ts";
-import type { AuditRow, PhysicalOp, PhysicalStorage } from "../storage/storage.ts";
+import type { PhysicalOp, PhysicalStorage } from "../storage/storage.ts";
 import { childNames } from "../storage/storage.ts";
 import { open, seal, termOf } from "./aead.ts";
 import type { Keyring } from "./keyring.ts";
@@ -105,8 +105,8 @@ export class Barrier implements StorageView {
     return childNames(prefix, await this.keys(prefix));
   }
 
-  /** Encrypts every put, then hands ops (and audit rows) to storage as one durable transaction. */
-  transaction(ops: WriteOp[], audit?: AuditRow[]): Promise<void> {
+  /** Encrypts every put, then hands the ops to storage as one durable transaction. */
+  transaction(ops: WriteOp[]): Promise<void> {
     if (this.sealed) return Promise.reject(new Sealed());
     // Not needed for correctness (entries are checked against the stored blob), but the old
     // plaintext should not outlive the write in memory.
@@ -114,7 +114,7 @@ export class Barrier implements StorageView {
     const phys: PhysicalOp[] = ops.map((o) =>
       o.op === "put" ? { op: "put", key: o.key, value: this.encrypt(o.key, o.value) } : o
     );
-    return this.physical.transaction(phys, audit);
+    return this.physical.transaction(phys).then(() => {});
   }
 
   view(prefix: string): StorageView {

@@ -1,17 +1,20 @@
 /** Messages between LibsqlStorage (main thread) and its writer worker. */
-import type { AuditRow, PhysicalOp } from "./storage.ts";
+import type { AuditLink, PhysicalOp } from "./storage.ts";
 
 export type WriterRequest =
   | { t: "open"; path: string; busyTimeoutMs: number; fullMode: string }
-  /** `audit`: rows as encodeAuditRows wrote them ("" for none). */
-  | { t: "tx"; ops: PhysicalOp[]; audit: string }
+  /** The audit HMAC key the writer links entries with; null forgets it (seal). */
+  | { t: "audit-key"; key: Uint8Array | null }
+  /** `audit`: entries as joinLines wrote them ("" for none). */
+  | { t: "tx"; ops: PhysicalOp[]; audit: string; wantLinks: boolean }
   | { t: "close" };
 
 export type WriterReply =
   | { t: "ready" }
   | { t: "failed"; error: string }
-  | { t: "done"; ok: true }
-  | { t: "done"; ok: false; error: string; head: { seq: number; hash: string } }
+  /** `links`: with wantLinks, encodeLinks of every entry of the transaction, in order. */
+  | { t: "done"; ok: true; links?: string }
+  | { t: "done"; ok: false; error: string }
   | { t: "closed" };
 
 /** Messages between LibsqlStorage and its checkpointer worker. */
@@ -25,38 +28,35 @@ export type CheckpointerReply =
   | { t: "closed" };
 
 /**
- * Audit rows as text, one per line: seq, prev hash, hash, mac, entry JSON, tab-separated. The
- * entry is canonical JSON, which escapes every control character, so it holds no tab or newline;
- * the other fields are a number and hex.
+ * Audit entries cross to the writer as one string, one per line: cloning one string is far cheaper
+ * than an array of them. An entry is canonical JSON, which escapes every control character, so it
+ * holds no newline.
  */
-export function encodeAuditRows(rows: AuditRow[]): string {
+export function joinLines(entries: string[]): string {
   let out = "";
-  for (const r of rows) {
-    const json = r.entryJson ?? JSON.stringify(r.entry);
-    out += `${r.seq}\t${r.prevHash}\t${r.hash}\t${r.mac}\t${json}\n`;
-  }
+  for (const e of entries) out += e + "\n";
   return out;
 }
 
-/** Calls `row` for each line encodeAuditRows wrote. */
-export function forEachAuditRow(
-  text: string,
-  row: (seq: number, prevHash: string, hash: string, mac: string, entryJson: string) => void,
-): void {
+export function forEachLine(text: string, f: (line: string) => void): void {
   let at = 0;
   while (at < text.length) {
     const end = text.indexOf("\n", at);
-    const t1 = text.indexOf("\t", at);
-    const t2 = text.indexOf("\t", t1 + 1);
-    const t3 = text.indexOf("\t", t2 + 1);
-    const t4 = text.indexOf("\t", t3 + 1);
-    row(
-      Number(text.slice(at, t1)),
-      text.slice(t1 + 1, t2),
-      text.slice(t2 + 1, t3),
-      text.slice(t3 + 1, t4),
-      text.slice(t4 + 1, end),
-    );
+    f(text.slice(at, end));
     at = end + 1;
   }
+}
+
+/** Links as text, one per line: seq, prev hash, hash, mac (a number and hex), tab-separated. */
+export function encodeLink(l: AuditLink): string {
+  return `${l.seq}\t${l.prevHash}\t${l.hash}\t${l.mac}\n`;
+}
+
+export function decodeLinks(text: string): AuditLink[] {
+  const out: AuditLink[] = [];
+  forEachLine(text, (line) => {
+    const [seq, prevHash, hash, mac] = line.split("\t");
+    out.push({ seq: Number(seq), prevHash: prevHash!, hash: hash!, mac: mac! });
+  });
+  return out;
 }

@@ -7,20 +7,28 @@
  * commit), so concurrent requests share the fsync and the request thread never waits on disk.
  */
 import type Database from "libsql";
-import type { AuditRow, PhysicalOp, PhysicalStorage } from "./storage.ts";
+import type { AuditLink, AuditRow, PhysicalOp, PhysicalStorage } from "./storage.ts";
 import { BlobCache } from "./blob_cache.ts";
 import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
 import {
   type CheckpointerRequest,
-  encodeAuditRows,
+  decodeLinks,
+  joinLines,
   type WriterReply,
   type WriterRequest,
 } from "./libsql_protocol.ts";
 
 interface Pending {
   ops: PhysicalOp[];
-  audit: AuditRow[];
-  resolve: () => void;
+  /** Built audit entries (canonical JSON), linked into the chain by the writer. */
+  audit: string[];
+  wantLinks: boolean;
+  /**
+   * Set on a queue entry that only changes the writer's audit key. It travels in queue order:
+   * entries queued before a seal are still linked, entries queued after it are refused.
+   */
+  keyChange?: { key: Uint8Array | null };
+  resolve: (links: AuditLink[] | void) => void;
   reject: (e: unknown) => void;
 }
 
@@ -55,7 +63,6 @@ export class LibsqlStorage implements PhysicalStorage {
   #closed = false;
   #drained: (() => void) | null = null;
   #cache: BlobCache;
-  onAuditRollback?: (head: { seq: number; hash: string }) => void;
 
   private constructor(
     path: string,
@@ -131,38 +138,62 @@ export class LibsqlStorage implements PhysicalStorage {
   }
 
   put(key: string, value: Uint8Array): Promise<void> {
-    return this.transaction([{ op: "put", key, value }]);
+    return this.transaction([{ op: "put", key, value }]).then(() => {});
   }
 
   delete(key: string): Promise<void> {
-    return this.transaction([{ op: "delete", key }]);
+    return this.transaction([{ op: "delete", key }]).then(() => {});
   }
 
-  transaction(ops: PhysicalOp[], audit: AuditRow[] = []): Promise<void> {
+  transaction(
+    ops: PhysicalOp[],
+    audit: string[] = [],
+    wantLinks = false,
+  ): Promise<AuditLink[] | void> {
     if (this.#closed) return Promise.reject(new StorageError("storage is closed"));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ops, audit, resolve, reject });
+      this.#queue.push({ ops, audit, wantLinks, resolve, reject });
       this.#pump();
     });
   }
 
+  setAuditKey(key: Uint8Array | null): void {
+    if (this.#closed) return;
+    this.#queue.push({
+      ops: [],
+      audit: [],
+      wantLinks: false,
+      keyChange: { key: key ? key.slice() : null },
+      resolve: () => {},
+      reject: () => {},
+    });
+    this.#pump();
+  }
+
   #pump(): void {
-    if (this.#inflight || this.#queue.length === 0) {
-      if (!this.#inflight && this.#drained) this.#drained();
+    if (this.#inflight) return;
+    // Key changes reach the writer between transactions, in the order they were queued.
+    while (this.#queue[0]?.keyChange) {
+      const m: WriterRequest = { t: "audit-key", key: this.#queue.shift()!.keyChange!.key };
+      this.#worker.postMessage(m);
+    }
+    if (this.#queue.length === 0) {
+      if (this.#drained) this.#drained();
       return;
     }
-    const batch = this.#queue;
-    this.#queue = [];
+    const cut = this.#queue.findIndex((p) => p.keyChange);
+    const batch = cut < 0 ? this.#queue : this.#queue.slice(0, cut);
+    this.#queue = cut < 0 ? [] : this.#queue.slice(cut);
     this.#inflight = batch;
     const ops: PhysicalOp[] = [];
-    // The audit rows cross to the writer as one string: cloning one string is far cheaper than
-    // cloning a row object per request (encodeAuditRows in libsql_protocol.ts).
     let audit = "";
+    let wantLinks = false;
     for (const p of batch) {
       for (const o of p.ops) ops.push(o);
-      if (p.audit.length) audit += encodeAuditRows(p.audit);
+      if (p.audit.length) audit += joinLines(p.audit);
+      wantLinks ||= p.wantLinks && p.audit.length > 0;
     }
-    const msg: WriterRequest = { t: "tx", ops, audit };
+    const msg: WriterRequest = { t: "tx", ops, audit, wantLinks };
     this.#worker.postMessage(msg);
   }
 
@@ -179,15 +210,23 @@ export class LibsqlStorage implements PhysicalStorage {
           else this.#cache.delete(o.key);
         }
       }
-      for (const p of batch) p.resolve();
+      if (m.links === undefined) { for (const p of batch) p.resolve(); }
+      else {
+        // Links come back in entry order: each caller gets the slice of its own entries.
+        const links = decodeLinks(m.links);
+        let at = 0;
+        for (const p of batch) {
+          const mine = links.slice(at, at + p.audit.length);
+          at += p.audit.length;
+          p.resolve(p.wantLinks ? mine : undefined);
+        }
+      }
     } else {
       const err = new StorageError(`storage commit failed: ${m.error}`);
-      // Everything queued behind a failed commit fails too: queued audit rows chain onto rows
-      // that were never stored, and a queued write must never land after the failed audit
-      // entry of the request that made it.
-      const doomed = this.#queue;
-      this.#queue = [];
-      if ([...batch, ...doomed].some((p) => p.audit.length)) this.onAuditRollback?.(m.head);
+      // Everything queued behind a failed commit fails too: a queued write must never land
+      // after the failed audit entry of the request that made it.
+      const doomed = this.#queue.filter((p) => !p.keyChange);
+      this.#queue = this.#queue.filter((p) => p.keyChange);
       for (const p of [...batch, ...doomed]) p.reject(err);
     }
     this.#pump();

@@ -5,13 +5,25 @@
  */
 /// <reference lib="deno.worker" />
 import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
-import { forEachAuditRow, type WriterReply, type WriterRequest } from "./libsql_protocol.ts";
+import {
+  encodeLink,
+  forEachLine,
+  type WriterReply,
+  type WriterRequest,
+} from "./libsql_protocol.ts";
+import { ChainLinker } from "../audit/chain.ts";
 import type Database from "libsql";
 
 let db: Database.Database | null = null;
 // deno-lint-ignore no-explicit-any
 let put: any, del: any, ins: any;
 let fullMode = "FULL";
+/**
+ * The audit chain's head lives here, with the only connection that writes audit rows: entries are
+ * linked in exactly the order they are inserted, and a failed transaction rolls the head back to
+ * what is on disk. Set on unseal, dropped on seal (then entries are refused: fail closed).
+ */
+let linker: ChainLinker | null = null;
 let syncFull = true;
 
 function reply(m: WriterReply): void {
@@ -43,7 +55,15 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
     }
     return;
   }
+  if (m.t === "audit-key") {
+    linker?.wipe();
+    linker = m.key && db ? new ChainLinker(m.key, readAuditHead(db)) : null;
+    m.key?.fill(0);
+    return;
+  }
   if (m.t === "close") {
+    linker?.wipe();
+    linker = null;
     db?.close();
     db = null;
     reply({ t: "closed" });
@@ -59,9 +79,15 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
       d.exec(`PRAGMA synchronous = ${durable ? fullMode : "NORMAL"}`);
       syncFull = durable;
     }
+    if (m.audit && !linker) throw new Error("audit key not set (core sealed)");
+    let links = "";
     d.exec("BEGIN IMMEDIATE");
     try {
-      forEachAuditRow(m.audit, (seq, prev, hash, mac, json) => ins.run(seq, prev, hash, mac, json));
+      forEachLine(m.audit, (json) => {
+        const l = linker!.link(json);
+        ins.run(l.seq, l.prevHash, l.hash, l.mac, json);
+        if (m.wantLinks) links += encodeLink(l);
+      });
       for (const o of m.ops) {
         if (o.op === "put") put.run(o.key, o.value);
         else del.run(o.key);
@@ -71,10 +97,12 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
       try {
         d.exec("ROLLBACK");
       } catch { /* a failed COMMIT may already have rolled back */ }
+      // Nothing of this transaction is on disk: the next entry links to what is.
+      if (m.audit) linker?.reset(readAuditHead(d));
       throw e;
     }
-    reply({ t: "done", ok: true });
+    reply(m.wantLinks ? { t: "done", ok: true, links } : { t: "done", ok: true });
   } catch (e) {
-    reply({ t: "done", ok: false, error: String(e), head: readAuditHead(d) });
+    reply({ t: "done", ok: false, error: String(e) });
   }
 };

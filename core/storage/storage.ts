@@ -18,6 +18,14 @@ export interface AuditRow {
   entryJson?: string;
 }
 
+/** Where an appended entry landed in the chain. */
+export interface AuditLink {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  mac: string;
+}
+
 export interface PhysicalStorage {
   readonly kind: string;
   /**
@@ -31,16 +39,20 @@ export interface PhysicalStorage {
   put(key: string, value: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
   /**
-   * Applies ops and audit rows atomically; resolves only after the transaction is synced.
-   * Concurrent calls may share one transaction (group commit); if it fails, all of them fail.
+   * Applies ops and appends audit entries atomically; resolves only after the transaction is
+   * synced. Concurrent calls may share one transaction (group commit); if it fails, all of them
+   * fail. `audit` holds built entries (canonical JSON): storage links them into the hash chain in
+   * commit order under the key given to {@link setAuditKey}, and with `wantLinks` resolves with
+   * where each landed (for audit sinks).
    */
-  transaction(ops: PhysicalOp[], audit?: AuditRow[]): Promise<void>;
+  transaction(
+    ops: PhysicalOp[],
+    audit?: string[],
+    wantLinks?: boolean,
+  ): Promise<AuditLink[] | void>;
+  /** The audit HMAC key (on unseal), or null to forget it (on seal): entries are refused then. */
+  setAuditKey(key: Uint8Array | null): void;
   auditHead(): Promise<{ seq: number; hash: string }>;
-  /**
-   * Called synchronously when a transaction carrying audit rows fails, with the last committed
-   * head, so the in-memory chain never links to a row that was never written.
-   */
-  onAuditRollback?: (head: { seq: number; hash: string }) => void;
   auditRows(fromSeq?: number): Iterable<AuditRow>;
   close(): Promise<void>;
 }

@@ -1,0 +1,73 @@
+/**
+ * The storage writer links audit entries into the chain as it commits them: a transaction that
+ * fails leaves no gap or fork (the next entries link to what is on disk), entries are refused
+ * while no key is set (sealed), and links come back for sinks in entry order.
+ */
+import assert from "node:assert/strict";
+import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
+import { verifyChain } from "../../core/audit/verify.ts";
+import type { AuditRecord } from "../../core/audit/entry.ts";
+import type { AuditLink } from "../../core/storage/storage.ts";
+
+const KEY = new Uint8Array(32).fill(7);
+const entry = (n: number) => JSON.stringify({ n, path: `secret/data/${n}` });
+
+Deno.test("audit entries are linked in commit order; a failed transaction leaves no hole", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = await LibsqlStorage.open(`${dir}/a.db`);
+  try {
+    // No key yet (sealed): entries are refused, plain writes are not.
+    await assert.rejects(s.transaction([], [entry(0)]), /audit key/);
+    await s.transaction([{ op: "put", key: "k", value: new Uint8Array([1]) }]);
+
+    s.setAuditKey(KEY);
+    const first = await s.transaction([], [entry(1), entry(2)], true) as AuditLink[];
+    assert.deepEqual(first.map((l) => l.seq), [1, 2]);
+    assert.equal(first[1]!.prevHash, first[0]!.hash);
+    // A commit that fails (a value the driver cannot bind) takes its entries with it…
+    const bad = { op: "put", key: "x", value: { not: "bytes" } } as unknown as {
+      op: "put";
+      key: string;
+      value: Uint8Array;
+    };
+    await assert.rejects(s.transaction([bad], [entry(3)]));
+    // …and the next entries link to what is on disk, not to the lost ones.
+    const [c1, c2] = await Promise.all([
+      s.transaction([], [entry(4)], true),
+      s.transaction([], [entry(5)], true),
+    ]) as AuditLink[][];
+    assert.equal(c1![0]!.seq, 3);
+    assert.equal(c1![0]!.prevHash, first[1]!.hash);
+    assert.equal(c2![0]!.seq, 4);
+    const rows = [...s.auditRows()] as unknown as AuditRecord[];
+    assert.deepEqual(rows.map((r) => r.entry.n), [1, 2, 4, 5]);
+    assert.deepEqual(verifyChain(rows, KEY).ok, true);
+
+    s.setAuditKey(null);
+    await assert.rejects(s.transaction([], [entry(6)]), /audit key/);
+  } finally {
+    await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a key change takes effect in queue order: entries queued before a seal are still written", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = await LibsqlStorage.open(`${dir}/b.db`);
+  try {
+    s.setAuditKey(KEY);
+    // One transaction in flight, one queued behind it, then the key goes (as on seal).
+    const inflight = s.transaction([], [entry(1)]);
+    const queued = s.transaction([], [entry(2)]);
+    s.setAuditKey(null);
+    const after = s.transaction([], [entry(3)]);
+    await inflight;
+    await queued;
+    await assert.rejects(after, /audit key/);
+    const rows = [...s.auditRows()] as unknown as AuditRecord[];
+    assert.deepEqual(rows.map((r) => r.entry.n), [1, 2]);
+  } finally {
+    await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
