@@ -155,7 +155,7 @@ export class AgentLink {
         this.#pending.delete(id);
         reject(new LinkOffline());
         // An unanswered request means the link is not really up.
-        if (this.#ws === ws) ws.close(4000, "request timeout");
+        if (this.#ws === ws) this.#abandon(ws, "request timeout");
       }, this.#o.requestTimeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       try {
@@ -248,6 +248,20 @@ export class AgentLink {
       // The close handler reconnects.
     }
     this.#o.onPush(m);
+  }
+
+  /**
+   * Gives up on a link that stopped answering. A peer that is frozen or behind a black hole never
+   * answers the close frame either, so onclose could be minutes away: go offline and reconnect
+   * now, and let that socket's late close be ignored (it is no longer #ws).
+   */
+  #abandon(ws: WebSocket, reason: string): void {
+    this.#o.log?.("agent link abandoned", { reason });
+    try {
+      ws.close(4000, reason);
+    } catch { /* already closing */ }
+    this.#teardown();
+    this.#scheduleRetry();
   }
 
   #teardown(): void {

@@ -412,7 +412,9 @@ export class AgentService {
       // Past its lease, or not covered by a push subscription: refresh now, and fall back to
       // the cached value only if that fails.
       const r = await this.#fetch(path).catch(() => null);
-      if (r) return r;
+      // Gone or no longer allowed: that answer stands (the entry was dropped). Anything else
+      // (core unreachable, timed out, failing) falls back to the value we hold.
+      if (r && (r.status === 200 || r.status === 403 || r.status === 404)) return r;
     }
     if (hit.kind === "hit") {
       if (online) return { status: 200, body: envelope(responseOf(hit.entry), null) };

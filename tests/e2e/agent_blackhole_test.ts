@@ -1,0 +1,84 @@
+/**
+ * A core that stops answering without closing anything (frozen with SIGSTOP: what a network
+ * black hole looks like to the agent). Local reads must not hang on it, the agent must notice
+ * the dead link from its unanswered heartbeat and go offline, and come back when core does.
+ */
+import assert from "node:assert/strict";
+import {
+  type AgentProc,
+  type CoreProc,
+  setupAgentRole,
+  startAgent,
+  startCore,
+  waitFor,
+  writeSecret,
+} from "../helpers/agent_env.ts";
+import { call } from "../helpers/server_process.ts";
+
+Deno.test("agent: a core that goes silent is detected by the heartbeat; cached reads never wait on it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-blackhole-" });
+  let core: CoreProc | null = null;
+  let agent: AgentProc | null = null;
+  const pid = () => core!.proc.child.pid;
+  let frozen = false;
+  const online = async () => (await agent!.get("agent/status", "")).body.online === true;
+  try {
+    core = await startCore(`${dir}/core`);
+    const role = await setupAgentRole(core);
+    await writeSecret(core, "web/db", { password: "before" });
+    agent = await startAgent(`${dir}/agent`, {
+      cores: [core],
+      roleId: role.roleId,
+      secretId: await role.secretId(),
+    });
+    await waitFor(online, 15_000, "online");
+    assert.equal((await agent.get("secret/data/web/db")).status, 200);
+    // Core acknowledged the subscription: from now on it pushes changes to this path.
+    await waitFor(
+      async () =>
+        (await call(core!.url, "GET", "/v1/sys/agents/edge-1", undefined, core!.rootToken))
+          .body.data.subscriptions >= 1,
+      5_000,
+      "subscribed",
+    );
+    await writeSecret(core, "web/other", { password: "other" });
+    // Read and freeze at once: its subscription may not be acknowledged yet, so the agent may
+    // ask core again; when core does not answer, the cached value must still be served.
+    assert.equal((await agent.get("secret/data/web/other")).status, 200);
+    const other = agent.get("secret/data/web/other");
+
+    Deno.kill(pid(), "SIGSTOP");
+    frozen = true;
+    // The link still looks up, but a cached, subscribed value is served without asking core.
+    const t0 = Date.now();
+    const r = await agent.get("secret/data/web/db");
+    assert.equal(r.status, 200);
+    assert.equal(r.body.data.data.password, "before");
+    assert.ok(Date.now() - t0 < 1_000, `cached read took ${Date.now() - t0} ms`);
+    // Heartbeat every 2 s, answer expected within 10 s: then the link is declared dead.
+    await waitFor(async () => !(await online()), 20_000, "offline after silence");
+    assert.equal((await agent.get("secret/data/web/db")).status, 200);
+    const o = await other;
+    assert.equal(o.status, 200, JSON.stringify(o.body));
+    assert.equal(o.body.data.data.password, "other");
+
+    Deno.kill(pid(), "SIGCONT");
+    frozen = false;
+    await waitFor(online, 15_000, "back online");
+    await writeSecret(core, "web/db", { password: "after" });
+    await waitFor(
+      async () => (await agent!.get("secret/data/web/db")).body?.data?.data?.password === "after",
+      10_000,
+      "fresh value after the thaw",
+    );
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
+    throw e;
+  } finally {
+    if (frozen) Deno.kill(pid(), "SIGCONT");
+    await agent?.kill("SIGKILL").catch(() => {});
+    await core?.kill("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
