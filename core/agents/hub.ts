@@ -103,7 +103,7 @@ export class AgentHub {
     this.#pipeline = pipeline;
     this.#unsubscribe = core.events.onWrite((e) => this.#onWrite(e));
     this.#unsubscribeLeases = core.events.onLeaseRevoked((id) => this.#onLeaseRevoked(id));
-    this.#sweep = setInterval(() => this.#closeSilent(), HEARTBEAT_MS);
+    this.#sweep = setInterval(() => this.closeSilent(), HEARTBEAT_MS);
     Deno.unrefTimer(this.#sweep);
   }
 
@@ -419,7 +419,8 @@ export class AgentHub {
     }
   }
 
-  #closeSilent(): void {
+  /** Ends links silent for longer than two heartbeats and a margin (run every heartbeat). */
+  closeSilent(): void {
     const now = this.#core.now();
     for (const s of [...this.#sessions.values()]) {
       if (now - s.lastSeen > SILENCE_LIMIT_MS) this.#end(s, 4002, "heartbeat timeout");

@@ -23,8 +23,8 @@ interface Env {
   close(): Promise<void>;
 }
 
-async function env(): Promise<Env> {
-  const t = await startTestCore();
+async function env(o: { now?: () => number } = {}): Promise<Env> {
+  const t = await startTestCore({ now: o.now });
   const listener = new AgentListener(t.core, { address: "127.0.0.1:0" });
   await listener.start();
   const url = listener.current!.url.replace("https://", "wss://");
@@ -264,6 +264,44 @@ Deno.test("hub: a suspended agent is dropped and refused until activated; a revo
     assert.equal(again.status, 400);
     assert.match(again.body.errors[0], /revoked/);
     assert.equal((await e.t.req("POST", "/v1/sys/agents/nobody/suspend", {})).status, 404);
+  } finally {
+    l.stop();
+    await e.close();
+  }
+});
+
+Deno.test("hub: a link silent for longer than two heartbeats is closed (4002) and the agent reconnects", async () => {
+  let skew = 0;
+  const e = await env({ now: () => Date.now() + skew });
+  const creds = await e.creds("edge-quiet");
+  const closes: unknown[] = [];
+  const l = new AgentLink({
+    urls: [e.url],
+    credentials: () => creds,
+    version: "test",
+    onPush: () => {},
+    onState: () => {},
+    backoffInitialMs: 100,
+    backoffMaxMs: 200,
+    // No heartbeat during the test: the link goes quiet.
+    heartbeatMs: 60_000,
+    log: (msg, f) => {
+      if (msg === "agent link closed") closes.push(f?.code);
+    },
+  });
+  l.start();
+  try {
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    e.listener.hub.closeSilent();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(l.online, true, "a link heard from just now stays");
+    assert.equal(closes.length, 0);
+    // 80 s later by core's clock, with nothing heard: core ends it.
+    skew = 80_000;
+    e.listener.hub.closeSilent();
+    skew = 0;
+    await waitFor(() => Promise.resolve(closes.includes(4002)), 5000, "closed for silence");
+    await waitFor(() => Promise.resolve(l.online), 5000, "reconnected");
   } finally {
     l.stop();
     await e.close();
