@@ -1,7 +1,9 @@
 /**
- * A core that stops answering without closing anything (frozen with SIGSTOP: what a network
- * black hole looks like to the agent). Local reads must not hang on it, the agent must notice
- * the dead link from its unanswered heartbeat and go offline, and come back when core does.
+ * Core outages the agent must ride out, as real processes. A core that stops answering without
+ * closing anything (frozen with SIGSTOP: what a network black hole looks like to the agent): local
+ * reads must not hang on it, the agent must notice the dead link from its unanswered heartbeat and
+ * go offline, and come back when core does. A core sealed and unsealed under a live agent: the
+ * agent serves its cache meanwhile and links again after the unseal.
  */
 import assert from "node:assert/strict";
 import {
@@ -77,6 +79,50 @@ Deno.test("agent: a core that goes silent is detected by the heartbeat; cached r
     throw e;
   } finally {
     if (frozen) Deno.kill(pid(), "SIGCONT");
+    await agent?.kill("SIGKILL").catch(() => {});
+    await core?.kill("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("agent: core sealed and unsealed under a live agent → offline on the cache, then back with pushes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-seal-" });
+  let core: CoreProc | null = null;
+  let agent: AgentProc | null = null;
+  const online = async () => (await agent!.get("agent/status", "")).body.online === true;
+  try {
+    core = await startCore(`${dir}/core`);
+    const role = await setupAgentRole(core);
+    await writeSecret(core, "web/db", { password: "v1" });
+    agent = await startAgent(`${dir}/agent`, {
+      cores: [core],
+      roleId: role.roleId,
+      secretId: await role.secretId(),
+    });
+    await waitFor(online, 15_000, "online");
+    assert.equal((await agent.get("secret/data/web/db")).body.data.data.password, "v1");
+
+    const sealed = await call(core.url, "PUT", "/v1/sys/seal", undefined, core.rootToken);
+    assert.equal(sealed.status, 204, JSON.stringify(sealed.body));
+    await waitFor(async () => !(await online()), 10_000, "offline while sealed");
+    const cached = await agent.get("secret/data/web/db");
+    assert.equal(cached.status, 200);
+    assert.match(cached.body.warnings[0], /agent cache/);
+
+    const r = await call(core.url, "PUT", "/v1/sys/unseal", { key: core.unsealKey });
+    assert.equal(r.body.sealed, false);
+    await waitFor(online, 15_000, "back online after unseal");
+    await writeSecret(core, "web/db", { password: "v2" });
+    await waitFor(
+      async () => (await agent!.get("secret/data/web/db")).body?.data?.data?.password === "v2",
+      10_000,
+      "pushed after unseal",
+    );
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
+    throw e;
+  } finally {
     await agent?.kill("SIGKILL").catch(() => {});
     await core?.kill("SIGKILL").catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
