@@ -3,7 +3,8 @@
  * closing anything (frozen with SIGSTOP: what a network black hole looks like to the agent): local
  * reads must not hang on it, the agent must notice the dead link from its unanswered heartbeat and
  * go offline, and come back when core does. A core sealed and unsealed under a live agent: the
- * agent serves its cache meanwhile and links again after the unseal.
+ * agent serves its cache meanwhile and links again after the unseal. A device whose first boot
+ * finds core down: it keeps its secret-id, retries, and bootstraps when core comes.
  */
 import assert from "node:assert/strict";
 import {
@@ -118,6 +119,43 @@ Deno.test("agent: core sealed and unsealed under a live agent → offline on the
       10_000,
       "pushed after unseal",
     );
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
+    throw e;
+  } finally {
+    await agent?.kill("SIGKILL").catch(() => {});
+    await core?.kill("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("agent: a device that first boots while core is down keeps retrying and bootstraps when core comes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-firstboot-" });
+  let core: CoreProc | null = null;
+  let agent: AgentProc | null = null;
+  try {
+    core = await startCore(`${dir}/core`);
+    const role = await setupAgentRole(core);
+    await writeSecret(core, "web/db", { password: "first-boot" });
+    const secretId = await role.secretId();
+    await core.kill("SIGTERM");
+    agent = await startAgent(`${dir}/agent`, { cores: [core], roleId: role.roleId, secretId });
+    // No identity, no cache: an honest 503, and the secret-id stays until it has been used.
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal((await agent.get("secret/data/web/db")).status, 503);
+    const status = (await agent.get("agent/status", "")).body;
+    assert.equal(status.online, false);
+    assert.ok(await Deno.stat(`${dir}/agent/secret_id`).then(() => true, () => false));
+
+    await core.restart();
+    await waitFor(
+      async () => (await agent!.get("secret/data/web/db")).status === 200,
+      15_000,
+      "bootstrapped and serving",
+    );
+    assert.equal((await agent.get("secret/data/web/db")).body.data.data.password, "first-boot");
+    assert.equal(await Deno.stat(`${dir}/agent/secret_id`).then(() => true, () => false), false);
   } catch (e) {
     // deno-lint-ignore no-console
     console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
