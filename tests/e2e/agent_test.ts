@@ -5,12 +5,15 @@
  */
 import assert from "node:assert/strict";
 import {
+  agentOnline,
   type AgentProc,
+  type AgentWorld,
   type CoreProc,
   setupAgentRole,
   startAgent,
   startCore,
   waitFor,
+  withAgentWorld,
   writeSecret,
 } from "../helpers/agent_env.ts";
 import { call } from "../helpers/server_process.ts";
@@ -21,79 +24,35 @@ const TEMPLATE = `DB_PASSWORD={{ secret "secret/data/web/db" "password" }}
 DB_USER={{ secret "secret/data/web/db" "user" | default "app" }}
 `;
 
-interface World {
-  dir: string;
-  core: CoreProc;
-  agent: AgentProc;
+interface World extends AgentWorld {
   dest: string;
   reloads: string;
-  newSecretId(): Promise<string>;
-  newWrappedSecretId(): Promise<string>;
-  cleanup(): Promise<void>;
 }
 
-async function world(config: Record<string, unknown> = {}): Promise<World> {
-  const dir = await Deno.makeTempDir({ prefix: "secrethub-agent-e2e-" });
-  const core = await startCore(`${dir}/core`);
-  const role = await setupAgentRole(core);
-  await writeSecret(core, "web/db", { password: "s3cret-v1" });
-  const dest = `${dir}/out/app.env`;
-  const reloads = `${dir}/reloads.log`;
-  await Deno.mkdir(`${dir}/out`);
-  const agent = await startAgent(`${dir}/agent`, {
-    cores: [core],
-    roleId: role.roleId,
-    secretId: await role.secretId(),
-    config: {
-      templates: [{
-        contents: TEMPLATE,
-        destination: dest,
-        mode: "0640",
-        reload: { command: ["bash", "-c", `echo reloaded >> ${reloads}`] },
-      }],
-      ...config,
+/** The shared world plus a template rendered to `dest` whose reload appends to `reloads`. */
+function withWorld(config: Record<string, unknown>, f: (w: World) => Promise<void>): Promise<void> {
+  const paths = (dir: string) => ({ dest: `${dir}/out/app.env`, reloads: `${dir}/reloads.log` });
+  return withAgentWorld({
+    config: async (dir) => {
+      const { dest, reloads } = paths(dir);
+      await Deno.mkdir(`${dir}/out`);
+      return {
+        templates: [{
+          contents: TEMPLATE,
+          destination: dest,
+          mode: "0640",
+          reload: { command: ["bash", "-c", `echo reloaded >> ${reloads}`] },
+        }],
+        ...config,
+      };
     },
-  });
-  const w: World = {
-    dir,
-    core,
-    agent,
-    dest,
-    reloads,
-    newSecretId: () => role.secretId(),
-    newWrappedSecretId: () => role.wrappedSecretId(),
-    async cleanup() {
-      await agent.kill("SIGKILL").catch(() => {});
-      await core.kill("SIGKILL").catch(() => {});
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-  return w;
-}
-
-async function withWorld(
-  config: Record<string, unknown>,
-  f: (w: World) => Promise<void>,
-): Promise<void> {
-  const w = await world(config);
-  try {
-    await f(w);
-  } catch (e) {
-    // deno-lint-ignore no-console
-    console.error("agent log:\n" + (await w.agent.log()).slice(-6000));
-    throw e;
-  } finally {
-    await w.cleanup();
-  }
+  }, (w) => f({ ...w, ...paths(w.dir) }));
 }
 
 const readText = (f: string) => Deno.readTextFile(f).catch(() => "");
 const countLines = async (f: string) => (await readText(f)).split("\n").filter(Boolean).length;
 
-async function online(a: AgentProc): Promise<boolean> {
-  const s = await a.get("agent/status", "");
-  return s.status === 200 && s.body.online === true;
-}
+const online = agentOnline;
 
 Deno.test("agent: bootstraps, renders the template, serves the socket, deletes the secret-id", async () => {
   await withWorld({}, async (w) => {

@@ -271,3 +271,67 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** The agent says its link to core is up. */
+export async function agentOnline(a: AgentProc): Promise<boolean> {
+  const s = await a.get("agent/status", "");
+  return s.status === 200 && s.body.online === true;
+}
+
+export interface AgentWorld {
+  dir: string;
+  core: CoreProc;
+  agent: AgentProc;
+  newSecretId(): Promise<string>;
+  newWrappedSecretId(): Promise<string>;
+}
+
+/**
+ * A core (with the agent role and `secret/data/web/db` written) and an agent bootstrapped
+ * against it, as real processes in a temp dir; the agent's log is printed when `f` fails, and
+ * everything is killed and removed afterwards. `beforeAgent` runs between the core's setup and
+ * the agent's start (e.g. to take core down first).
+ */
+export async function withAgentWorld(
+  o: {
+    prefix?: string;
+    secret?: Record<string, string>;
+    config?: (dir: string) => Promise<Record<string, unknown>> | Record<string, unknown>;
+    beforeAgent?: (core: CoreProc) => Promise<void>;
+  },
+  f: (w: AgentWorld) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: o.prefix ?? "secrethub-agent-e2e-" });
+  let core: CoreProc | null = null;
+  let agent: AgentProc | null = null;
+  try {
+    core = await startCore(`${dir}/core`);
+    const role = await setupAgentRole(core);
+    await writeSecret(core, "web/db", o.secret ?? { password: "s3cret-v1" });
+    const secretId = await role.secretId();
+    const config = await o.config?.(dir) ?? {};
+    await o.beforeAgent?.(core);
+    agent = await startAgent(`${dir}/agent`, {
+      cores: [core],
+      roleId: role.roleId,
+      secretId,
+      config,
+    });
+    await f({
+      dir,
+      core,
+      agent,
+      newSecretId: () => role.secretId(),
+      newWrappedSecretId: () => role.wrappedSecretId(),
+    });
+  } catch (e) {
+    // deno-lint-ignore no-console
+    console.error("agent log:\n" + (await agent?.log() ?? "").slice(-6000));
+    throw e;
+  } finally {
+    // SIGKILL also ends a core a test left stopped (SIGSTOP).
+    await agent?.kill("SIGKILL").catch(() => {});
+    await core?.kill("SIGKILL").catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
