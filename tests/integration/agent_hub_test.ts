@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { startTestCore, type TestCore } from "../helpers/test_core.ts";
 import { AgentListener } from "../../core/agents/listener.ts";
-import { AgentLink, type LinkCredentials, LinkError } from "../../agent/link.ts";
+import { AgentLink, type LinkCredentials, LinkError, type LinkOptions } from "../../agent/link.ts";
 import { describeCert, newKeyAndCsr } from "../../agent/identity.ts";
 import type { CoreMessage } from "../../lib/agent_protocol.ts";
 import { waitFor } from "../helpers/agent_env.ts";
@@ -61,11 +61,17 @@ async function env(o: { now?: () => number } = {}): Promise<Env> {
   };
 }
 
+/**
+ * An agent link as the agent makes it (quick retries). `closes` collects the close codes it
+ * sees; `start: false` leaves it to the test to start.
+ */
 function link(
   url: string,
   creds: LinkCredentials,
   pushes: CoreMessage[] = [],
+  o: Partial<LinkOptions> & { closes?: unknown[]; start?: boolean } = {},
 ): AgentLink {
+  const { closes, start = true, ...options } = o;
   const l = new AgentLink({
     urls: [url],
     credentials: () => creds,
@@ -74,8 +80,12 @@ function link(
     onState: () => {},
     backoffInitialMs: 100,
     backoffMaxMs: 200,
+    log: (msg, f) => {
+      if (msg === "agent link closed") closes?.push(f?.code);
+    },
+    ...options,
   });
-  l.start();
+  if (start) l.start();
   return l;
 }
 
@@ -178,20 +188,8 @@ Deno.test("hub: one link per agent; an app certificate is refused; disconnect wo
   const e = await env();
   const creds = await e.creds("edge-c");
   const closes: unknown[] = [];
-  const first = new AgentLink({
-    urls: [e.url],
-    credentials: () => creds,
-    version: "test",
-    onPush: () => {},
-    onState: () => {},
-    // Long enough that the first link does not take the place back while the test looks.
-    backoffInitialMs: 10_000,
-    backoffMaxMs: 10_000,
-    log: (msg, f) => {
-      if (msg === "agent link closed") closes.push(f?.code);
-    },
-  });
-  first.start();
+  // Retries slow enough that the first link does not take the place back while the test looks.
+  const first = link(e.url, creds, [], { closes, backoffInitialMs: 10_000, backoffMaxMs: 10_000 });
   let second: AgentLink | null = null;
   try {
     await waitFor(() => Promise.resolve(first.online), 5000, "first online");
@@ -275,21 +273,8 @@ Deno.test("hub: a link silent for longer than two heartbeats is closed (4002) an
   const e = await env({ now: () => Date.now() + skew });
   const creds = await e.creds("edge-quiet");
   const closes: unknown[] = [];
-  const l = new AgentLink({
-    urls: [e.url],
-    credentials: () => creds,
-    version: "test",
-    onPush: () => {},
-    onState: () => {},
-    backoffInitialMs: 100,
-    backoffMaxMs: 200,
-    // No heartbeat during the test: the link goes quiet.
-    heartbeatMs: 60_000,
-    log: (msg, f) => {
-      if (msg === "agent link closed") closes.push(f?.code);
-    },
-  });
-  l.start();
+  // No heartbeat during the test: the link goes quiet.
+  const l = link(e.url, creds, [], { closes, heartbeatMs: 60_000 });
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
     e.listener.hub.closeSilent();
@@ -422,16 +407,8 @@ Deno.test("hub: a link closed while it is being set up leaves no live session be
 Deno.test("hub: an agent holding more than one frame of subscriptions still links and gets pushes", async () => {
   const e = await env();
   const pushes: CoreMessage[] = [];
-  const l = new AgentLink({
-    urls: [e.url],
-    credentials: () => creds,
-    version: "test",
-    onPush: (m) => pushes.push(m),
-    onState: () => {},
-    backoffInitialMs: 100,
-    backoffMaxMs: 200,
-  });
   const creds = await e.creds("edge-many");
+  const l = link(e.url, creds, pushes, { start: false });
   try {
     const paths = Array.from({ length: 1500 }, (_, i) => `secret/data/web/s${i}`);
     await l.subscribe(paths); // offline: remembered, sent on connect
