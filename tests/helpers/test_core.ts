@@ -113,3 +113,16 @@ export async function call(
   assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
   return r.body;
 }
+
+/** Runs `fn` against a fresh test core and closes it afterwards, whatever happened. */
+export async function withTestCore(
+  fn: (t: TestCore) => Promise<void>,
+  o?: TestCoreOptions,
+): Promise<void> {
+  const t = await startTestCore(o);
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}

@@ -3,17 +3,10 @@
  * ACL on apps/ paths, and suspension/deletion revoking the app's tokens at once.
  */
 import assert from "node:assert/strict";
-import { startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { withTestCore } from "../helpers/test_core.ts";
 import { call, registerApp } from "./identity_fixtures.ts";
 
-async function withCore(fn: (t: TestCore) => Promise<void>): Promise<void> {
-  const t = await startTestCore();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+const withCore = withTestCore;
 
 Deno.test("apps: register, read (by id and name), list both ways, update, delete", () =>
   withCore(async (t) => {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { X509Certificate } from "node:crypto";
-import { startTestCore, type TestCore, type TestCoreOptions } from "../helpers/test_core.ts";
+import { withTestCore } from "../helpers/test_core.ts";
 import {
   bootstrapToken,
   call,
@@ -18,14 +18,7 @@ import {
   tamperedCsr,
 } from "./identity_fixtures.ts";
 
-async function withCore(fn: (t: TestCore) => Promise<void>, o?: TestCoreOptions): Promise<void> {
-  const t = await startTestCore(o);
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+const withCore = withTestCore;
 
 Deno.test("pki/app/issue: a bootstrap token used twice concurrently issues exactly one certificate", () =>
   withCore(async (t) => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { X509Certificate } from "node:crypto";
 import { renewMessage } from "../../core/identity/renew_proof.ts";
-import { startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { type TestCore, withTestCore } from "../helpers/test_core.ts";
 import {
   call,
   type ClientKey,
@@ -18,14 +18,7 @@ import {
   signMessage,
 } from "./identity_fixtures.ts";
 
-async function withCore(fn: (t: TestCore) => Promise<void>): Promise<void> {
-  const t = await startTestCore();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+const withCore = withTestCore;
 
 async function proof(
   c: IssuedClient,

@@ -9,18 +9,11 @@ import assert from "node:assert/strict";
 import { createPrivateKey, X509Certificate as NodeX509 } from "node:crypto";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { call, type Json, startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { call, type Json, type TestCore, withTestCore } from "../helpers/test_core.ts";
 
 const OPENSSL = "/usr/bin/openssl";
 
-async function withCore(fn: (t: TestCore) => Promise<void>): Promise<void> {
-  const t = await startTestCore();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+const withCore = withTestCore;
 
 function pkiTest(name: string, fn: (t: TestCore) => Promise<void>): void {
   Deno.test(`pki ${name}`, () => withCore(fn));

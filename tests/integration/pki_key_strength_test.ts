@@ -8,19 +8,12 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import assert from "node:assert/strict";
-import { startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { type TestCore, withTestCore } from "../helpers/test_core.ts";
 import { bootstrapToken, call, registerApp } from "./identity_fixtures.ts";
 
 const OPENSSL = "/usr/bin/openssl";
 
-async function withCore(fn: (t: TestCore) => Promise<void>): Promise<void> {
-  const t = await startTestCore();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
+const withCore = withTestCore;
 
 /** A PEM CSR for a fresh key from `openssl req -newkey <newkey>`, with optional -pkeyopt. */
 async function opensslCsr(newkey: string, subject: string, pkeyopt?: string): Promise<string> {
