@@ -5,6 +5,7 @@
  * HTTP objects.
  */
 export * from "../lib/errors.ts";
+import { NotFound } from "../lib/errors.ts";
 export * as fields from "../lib/fields.ts";
 export { v } from "../lib/fields.ts";
 export { formatDuration, parseDuration } from "../lib/duration.ts";
@@ -151,4 +152,10 @@ export function rfc3339(ms: number): string {
   // formats several times).
   const iso = new Date(ms).toISOString();
   return iso.slice(0, -1) + "000000Z";
+}
+
+/** A LIST answer. Vault answers an empty list with 404, and clients rely on it. */
+export function listResponse(keys: string[]): EngineResponse {
+  if (keys.length === 0) throw new NotFound();
+  return { data: { keys } };
 }

@@ -3,10 +3,10 @@
  * Vault's API: lookup, renew, revoke, revoke-prefix/-force (sudo), LIST lookup/<prefix> (sudo)
  * and tidy (sudo).
  */
-import { BadRequest, NotFound } from "../../lib/errors.ts";
+import { BadRequest } from "../../lib/errors.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
-import { rfc3339 } from "../../engines/sdk.ts";
+import { listResponse, rfc3339 } from "../../engines/sdk.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest } from "../router/types.ts";
 import type { LeasedResponse } from "./envelope.ts";
@@ -101,11 +101,7 @@ export function leaseRoutes(core: Core): CorePathSpec[] {
       pattern: "leases/lookup/:prefix*",
       sudo: true,
       operations: {
-        list: async (r) => {
-          const keys = (await core.leases.list(prefixOf(r, true))).sort();
-          if (keys.length === 0) throw new NotFound();
-          return { data: { keys } };
-        },
+        list: async (r) => listResponse((await core.leases.list(prefixOf(r, true))).sort()),
       },
     },
     ...["leases/renew", "renew"].flatMap((p): CorePathSpec[] => [

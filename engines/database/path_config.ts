@@ -3,7 +3,7 @@
  * LIST `config/`. A write verifies the connection first unless `verify_connection` is false,
  * and replaces the connection's pool.
  */
-import { BadRequest, NotFound, type PathSpec } from "../sdk.ts";
+import { BadRequest, listResponse, NotFound, type PathSpec } from "../sdk.ts";
 import type { DatabaseBackend } from "./backend.ts";
 import { checkConnectionUrl, hasLiteralPassword, maskUrl, verifyConnection } from "./postgres.ts";
 import { checkName, type ConfigInput, configInput } from "./schemas.ts";
@@ -85,11 +85,7 @@ export function pathConfig(b: DatabaseBackend): PathSpec[] {
       pattern: "config/",
       synopsis: "List the configured database connections",
       operations: {
-        async list() {
-          const keys = await b.store.configs();
-          if (keys.length === 0) throw new NotFound();
-          return { data: { keys } };
-        },
+        list: async () => listResponse(await b.store.configs()),
       },
     },
     {

@@ -2,7 +2,7 @@
  * `roles/:name` (write merges into the stored role, as Vault's does) and LIST `roles/`.
  * Statements are kept as given; they are split and rendered only when run.
  */
-import { BadRequest, NotFound, type PathSpec } from "../sdk.ts";
+import { BadRequest, listResponse, NotFound, type PathSpec } from "../sdk.ts";
 import type { DatabaseBackend } from "./backend.ts";
 import { checkName, type RoleInput, roleInput } from "./schemas.ts";
 import type { RoleRecord } from "./store.ts";
@@ -40,11 +40,7 @@ export function pathRoles(b: DatabaseBackend): PathSpec[] {
       pattern: "roles/",
       synopsis: "List the roles credentials are created under",
       operations: {
-        async list() {
-          const keys = await b.store.roles();
-          if (keys.length === 0) throw new NotFound();
-          return { data: { keys } };
-        },
+        list: async () => listResponse(await b.store.roles()),
       },
     },
     {

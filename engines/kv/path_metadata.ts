@@ -2,7 +2,15 @@
  * `metadata/:path*`: key settings and custom_metadata, version history, LIST, and the hard delete
  * of a secret with all its versions.
  */
-import { BadRequest, type EngineRequest, fields, NotFound, type PathSpec, v } from "../sdk.ts";
+import {
+  BadRequest,
+  type EngineRequest,
+  fields,
+  listResponse,
+  NotFound,
+  type PathSpec,
+  v,
+} from "../sdk.ts";
 import { type KvBackend, secretExists } from "./backend.ts";
 import {
   customMetadataPatch,
@@ -85,8 +93,7 @@ export function pathMetadata(kv: KvBackend): PathSpec {
         }
         if (query.after !== undefined) keys = keys.filter((k) => k > query.after!);
         if (query.limit) keys = keys.slice(0, query.limit);
-        if (keys.length === 0) throw new NotFound();
-        return { data: { keys } };
+        return listResponse(keys);
       },
 
       create: write,

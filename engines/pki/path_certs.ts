@@ -2,7 +2,7 @@
  * Reading issued certificates: `cert/:serial` (unauthenticated, as in Vault) with `/raw` (DER)
  * and `/raw/pem`, LIST `certs/` and `certs/revoked/`, and SecretHub's `certificates[/:id]`.
  */
-import { type EngineResponse, NotFound, type PathSpec, rfc3339 } from "../sdk.ts";
+import { listResponse, NotFound, type PathSpec, rfc3339 } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import { certsFromPem } from "./pem.ts";
 import { derRaw, pemRaw } from "./response.ts";
@@ -22,11 +22,6 @@ async function certView(b: PkiBackend, serial: string): Promise<Record<string, u
     issuer_id: revoked?.issuer_id ?? ca?.record.issuer_id ?? "",
     expiration: cert.expiration,
   };
-}
-
-function keysOrNotFound(keys: string[]): EngineResponse {
-  if (keys.length === 0) throw new NotFound();
-  return { data: { keys } };
 }
 
 export function certPaths(b: PkiBackend): PathSpec[] {
@@ -68,12 +63,12 @@ export function certPaths(b: PkiBackend): PathSpec[] {
     {
       pattern: "certs/",
       synopsis: "List the serials of issued certificates",
-      operations: { list: async () => keysOrNotFound(await b.store.certs()) },
+      operations: { list: async () => listResponse(await b.store.certs()) },
     },
     {
       pattern: "certs/revoked/",
       synopsis: "List the serials of revoked certificates",
-      operations: { list: async () => keysOrNotFound(await b.store.revokedSerials()) },
+      operations: { list: async () => listResponse(await b.store.revokedSerials()) },
     },
     {
       pattern: "certificates",
@@ -82,7 +77,7 @@ export function certPaths(b: PkiBackend): PathSpec[] {
     },
     {
       pattern: "certificates/",
-      operations: { list: async () => keysOrNotFound(await b.store.certs()) },
+      operations: { list: async () => listResponse(await b.store.certs()) },
     },
     {
       pattern: "certificates/:id",

@@ -2,7 +2,7 @@
  * `roles/:name` (write replaces, PATCH merges, read returns every field with durations in seconds)
  * and LIST `roles/`.
  */
-import { NotFound, type PathSpec } from "../sdk.ts";
+import { listResponse, NotFound, type PathSpec } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import { buildRole, checkRoleName, ROLE_DEFAULTS, type RoleInput, roleInput } from "./role.ts";
 
@@ -12,11 +12,7 @@ export function pathRoles(b: PkiBackend): PathSpec[] {
       pattern: "roles/",
       synopsis: "List roles",
       operations: {
-        async list() {
-          const keys = await b.store.roles();
-          if (keys.length === 0) throw new NotFound();
-          return { data: { keys } };
-        },
+        list: async () => listResponse(await b.store.roles()),
       },
     },
     {
