@@ -58,21 +58,17 @@ Deno.test("agent: database credentials are rendered, their lease renewed, and re
       password: rootPassword,
       allowed_roles: "app,long",
     });
-    await must(core, "POST", "database/roles/app", {
-      db_name: "pg",
-      creation_statements:
-        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
-      default_ttl: "3s",
-      max_ttl: "1m",
-    });
-    // A lease the agent would not renew for 40 s: a quick re-render can only come from a push.
-    await must(core, "POST", "database/roles/long", {
-      db_name: "pg",
-      creation_statements:
-        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
-      default_ttl: "1m",
-      max_ttl: "1m",
-    });
+    // "app" renews every 2 s; "long" would not be renewed for 40 s, so a quick re-render of it
+    // can only come from a push.
+    for (const [name, ttl] of [["app", "3s"], ["long", "1m"]]) {
+      await must(core, "POST", `database/roles/${name}`, {
+        db_name: "pg",
+        creation_statements:
+          `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+        default_ttl: ttl,
+        max_ttl: "1m",
+      });
+    }
     const dest = `${dir}/out/db.env`;
     await Deno.mkdir(`${dir}/out`);
     agent = await startAgent(`${dir}/agent`, {
