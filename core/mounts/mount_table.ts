@@ -52,6 +52,7 @@ export class MountTable {
   #entries: MountEntry[] = [];
   #tables = new Map<string, CompiledPath[]>();
   /** Live engine instances by mount path: their `secrets` serve leases, `close` ends them. */
+  /** Live engines by mount uuid: looked up on every request to a user mount. */
   #engines = new Map<string, Engine>();
   #builtins = new Map<string, { entry: MountEntry; table: CompiledPath[] }>();
   /**
@@ -113,7 +114,10 @@ export class MountTable {
 
   /** Forgets the mounted engines (on seal) and closes them; a failing close is only logged. */
   async unload(): Promise<void> {
-    const engines = [...this.#engines.entries()];
+    const engines = this.#entries.flatMap((e) => {
+      const engine = this.#engines.get(e.uuid);
+      return engine ? [[e.path, engine] as const] : [];
+    });
     this.#entries = [];
     this.#tables.clear();
     this.#engines.clear();
@@ -123,8 +127,7 @@ export class MountTable {
 
   /** The live engine of the user mount with this uuid (null for builtins or gone mounts). */
   engineFor(mountUuid: string): Engine | null {
-    const e = this.#entries.find((x) => x.uuid === mountUuid);
-    return e ? this.#engines.get(e.path) ?? null : null;
+    return this.#engines.get(mountUuid) ?? null;
   }
 
   /** True while an unmount of this mount is under way. */
@@ -216,7 +219,7 @@ export class MountTable {
       now: this.#now,
     });
     this.#tables.set(e.path, compilePaths(engine.paths as CorePathSpec[]));
-    this.#engines.set(e.path, engine);
+    this.#engines.set(e.uuid, engine);
   }
 
   #resort(): void {
@@ -319,8 +322,8 @@ export class MountTable {
     ]);
     this.#entries = next;
     this.#tables.delete(path);
-    const engine = this.#engines.get(path);
-    this.#engines.delete(path);
+    const engine = this.#engines.get(e.uuid);
+    this.#engines.delete(e.uuid);
     this.#resort();
     if (engine) await closeEngine(path, engine);
   }
