@@ -11,7 +11,7 @@
  * - Files are written with writeFileAtomic, mode 0600, in a 0700 directory.
  */
 import { join } from "../../lib/paths.ts";
-import { sha256HexOf } from "../../lib/web_crypto.ts";
+import { sha256Hex } from "../../lib/sha256.ts";
 import { writeFileAtomic } from "../render/atomic_file.ts";
 import type { CacheEntry } from "./secret_cache.ts";
 
@@ -85,7 +85,7 @@ export class PersistentCache {
   }
 
   static fileNameFor(path: string): Promise<string> {
-    return sha256HexOf(path);
+    return Promise.resolve(sha256Hex(path));
   }
 
   save(entry: CacheEntry): Promise<void> {
