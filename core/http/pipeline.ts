@@ -18,7 +18,13 @@ import type { Engine, Operation } from "../../engines/sdk.ts";
 import type { AuditInput } from "../audit/entry.ts";
 import type { Core } from "../core.ts";
 import { matchPath } from "../router/match.ts";
-import type { CorePathSpec, CoreRequest, CoreResponse, PeerIdentity } from "../router/types.ts";
+import type {
+  CorePathSpec,
+  CoreRequest,
+  CoreResponse,
+  LeaseEnvelope,
+  PeerIdentity,
+} from "../router/types.ts";
 import { fromQuery, readBody, truthy } from "./body.ts";
 import { errorResponse, jsonResponse } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
@@ -27,7 +33,6 @@ import { inAnyCidr, parseCidr } from "../../lib/cidr.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import { parameterViolation } from "../policy/params.ts";
 import type { EvalContext } from "../policy/acl.ts";
-import type { LeasedResponse, LeaseEnvelope } from "../lease/envelope.ts";
 import {
   errorType,
   type LeaseEntry,
@@ -300,7 +305,7 @@ export class Pipeline {
           };
         } else if (resp && !engine) {
           // Only built-ins (sys/leases/renew, unwrap) set the envelope's lease fields directly.
-          lease = (resp as LeasedResponse).lease;
+          lease = resp.lease;
         }
         if (creq.token && creq.token.num_uses > 0) await core.tokens.use(creq.token);
       } catch (e) {

@@ -8,8 +8,7 @@ import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import { listResponse, rfc3339 } from "../../engines/sdk.ts";
 import type { Core } from "../core.ts";
-import type { CorePathSpec, CoreRequest } from "../router/types.ts";
-import type { LeasedResponse } from "./envelope.ts";
+import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
 import { validLeasePath } from "./lease_manager.ts";
 import { log } from "../log.ts";
 
@@ -60,10 +59,10 @@ export function leaseRoutes(core: Core): CorePathSpec[] {
     };
   };
 
-  const renew = async (r: CoreRequest): Promise<LeasedResponse> => {
+  const renew = async (r: CoreRequest): Promise<CoreResponse> => {
     const d = r.data as v.InferOutput<typeof renewSchema>;
     const { entry, warnings } = await core.leases.renew(idOf(r), d.increment);
-    const out: LeasedResponse = {
+    const out: CoreResponse = {
       lease: {
         lease_id: entry.id,
         lease_duration: Math.max(0, Math.round((entry.expireTime - core.now()) / 1000)),
@@ -74,7 +73,7 @@ export function leaseRoutes(core: Core): CorePathSpec[] {
     return out;
   };
 
-  const revoke = async (r: CoreRequest): Promise<LeasedResponse | void> => {
+  const revoke = async (r: CoreRequest): Promise<CoreResponse | void> => {
     const id = idOf(r);
     if ((r.data as v.InferOutput<typeof revokeSchema>).sync === false) {
       // Vault's async form: accepted now, revoked by the timer (and retried there).
@@ -84,16 +83,15 @@ export function leaseRoutes(core: Core): CorePathSpec[] {
     await core.leases.revoke(id);
   };
 
-  const revokePrefix =
-    (force: boolean) => async (r: CoreRequest): Promise<LeasedResponse | void> => {
-      const prefix = prefixOf(r);
-      if (!prefix) throw new BadRequest("prefix must be specified");
-      if ((r.data as v.InferOutput<typeof prefixSchema>).sync === false) {
-        void core.leases.revokePrefix(prefix, { force }).catch(() => {});
-        return { status: 202 };
-      }
-      await core.leases.revokePrefix(prefix, { force });
-    };
+  const revokePrefix = (force: boolean) => async (r: CoreRequest): Promise<CoreResponse | void> => {
+    const prefix = prefixOf(r);
+    if (!prefix) throw new BadRequest("prefix must be specified");
+    if ((r.data as v.InferOutput<typeof prefixSchema>).sync === false) {
+      void core.leases.revokePrefix(prefix, { force }).catch(() => {});
+      return { status: 202 };
+    }
+    await core.leases.revokePrefix(prefix, { force });
+  };
 
   return [
     { pattern: "leases/lookup", input: { write: lookupSchema }, operations: { update: lookup } },

@@ -24,9 +24,22 @@ export interface PeerIdentity {
 }
 
 /** What built-in (core) handlers may return beyond an engine's response. */
+/** The envelope's top-level lease fields. */
+export interface LeaseEnvelope {
+  lease_id: string;
+  /** Seconds. */
+  lease_duration: number;
+  renewable: boolean;
+}
+
 export interface CoreResponse extends EngineResponse {
   /** Vault's `auth` block (logins, token create/renew). */
   auth?: Record<string, unknown>;
+  /**
+   * Set by built-ins that answer about a lease (sys/leases/renew, unwrap). Engines never set it:
+   * their leases come from `secret`, registered by core.
+   */
+  lease?: LeaseEnvelope;
   /** A non-JSON body (PEM, DER, Prometheus text) or a JSON body outside the envelope (sys/init). */
   raw?: { body: string | Uint8Array<ArrayBuffer>; contentType: string; status?: number };
 }

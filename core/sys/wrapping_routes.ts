@@ -2,8 +2,7 @@
 import { v } from "../../lib/fields.ts";
 import { BadRequest } from "../../lib/errors.ts";
 import type { Core } from "../core.ts";
-import type { CorePathSpec, CoreRequest } from "../router/types.ts";
-import type { LeasedResponse, LeaseEnvelope } from "../lease/envelope.ts";
+import type { CorePathSpec, CoreRequest, CoreResponse, LeaseEnvelope } from "../router/types.ts";
 
 const tokenSchema = v.object({ token: v.optional(v.pipe(v.string(), v.maxLength(256))) });
 
@@ -18,9 +17,9 @@ export function wrappingRoutes(core: Core): CorePathSpec[] {
       unauthenticated: true,
       input: { write: tokenSchema },
       operations: {
-        update: async (r): Promise<LeasedResponse> => {
+        update: async (r): Promise<CoreResponse> => {
           const resp = await core.wrapping.unwrap(wrappingToken(r));
-          const out: LeasedResponse = {
+          const out: CoreResponse = {
             data: (resp.data as Record<string, unknown> | null) ?? null,
             auth: (resp.auth as Record<string, unknown> | undefined) ?? undefined,
             warnings: (resp.warnings as string[] | null) ?? undefined,
