@@ -6,6 +6,8 @@
  */
 export * from "../lib/errors.ts";
 import { NotFound } from "../lib/errors.ts";
+import { deepFreeze } from "../lib/freeze.ts";
+export { deepFreeze };
 export * as fields from "../lib/fields.ts";
 export { v } from "../lib/fields.ts";
 export { formatDuration, parseDuration } from "../lib/duration.ts";
@@ -27,6 +29,11 @@ export interface StorageView {
   list(prefix: string): Promise<string[]>;
   /** Applies all ops atomically and durably. */
   batch(ops: WriteOp[]): Promise<void>;
+  /**
+   * The stored JSON value, deep-frozen and shared by every reader while it is unchanged (see
+   * {@link readShared}); views without it are served by a fresh parse.
+   */
+  getShared?(key: string): Promise<unknown>;
 }
 
 export interface EngineRequest {
@@ -136,6 +143,16 @@ const dec = new TextDecoder();
 export async function readJSON<T>(s: StorageView, key: string): Promise<T | null> {
   const b = await s.get(key);
   return b ? JSON.parse(dec.decode(b)) as T : null;
+}
+
+/**
+ * Like readJSON, for read-only use: the value is deep-frozen, and where the view supports it
+ * one parsed object is shared by every reader until the stored value changes.
+ */
+export async function readShared<T>(s: StorageView, key: string): Promise<Readonly<T> | null> {
+  if (s.getShared) return await s.getShared(key) as Readonly<T> | null;
+  const v = await readJSON<T>(s, key);
+  return v === null ? null : deepFreeze(v);
 }
 
 export function putJSONOp(key: string, value: unknown): WriteOp {

@@ -6,6 +6,14 @@
 
 /** Constant-time equality; different lengths compare false after the same amount of work. */
 export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  // Two strings compare code unit by code unit: encoding both (every token lookup does this
+  // compare) costs more than the compare, and UTF-16 units are as exact as UTF-8 bytes.
+  if (typeof a === "string" && typeof b === "string") {
+    const n = Math.max(a.length, b.length);
+    let diff = a.length ^ b.length;
+    for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
+    return diff === 0;
+  }
   const enc = new TextEncoder();
   const x = typeof a === "string" ? enc.encode(a) : a;
   const y = typeof b === "string" ? enc.encode(b) : b;

@@ -24,7 +24,7 @@ export interface AuditInput {
    * What the reply carried; stored as one HMAC over its canonical JSON (`response_hmac`), which
    * proves what was returned without a per-field HMAC on every read.
    */
-  response?: unknown;
+  response?: { data: unknown; auth: unknown; lease?: unknown };
   /** Break-glass use: stored as `alert: true` so it stands out in the log. */
   alert?: boolean;
 }

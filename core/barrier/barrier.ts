@@ -10,8 +10,11 @@ import { open, seal, termOf } from "./aead.ts";
 import type { Keyring } from "./keyring.ts";
 import { PlaintextCache } from "./plaintext_cache.ts";
 import type { StorageView, WriteOp } from "../../engines/sdk.ts";
+import { deepFreeze } from "../../lib/freeze.ts";
 
 export const KEYRING_PATH = "core/keyring";
+
+const textDecoder = new TextDecoder();
 
 /** Default memory for decrypted hot values (see plaintext_cache.ts); 0 turns the cache off. */
 export const PLAINTEXT_CACHE_BYTES = 16 * 1024 * 1024;
@@ -84,6 +87,29 @@ export class Barrier implements StorageView {
     return plain;
   }
 
+  /**
+   * The stored JSON value at `key`, parsed once per stored version and deep-frozen: hot reads
+   * (a KV secret, its metadata) skip the copy, the decode and the parse. Parsed values are
+   * plain JS objects, so unlike the byte cache they cannot be zeroed on seal; they are dropped
+   * with it.
+   */
+  async getShared(key: string): Promise<unknown> {
+    if (this.sealed) throw new Sealed();
+    const blob = await this.physical.get(key);
+    if (!blob) return null;
+    const hit = this.#plain.shared(key, blob);
+    if (hit !== undefined) return hit;
+    let plain = this.#plain.get(key, blob);
+    if (!plain) {
+      plain = this.decrypt(key, blob);
+      this.#plain.set(key, blob, plain);
+    }
+    const value = deepFreeze(JSON.parse(textDecoder.decode(plain)));
+    plain.fill(0);
+    this.#plain.setShared(key, blob, value);
+    return value;
+  }
+
   put(key: string, value: Uint8Array): Promise<void> {
     return this.transaction([{ op: "put", key, value }]);
   }
@@ -134,6 +160,9 @@ export class BarrierView implements StorageView {
 
   get(key: string): Promise<Uint8Array | null> {
     return this.#b.get(this.prefix + key);
+  }
+  getShared(key: string): Promise<unknown> {
+    return this.#b.getShared(this.prefix + key);
   }
   put(key: string, value: Uint8Array): Promise<void> {
     return this.#b.put(this.prefix + key, value);

@@ -14,6 +14,8 @@
 interface Entry {
   blob: Uint8Array;
   plain: Uint8Array;
+  /** The value parsed as JSON and deep-frozen, once some reader asked for it (see shared()). */
+  shared?: unknown;
 }
 
 export class PlaintextCache {
@@ -48,6 +50,21 @@ export class PlaintextCache {
     this.#map.delete(key);
     this.#map.set(key, e);
     return e.plain.slice();
+  }
+
+  /**
+   * The parsed, frozen value kept for `blob` at `key`, if any. It is not copied: it is frozen,
+   * so every reader of an unchanged stored value shares one object.
+   */
+  shared(key: string, blob: Uint8Array): unknown {
+    const e = this.#map.get(key);
+    return e !== undefined && e.blob === blob ? e.shared : undefined;
+  }
+
+  /** Attaches the parsed value to the entry for `blob` (a no-op when that entry is not kept). */
+  setShared(key: string, blob: Uint8Array, value: unknown): void {
+    const e = this.#map.get(key);
+    if (e !== undefined && e.blob === blob) e.shared = value;
   }
 
   /** Keeps a copy of `plain`, the decryption of `blob` at `key`. */

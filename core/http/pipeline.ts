@@ -27,6 +27,7 @@ import type {
 } from "../router/types.ts";
 import { fromQuery, readBody, truthy } from "./body.ts";
 import { errorResponse, jsonResponse } from "./errors.ts";
+import { dataJson } from "./json_memo.ts";
 import { Deadlines } from "./deadlines.ts";
 import { clientAddress } from "./client_address.ts";
 import { inAnyCidr, parseCidr } from "../../lib/cidr.ts";
@@ -521,6 +522,18 @@ export class Pipeline {
     const hasBody = resp.data != null || resp.auth != null || (resp.warnings?.length ?? 0) > 0 ||
       lease !== undefined;
     if (!hasBody && !resp.status) return new Response(null, { status: 204 });
+    if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
+    if (!spec.injectTopLevel) {
+      // The object below, written as text so that frozen (shared) data is serialized only once.
+      const text = `{"request_id":${JSON.stringify(requestId)},"lease_id":${
+        JSON.stringify(lease?.lease_id ?? "")
+      },"renewable":${lease?.renewable ?? false},"lease_duration":${
+        JSON.stringify(lease?.lease_duration ?? 0)
+      },"data":${dataJson(resp.data)},"wrap_info":null,"warnings":${
+        resp.warnings?.length ? JSON.stringify(resp.warnings) : "null"
+      },"auth":${JSON.stringify(resp.auth ?? null)},"mount_type":${JSON.stringify(mountType)}}`;
+      return new Response(text, { status: resp.status ?? 200, headers: JSON_HEADERS });
+    }
     const body: Record<string, unknown> = {
       request_id: requestId,
       lease_id: lease?.lease_id ?? "",
@@ -532,10 +545,9 @@ export class Pipeline {
       auth: resp.auth ?? null,
       mount_type: mountType,
     };
-    if (spec.injectTopLevel && resp.data) {
+    if (resp.data) {
       for (const [k, v] of Object.entries(resp.data)) if (!(k in body)) body[k] = v;
     }
-    if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
     return jsonResponse(body, resp.status ?? 200);
   }
 }

@@ -1,10 +1,10 @@
 /** `data/:path+`: read a version, write a new one, merge-patch the latest, soft-delete the latest. */
-import { BadRequest, type EngineRequest, NotFound, type PathSpec, v } from "../sdk.ts";
+import { BadRequest, deepFreeze, type EngineRequest, NotFound, type PathSpec, v } from "../sdk.ts";
 import { type KvBackend, secretExists } from "./backend.ts";
 import { checkCas } from "./cas.ts";
 import { secretPath } from "./key_path.ts";
 import { mergePatch } from "./merge_patch.ts";
-import { addVersion, isLive, newKeyMeta, versionView } from "./model.ts";
+import { addVersion, isLive, type KeyMeta, newKeyMeta, versionView } from "./model.ts";
 import { dataBody, MAX_DATA_KEYS, versionQuery } from "./schemas.ts";
 import { KvStore } from "./store.ts";
 
@@ -16,6 +16,28 @@ function requirePath(req: EngineRequest): string {
   return path;
 }
 
+/**
+ * A read's `data`, built once per stored (metadata, version data) pair and frozen: the pipeline
+ * memoizes a frozen response's JSON and audit HMAC by identity (core/http/response_memo.ts), so
+ * repeated reads of an unchanged secret serialize and hash nothing again. Keyed weakly on the
+ * shared metadata object, which storage replaces on any change to the secret.
+ */
+const views = new WeakMap<object, Map<number, { data: object; view: Record<string, unknown> }>>();
+
+function readView(
+  meta: Readonly<KeyMeta>,
+  version: number,
+  data: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  let byVersion = views.get(meta);
+  if (!byVersion) views.set(meta, byVersion = new Map());
+  const hit = byVersion.get(version);
+  if (hit && hit.data === data) return hit.view;
+  const view = deepFreeze({ data, metadata: versionView(meta, version) });
+  byVersion.set(version, { data, view });
+  return view;
+}
+
 export function pathData(kv: KvBackend): PathSpec {
   return {
     pattern: "data/:path+",
@@ -25,19 +47,20 @@ export function pathData(kv: KvBackend): PathSpec {
     operations: {
       async read(req) {
         const path = requirePath(req);
-        const meta = await kv.store.meta(path);
+        const meta = await kv.store.sharedMeta(path);
         if (!meta) throw new NotFound();
         const asked = (req.data as v.InferOutput<typeof versionQuery>).version ?? 0;
         const version = asked > 0 ? asked : meta.currentVersion;
         const vm = meta.versions[version];
         if (!vm) throw new NotFound();
-        const metadata = versionView(meta, version);
-        if (!isLive(vm, kv.now())) throw new NotFound([], { data: { data: null, metadata } });
-        const data = await kv.store.versionData(path, version);
+        if (!isLive(vm, kv.now())) {
+          throw new NotFound([], { data: { data: null, metadata: versionView(meta, version) } });
+        }
+        const data = await kv.store.sharedVersionData(path, version);
         if (!data) {
           throw new Error(`kv: metadata lists version ${version} of a secret without data`);
         }
-        return { data: { data, metadata } };
+        return { data: readView(meta, version, data) };
       },
 
       create: write,

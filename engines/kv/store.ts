@@ -15,7 +15,7 @@
  * Version keys hang below the secret's own name: `ver/a/1` (version 1 of "a") and `ver/a/1/1`
  * (version 1 of "a/1") are distinct keys, so no secret name can collide with another's versions.
  */
-import { putJSONOp, readJSON, type StorageView, type WriteOp } from "../sdk.ts";
+import { putJSONOp, readJSON, readShared, type StorageView, type WriteOp } from "../sdk.ts";
 import { DEFAULT_CONFIG, type KeyMeta, type KvConfig } from "./model.ts";
 
 const CONFIG_KEY = "config";
@@ -49,6 +49,19 @@ export class KvStore {
 
   versionData(path: string, version: number): Promise<Record<string, unknown> | null> {
     return readJSON<Record<string, unknown>>(this.#storage, versionKey(path, version));
+  }
+
+  /** Read-only metadata, shared by readers until it changes (frozen; see readShared). */
+  sharedMeta(path: string): Promise<Readonly<KeyMeta> | null> {
+    return readShared<KeyMeta>(this.#storage, metaKey(path));
+  }
+
+  /** Read-only version data, shared by readers until it changes (frozen; see readShared). */
+  sharedVersionData(
+    path: string,
+    version: number,
+  ): Promise<Readonly<Record<string, unknown>> | null> {
+    return readShared<Record<string, unknown>>(this.#storage, versionKey(path, version));
   }
 
   /** Immediate children of a folder ("" or "a/b/"): leaves, and sub-folders ending in "/". */

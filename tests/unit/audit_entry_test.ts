@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { AuditEntryBuilder } from "../../core/audit/chain.ts";
+import { deepFreeze } from "../../lib/freeze.ts";
 import {
   AuditHmac,
+  type AuditInput,
   canonicalize,
   HMAC_PREFIX,
   hmacString,
@@ -129,4 +132,62 @@ Deno.test("a wiped AuditHmac refuses to work", () => {
   const h = new AuditHmac(KEY);
   h.wipe();
   assert.throws(() => h.hex("x"), /wiped/);
+});
+
+Deno.test("build writes canonicalize(entry) for every combination of optional fields", () => {
+  const builder = new AuditEntryBuilder(KEY);
+  const odd = 'q"\\\n\u0001\ud800é';
+  for (let mask = 0; mask < 64; mask++) {
+    const input: AuditInput = {
+      type: mask & 1 ? "exchange" : "request",
+      time: "2026-12-07T00:00:00.000Z",
+      requestId: "r-" + odd,
+      operation: "read",
+      path: "secret/data/" + odd,
+      remoteAddress: mask & 2 ? "" : "127.0.0.1",
+      tokenAccessor: mask & 4 ? "" : "acc" + mask,
+      policies: mask & 8 ? [] : ["default", odd],
+      result: "ok",
+    };
+    if (mask & 16) input.status = 200;
+    if (mask & 32) input.error = "bad " + odd;
+    if (mask & 1) input.data = { b: [1, odd, { z: null }], a: true };
+    if (mask & 2) input.alert = true;
+    if (mask & 4) input.response = { data: { x: odd }, auth: null };
+    const { entry, entryJson } = builder.build(input);
+    assert.equal(entryJson, canonicalize(entry), `mask ${mask}`);
+  }
+});
+
+Deno.test("a frozen reply's HMAC is reused only while it is the same object", () => {
+  const builder = new AuditEntryBuilder(KEY);
+  const base: AuditInput = {
+    type: "exchange",
+    time: "t",
+    requestId: "r",
+    operation: "read",
+    path: "p",
+    remoteAddress: "",
+    tokenAccessor: "",
+    policies: [],
+    result: "ok",
+  };
+  const tagOf = (response: AuditInput["response"]) =>
+    builder.build({ ...base, response }).entry.response_hmac;
+  const fresh = hmacString(KEY, canonicalize({ auth: null, data: { v: "one" } }));
+  const shared = deepFreeze({ v: "one" });
+  assert.equal(tagOf({ data: shared, auth: null }), fresh);
+  assert.equal(tagOf({ data: shared, auth: null }), fresh);
+  // Same contents in another object, or anything besides data: hashed as it is.
+  assert.equal(
+    tagOf({ data: deepFreeze({ v: "two" }), auth: null }),
+    hmacString(
+      KEY,
+      canonicalize({ auth: null, data: { v: "two" } }),
+    ),
+  );
+  const withLease = { data: shared, auth: null, lease: { lease_id: "l" } };
+  assert.equal(tagOf(withLease), hmacString(KEY, canonicalize(withLease)));
+  const withAuth = { data: shared, auth: { client_token: "x" } };
+  assert.equal(tagOf(withAuth), hmacString(KEY, canonicalize(withAuth)));
 });

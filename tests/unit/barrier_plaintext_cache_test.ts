@@ -156,3 +156,28 @@ Deno.test("PlaintextCache keeps no value above 1/64 of its budget and evicts the
   assert.equal(c.size, 0);
   assert.equal(c.bytes, 0);
 });
+
+Deno.test("Barrier.getShared() parses once per stored version and shares a frozen object", async () => {
+  await withBarrier(async (b, s) => {
+    await b.put("j", enc(JSON.stringify({ a: { b: [1, "x"] } })));
+    const first = await b.getShared("j") as { a: { b: unknown[] } };
+    assert.deepEqual(first, { a: { b: [1, "x"] } });
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.a) && Object.isFrozen(first.a.b));
+    assert.throws(() => {
+      (first.a as Record<string, unknown>).b = 2;
+    }, TypeError);
+    assert.equal(await b.getShared("j"), first);
+    assert.equal(b.opens, 1);
+    // A write through the barrier, or one that went around it, gives readers the new value.
+    await b.put("j", enc(JSON.stringify({ a: 2 })));
+    assert.deepEqual(await b.getShared("j"), { a: 2 });
+    await s.transaction([{ op: "put", key: "j", value: b.encrypt("j", enc('{"a":3}')) }]);
+    assert.deepEqual(await b.getShared("j"), { a: 3 });
+    await b.delete("j");
+    assert.equal(await b.getShared("j"), null);
+    // get() still hands out private copies of the same stored value.
+    await b.put("j", enc('{"a":4}'));
+    await b.getShared("j");
+    assert.equal(dec(await b.get("j")), '{"a":4}');
+  });
+});

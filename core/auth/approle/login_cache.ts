@@ -8,6 +8,7 @@
  * Only successes are cached and a cached credential that fails any check is re-read from
  * storage, so every failed login still does exactly the reads it did before (login.ts).
  */
+import { deepFreeze } from "../../../lib/freeze.ts";
 import type { Role } from "./role.ts";
 import type { SecretIdEntry } from "./secret_id.ts";
 import type { WriteEpochView } from "./write_epoch.ts";
@@ -21,14 +22,6 @@ export interface CachedLogin {
 
 /** Entries kept; clearing wholesale when full is cheaper than tracking recency. */
 const MAX_ENTRIES = 10_000;
-
-function deepFreeze<T>(v: T): T {
-  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
-}
 
 export class LoginCache {
   readonly #view: WriteEpochView;
