@@ -7,6 +7,8 @@ export type WriterRequest =
   | { t: "audit-key"; key: Uint8Array | null }
   /** `audit`: entries as joinLines wrote them ("" for none). */
   | { t: "tx"; ops: PhysicalOp[]; audit: string; wantLinks: boolean }
+  /** After a failed commit, the main thread has failed everything it had posted: go on. */
+  | { t: "resume" }
   | { t: "close" };
 
 export type WriterReply =
@@ -14,7 +16,8 @@ export type WriterReply =
   | { t: "failed"; error: string }
   /** `links`: with wantLinks, encodeLinks of every entry of the transaction, in order. */
   | { t: "done"; ok: true; links?: string }
-  | { t: "done"; ok: false; error: string }
+  /** `refused`: not attempted, because a commit before it failed (it fails with that one). */
+  | { t: "done"; ok: false; error: string; refused?: true }
   | { t: "closed" };
 
 /** Messages between LibsqlStorage and its checkpointer worker. */

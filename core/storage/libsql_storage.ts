@@ -46,6 +46,9 @@ export interface LibsqlOptions {
   checkpointIntervalMs?: number;
 }
 
+/** Batches posted to the writer before it has answered the oldest (see #pump). */
+const MAX_INFLIGHT = 2;
+
 export class StorageError extends Error {
   override name = "StorageError";
 }
@@ -59,7 +62,10 @@ export class LibsqlStorage implements PhysicalStorage {
   #get: Stmt;
   #keys: Stmt;
   #queue: Pending[] = [];
-  #inflight: Pending[] | null = null;
+  /** Batches posted to the writer and not answered yet, oldest first. */
+  #inflight: Pending[][] = [];
+  /** A commit failed: the writer refuses what it already holds until it is told to resume. */
+  #resume = false;
   #closed = false;
   #drained: (() => void) | null = null;
   #cache: BlobCache;
@@ -170,21 +176,39 @@ export class LibsqlStorage implements PhysicalStorage {
     this.#pump();
   }
 
+  /**
+   * Posts what is queued as the next batch while fewer than MAX_INFLIGHT are unanswered. With one
+   * batch waiting behind the one being committed, the writer starts the next transaction as soon
+   * as a commit ends instead of a round trip through this thread later; anything beyond that
+   * keeps queueing here, so batches stay large.
+   */
   #pump(): void {
-    if (this.#inflight) return;
-    // Key changes reach the writer between transactions, in the order they were queued.
-    while (this.#queue[0]?.keyChange) {
-      const m: WriterRequest = { t: "audit-key", key: this.#queue.shift()!.keyChange!.key };
-      this.#worker.postMessage(m);
+    for (;;) {
+      if (this.#resume) {
+        this.#post({ t: "resume" });
+        this.#resume = false;
+      }
+      // Key changes reach the writer between transactions, in the order they were queued.
+      while (this.#queue[0]?.keyChange) {
+        this.#post({ t: "audit-key", key: this.#queue.shift()!.keyChange!.key });
+      }
+      if (this.#queue.length === 0 || this.#inflight.length >= MAX_INFLIGHT) break;
+      this.#postBatch();
     }
-    if (this.#queue.length === 0) {
-      if (this.#drained) this.#drained();
-      return;
+    if (this.#inflight.length === 0 && this.#queue.length === 0 && this.#drained) {
+      this.#drained();
     }
+  }
+
+  #post(m: WriterRequest): void {
+    this.#worker.postMessage(m);
+  }
+
+  #postBatch(): void {
     const cut = this.#queue.findIndex((p) => p.keyChange);
     const batch = cut < 0 ? this.#queue : this.#queue.slice(0, cut);
     this.#queue = cut < 0 ? [] : this.#queue.slice(cut);
-    this.#inflight = batch;
+    this.#inflight.push(batch);
     const ops: PhysicalOp[] = [];
     let audit = "";
     let wantLinks = false;
@@ -193,14 +217,12 @@ export class LibsqlStorage implements PhysicalStorage {
       if (p.audit.length) audit += joinLines(p.audit);
       wantLinks ||= p.wantLinks && p.audit.length > 0;
     }
-    const msg: WriterRequest = { t: "tx", ops, audit, wantLinks };
-    this.#worker.postMessage(msg);
+    this.#post({ t: "tx", ops, audit, wantLinks });
   }
 
   #onReply(m: WriterReply): void {
     if (m.t !== "done") return;
-    const batch = this.#inflight ?? [];
-    this.#inflight = null;
+    const batch = this.#inflight.shift() ?? [];
     if (m.ok) {
       // Refresh what is cached; a write alone does not fill the cache, so write-heavy work
       // (every login mints a token) does not churn it.
@@ -221,6 +243,10 @@ export class LibsqlStorage implements PhysicalStorage {
           p.resolve(p.wantLinks ? mine : undefined);
         }
       }
+    } else if (m.refused) {
+      // Posted before this thread knew of the failed commit ahead of it: it fails with it.
+      const err = new StorageError(`storage commit failed: ${m.error}`);
+      for (const p of batch) p.reject(err);
     } else {
       const err = new StorageError(`storage commit failed: ${m.error}`);
       // Everything queued behind a failed commit fails too: a queued write must never land
@@ -228,6 +254,7 @@ export class LibsqlStorage implements PhysicalStorage {
       const doomed = this.#queue.filter((p) => !p.keyChange);
       this.#queue = this.#queue.filter((p) => p.keyChange);
       for (const p of [...batch, ...doomed]) p.reject(err);
+      this.#resume = true;
     }
     this.#pump();
   }
@@ -249,7 +276,7 @@ export class LibsqlStorage implements PhysicalStorage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#inflight || this.#queue.length) {
+    if (this.#inflight.length || this.#queue.length) {
       await new Promise<void>((r) => this.#drained = r);
     }
     // The checkpointer first: the writer's connection, closing last, checkpoints what is left.

@@ -25,6 +25,12 @@ let fullMode = "FULL";
  */
 let linker: ChainLinker | null = null;
 let syncFull = true;
+/**
+ * Why the last commit failed, until the main thread has heard of it and failed what it had
+ * already posted: batches that arrive in between are refused, so no write queued behind a failed
+ * audit entry can land.
+ */
+let failed: string | null = null;
 
 function reply(m: WriterReply): void {
   self.postMessage(m);
@@ -61,12 +67,20 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
     m.key?.fill(0);
     return;
   }
+  if (m.t === "resume") {
+    failed = null;
+    return;
+  }
   if (m.t === "close") {
     linker?.wipe();
     linker = null;
     db?.close();
     db = null;
     reply({ t: "closed" });
+    return;
+  }
+  if (failed !== null) {
+    reply({ t: "done", ok: false, error: failed, refused: true });
     return;
   }
   const d = db!;
@@ -103,6 +117,7 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
     }
     reply(m.wantLinks ? { t: "done", ok: true, links } : { t: "done", ok: true });
   } catch (e) {
-    reply({ t: "done", ok: false, error: String(e) });
+    failed = String(e);
+    reply({ t: "done", ok: false, error: failed });
   }
 };

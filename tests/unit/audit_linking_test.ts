@@ -71,3 +71,32 @@ Deno.test("a key change takes effect in queue order: entries queued before a sea
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a batch already handed to the writer behind a failing one fails with it, and nothing of it lands", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = await LibsqlStorage.open(`${dir}/a.db`);
+  try {
+    s.setAuditKey(KEY);
+    const bad = { op: "put", key: "x", value: { not: "bytes" } } as unknown as {
+      op: "put";
+      key: string;
+      value: Uint8Array;
+    };
+    // Posted back to back: the second reaches the writer before the first has failed.
+    const failing = s.transaction([bad], [entry(1)]);
+    const behind = s.transaction([{ op: "put", key: "y", value: new Uint8Array([2]) }], [
+      entry(2),
+    ]);
+    await assert.rejects(failing, /storage commit failed/);
+    await assert.rejects(behind, /storage commit failed/);
+    assert.equal(await s.get("y"), null);
+    // Then the writer takes work again, linked to what is on disk.
+    const [l] = await s.transaction([], [entry(3)], true) as AuditLink[];
+    assert.equal(l!.seq, 1);
+    const rows = [...s.auditRows()] as unknown as AuditRecord[];
+    assert.deepEqual(rows.map((r) => r.entry.n), [3]);
+  } finally {
+    await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
