@@ -26,7 +26,7 @@ import type {
   PeerIdentity,
 } from "../router/types.ts";
 import { fromQuery, readBody, truthy } from "./body.ts";
-import { errorResponse, jsonResponse } from "./errors.ts";
+import { errorResponse, jsonResponse, jsonTextResponse } from "./errors.ts";
 import { dataJson } from "./json_memo.ts";
 import { Deadlines } from "./deadlines.ts";
 import { clientAddress } from "./client_address.ts";
@@ -532,7 +532,7 @@ export class Pipeline {
       },"data":${dataJson(resp.data)},"wrap_info":null,"warnings":${
         resp.warnings?.length ? JSON.stringify(resp.warnings) : "null"
       },"auth":${JSON.stringify(resp.auth ?? null)},"mount_type":${JSON.stringify(mountType)}}`;
-      return new Response(text, { status: resp.status ?? 200, headers: JSON_HEADERS });
+      return jsonTextResponse(text, resp.status ?? 200);
     }
     const body: Record<string, unknown> = {
       request_id: requestId,
