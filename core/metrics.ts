@@ -6,15 +6,31 @@ export class Metrics {
   #durations = new Map<string, { sum: number; count: number; buckets: number[] }>();
   static readonly BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5];
 
+  /**
+   * Per route: its duration histogram and the counter label of each (method, status) seen, so
+   * a request looks its labels up instead of formatting and hashing two new strings.
+   */
+  #routes = new Map<
+    string,
+    { d: { sum: number; count: number; buckets: number[] }; labels: Map<string, string> }
+  >();
+
   observe(method: string, route: string, status: number, seconds: number): void {
-    const k = `method="${method}",route="${route}",status="${status}"`;
-    this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
-    const dk = `route="${route}"`;
-    let d = this.#durations.get(dk);
-    if (!d) {
-      d = { sum: 0, count: 0, buckets: Metrics.BUCKETS.map(() => 0) };
-      this.#durations.set(dk, d);
+    let r = this.#routes.get(route);
+    if (!r) {
+      const d = { sum: 0, count: 0, buckets: Metrics.BUCKETS.map(() => 0) };
+      this.#durations.set(`route="${route}"`, d);
+      r = { d, labels: new Map() };
+      this.#routes.set(route, r);
     }
+    const ms = method + status;
+    let k = r.labels.get(ms);
+    if (k === undefined) {
+      k = `method="${method}",route="${route}",status="${status}"`;
+      r.labels.set(ms, k);
+    }
+    this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
+    const d = r.d;
     d.sum += seconds;
     d.count++;
     for (let i = 0; i < Metrics.BUCKETS.length; i++) {

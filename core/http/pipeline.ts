@@ -44,6 +44,19 @@ import {
 import type { ResolvedMount } from "../mounts/mount_table.ts";
 import { log } from "../log.ts";
 
+const METHODS = new Set(["GET", "HEAD", "LIST", "POST", "PUT", "DELETE", "PATCH"]);
+
+/** Metric labels of matched routes ("kv:data/:path+"), made once per mount type and path spec. */
+const routeLabels = new Map<string, WeakMap<CorePathSpec, string>>();
+
+function routeLabel(mountType: string, spec: CorePathSpec): string {
+  let bySpec = routeLabels.get(mountType);
+  if (!bySpec) routeLabels.set(mountType, bySpec = new WeakMap());
+  let label = bySpec.get(spec);
+  if (label === undefined) bySpec.set(spec, label = `${mountType}:${spec.pattern}`);
+  return label;
+}
+
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
 function flag(v: boolean | Operation[] | undefined, op: Operation): boolean {
@@ -59,6 +72,8 @@ export function tokenFromHeaders(h: Headers): string {
 }
 
 function decodePath(raw: string): string {
+  // Nothing to decode and no dot segment possible: most paths.
+  if (!raw.includes("%") && !raw.includes(".") && !raw.includes("\0")) return raw;
   let p: string;
   try {
     p = decodeURIComponent(raw);
@@ -93,7 +108,9 @@ export class Pipeline {
     } catch (e) {
       res = errorResponse(e, requestId);
     }
-    this.#core.metrics.observe(req.method, route, res.status, (performance.now() - started) / 1000);
+    // Any other method was refused (405); one label for all of them keeps the series bounded.
+    const method = METHODS.has(req.method) ? req.method : "OTHER";
+    this.#core.metrics.observe(method, route, res.status, (performance.now() - started) / 1000);
     return res;
   }
 
@@ -114,7 +131,7 @@ export class Pipeline {
     switch (req.method) {
       case "GET":
       case "HEAD":
-        op = truthy(url.searchParams.get("list")) ? "list" : "read";
+        op = url.search !== "" && truthy(url.searchParams.get("list")) ? "list" : "read";
         break;
       case "LIST":
         op = "list";
@@ -155,12 +172,12 @@ export class Pipeline {
     if (core.mounts.isClosing(mount.entry.uuid)) {
       throw new ServiceUnavailable("mount is being removed");
     }
-    setRoute(`${mount.entry.type}:${spec.pattern}`);
+    setRoute(routeLabel(mount.entry.type, spec));
 
     let data: Record<string, unknown> = op === "read" || op === "list" || op === "delete"
       ? {
-        ...fromQuery(url.searchParams),
-        ...(req.body ? await readBody(req, core.maxRequestSize) : {}),
+        ...(url.search !== "" ? fromQuery(url.searchParams) : undefined),
+        ...(req.body ? await readBody(req, core.maxRequestSize) : undefined),
       }
       : await readBody(req, core.maxRequestSize);
     // On the short route a flat body is the secret itself: {"password": "x"} → {"data": {...}}.
@@ -213,7 +230,8 @@ export class Pipeline {
     // effects (database/creds/* creates a login) the caller would never see: Vault refuses it.
     if (req.method === "HEAD" && !unauth) throw new MethodNotAllowed();
     if (!unauth) {
-      const entry = clientToken ? await core.tokens.lookup(clientToken) : null;
+      const entry = core.tokens.lookupCached(clientToken) ??
+        (clientToken ? await core.tokens.lookup(clientToken) : null);
       if (!entry) {
         await this.#auditDenied(creq, "permission denied");
         throw new PermissionDenied(
@@ -224,14 +242,15 @@ export class Pipeline {
       }
       creq.token = entry;
       creq.tokenAccessor = entry.accessor;
-      alert = await core.policies.alerting(entry.policies);
+      const cached = core.policies.cachedDecider(entry.policies);
+      alert = cached?.alert ?? await core.policies.alerting(entry.policies);
       if (
         entry.bound_cidrs?.length && !inAnyCidr(entry.bound_cidrs.map(parseCidr), remoteAddress)
       ) {
         await this.#auditDenied(creq, "permission denied: source address not allowed for token");
         throw new PermissionDenied();
       }
-      const acl = await core.policies.acl(entry.policies);
+      const acl = cached?.acl ?? await core.policies.acl(entry.policies);
       const decision = acl.check(
         path,
         operation,
@@ -483,7 +502,7 @@ export class Pipeline {
   ): AuditInput {
     const input: AuditInput = {
       type,
-      time: new Date(this.#core.now()).toISOString(),
+      time: this.#isoTime(this.#core.now()),
       requestId: r.requestId,
       operation: r.operation,
       path: r.fullPath,
@@ -496,6 +515,18 @@ export class Pipeline {
     if (error !== undefined) input.error = error;
     if (type !== "response" && Object.keys(r.data).length) input.data = r.data;
     return input;
+  }
+
+  #isoMs = NaN;
+  #iso = "";
+
+  /** RFC 3339 of `ms`; requests in the same millisecond share one string. */
+  #isoTime(ms: number): string {
+    if (ms !== this.#isoMs) {
+      this.#iso = new Date(ms).toISOString();
+      this.#isoMs = ms;
+    }
+    return this.#iso;
   }
 
   async #auditDenied(r: CoreRequest, error: string): Promise<void> {

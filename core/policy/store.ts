@@ -82,6 +82,17 @@ export class PolicyStore {
     await this.#store(lower, parsePolicy(lower, text).raw, extra);
   }
 
+  /**
+   * The cached answers for a policy set, without waiting: what the request path asks first, so
+   * a warm request does not pay for two promises. Undefined when either is not cached yet.
+   */
+  cachedDecider(policies: string[]): { acl: Acl; alert: boolean } | undefined {
+    const key = policies.join(",");
+    const acl = this.#acls.get(key);
+    const alert = this.#alerts.get(key);
+    return acl !== undefined && alert !== undefined ? { acl, alert } : undefined;
+  }
+
   /** Whether a token with these policies uses a break-glass policy (cached per policy set). */
   async alerting(policies: string[]): Promise<boolean> {
     const key = policies.join(",");

@@ -136,6 +136,17 @@ export class TokenStore {
     return await this.lookupById(sha256Hex(token));
   }
 
+  /**
+   * lookup() answered from memory without waiting, or undefined when the entry is not cached
+   * (then call lookup). The request path asks this first.
+   */
+  lookupCached(token: string): TokenEntry | null | undefined {
+    if (!token) return null;
+    const id = sha256Hex(token);
+    const e = this.#cache.get(id);
+    return e === undefined ? undefined : this.#live(e, id);
+  }
+
   async lookupById(id: string): Promise<TokenEntry | null> {
     let e: TokenEntry | null | undefined = this.#cache.get(id);
     if (!e) {
@@ -144,6 +155,10 @@ export class TokenStore {
       if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
       this.#cache.set(id, e);
     }
+    return this.#live(e, id);
+  }
+
+  #live(e: TokenEntry, id: string): TokenEntry | null {
     // The map lookup keys on the hash; this compare keeps the final check constant-time anyway.
     if (!constantTimeEqual(e.id, id)) return null;
     if (e.expire_time > 0 && e.expire_time <= this.#now()) return null;

@@ -77,6 +77,11 @@ Deno.test("sys/metrics serves Prometheus text that counts requests", async () =>
   const t = await startTestCore();
   try {
     await t.req("GET", "/v1/secret/data/none");
+    await t.req("GET", "/v1/secret/data/none");
+    // Methods nobody serves share one label, so clients cannot grow the series without bound.
+    for (const m of ["FOO", "BAR"]) {
+      assert.equal((await fetch(`${t.url}/v1/secret/data/x`, { method: m })).status, 405);
+    }
     const r = await fetch(`${t.url}/v1/sys/metrics?format=prometheus`, {
       headers: { "x-vault-token": t.rootToken },
     });
@@ -86,8 +91,13 @@ Deno.test("sys/metrics serves Prometheus text that counts requests", async () =>
     assert.match(text, /secrethub_core_unsealed 1/);
     assert.match(
       text,
-      /secrethub_http_requests_total\{method="GET",route="kv:data\/:path\+",status="404"\} 1/,
+      /secrethub_http_requests_total\{method="GET",route="kv:data\/:path\+",status="404"\} 2/,
     );
+    assert.match(
+      text,
+      /secrethub_http_requests_total\{method="OTHER",route="[^"]*",status="405"\} 2/,
+    );
+    assert.doesNotMatch(text, /method="FOO"/);
     assert.match(text, /secrethub_http_request_duration_seconds_bucket/);
     const j = await t.req("GET", "/v1/sys/metrics");
     assert.ok(Array.isArray(j.body.Gauges));
