@@ -34,6 +34,8 @@ export interface StorageView {
    * {@link readShared}); views without it are served by a fresh parse.
    */
   getShared?(key: string): Promise<unknown>;
+  /** getShared() answered from memory, or undefined if that needs storage (see peekShared). */
+  peekShared?(key: string): unknown;
 }
 
 export interface EngineRequest {
@@ -153,6 +155,14 @@ export async function readShared<T>(s: StorageView, key: string): Promise<Readon
   if (s.getShared) return await s.getShared(key) as Readonly<T> | null;
   const v = await readJSON<T>(s, key);
   return v === null ? null : deepFreeze(v);
+}
+
+/**
+ * readShared() without waiting: the shared value when it is already in memory, else undefined
+ * (then await readShared). Saves the hot read path a chain of promises.
+ */
+export function peekShared<T>(s: StorageView, key: string): Readonly<T> | undefined {
+  return s.peekShared?.(key) as Readonly<T> | undefined;
 }
 
 export function putJSONOp(key: string, value: unknown): WriteOp {

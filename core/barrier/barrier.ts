@@ -110,6 +110,16 @@ export class Barrier implements StorageView {
     return value;
   }
 
+  /**
+   * getShared() answered from memory without waiting, or undefined when that would need the disk
+   * or a parse (then call getShared). Sealed: undefined, and getShared refuses.
+   */
+  peekShared(key: string): unknown {
+    if (this.sealed) return undefined;
+    const blob = this.physical.peek?.(key);
+    return blob ? this.#plain.shared(key, blob) : undefined;
+  }
+
   put(key: string, value: Uint8Array): Promise<void> {
     return this.transaction([{ op: "put", key, value }]);
   }
@@ -163,6 +173,9 @@ export class BarrierView implements StorageView {
   }
   getShared(key: string): Promise<unknown> {
     return this.#b.getShared(this.prefix + key);
+  }
+  peekShared(key: string): unknown {
+    return this.#b.peekShared(this.prefix + key);
   }
   put(key: string, value: Uint8Array): Promise<void> {
     return this.#b.put(this.prefix + key, value);

@@ -366,7 +366,9 @@ export class Pipeline {
             policies: creq.token?.policies ?? [],
           });
         }
-        await Promise.all([requestRecorded, core.audit.record([out])]);
+        const recorded = core.audit.record([out]);
+        if (requestRecorded) await Promise.all([requestRecorded, recorded]);
+        else await recorded;
       } else if (requestRecorded) await requestRecorded;
       if (failure) throw failure;
       const r = resp ?? {};

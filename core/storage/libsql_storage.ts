@@ -135,6 +135,10 @@ export class LibsqlStorage implements PhysicalStorage {
     return Promise.resolve(v);
   }
 
+  peek(key: string): Uint8Array | undefined {
+    return this.#cache.get(key);
+  }
+
   keys(prefix: string, limit = 100_000): Promise<string[]> {
     // Upper bound: the prefix with its last code unit incremented covers every extension.
     const hi = prefix === "" ? "\uffff" : prefix.slice(0, -1) +

@@ -34,6 +34,11 @@ export interface PhysicalStorage {
    * nobody may mutate an array this returns.
    */
   get(key: string): Promise<Uint8Array | null>;
+  /**
+   * The stored value if it is in memory right now (what get() would return), else undefined;
+   * never reads the disk. Lets the hot read path skip a promise per lookup.
+   */
+  peek?(key: string): Uint8Array | undefined;
   /** All keys that start with `prefix`, sorted, at most `limit`. */
   keys(prefix: string, limit?: number): Promise<string[]>;
   put(key: string, value: Uint8Array): Promise<void>;

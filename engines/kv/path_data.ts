@@ -47,7 +47,7 @@ export function pathData(kv: KvBackend): PathSpec {
     operations: {
       async read(req) {
         const path = requirePath(req);
-        const meta = await kv.store.sharedMeta(path);
+        const meta = kv.store.peekMeta(path) ?? await kv.store.sharedMeta(path);
         if (!meta) throw new NotFound();
         const asked = (req.data as v.InferOutput<typeof versionQuery>).version ?? 0;
         const version = asked > 0 ? asked : meta.currentVersion;
@@ -56,7 +56,8 @@ export function pathData(kv: KvBackend): PathSpec {
         if (!isLive(vm, kv.now())) {
           throw new NotFound([], { data: { data: null, metadata: versionView(meta, version) } });
         }
-        const data = await kv.store.sharedVersionData(path, version);
+        const data = kv.store.peekVersionData(path, version) ??
+          await kv.store.sharedVersionData(path, version);
         if (!data) {
           throw new Error(`kv: metadata lists version ${version} of a secret without data`);
         }

@@ -15,7 +15,14 @@
  * Version keys hang below the secret's own name: `ver/a/1` (version 1 of "a") and `ver/a/1/1`
  * (version 1 of "a/1") are distinct keys, so no secret name can collide with another's versions.
  */
-import { putJSONOp, readJSON, readShared, type StorageView, type WriteOp } from "../sdk.ts";
+import {
+  peekShared,
+  putJSONOp,
+  readJSON,
+  readShared,
+  type StorageView,
+  type WriteOp,
+} from "../sdk.ts";
 import { DEFAULT_CONFIG, type KeyMeta, type KvConfig } from "./model.ts";
 
 const CONFIG_KEY = "config";
@@ -49,6 +56,16 @@ export class KvStore {
 
   versionData(path: string, version: number): Promise<Record<string, unknown> | null> {
     return readJSON<Record<string, unknown>>(this.#storage, versionKey(path, version));
+  }
+
+  /** sharedMeta() when it can answer from memory at once, else undefined. */
+  peekMeta(path: string): Readonly<KeyMeta> | undefined {
+    return peekShared<KeyMeta>(this.#storage, metaKey(path));
+  }
+
+  /** sharedVersionData() when it can answer from memory at once, else undefined. */
+  peekVersionData(path: string, version: number): Readonly<Record<string, unknown>> | undefined {
+    return peekShared<Record<string, unknown>>(this.#storage, versionKey(path, version));
   }
 
   /** Read-only metadata, shared by readers until it changes (frozen; see readShared). */

@@ -181,3 +181,17 @@ Deno.test("Barrier.getShared() parses once per stored version and shares a froze
     assert.equal(dec(await b.get("j")), '{"a":4}');
   });
 });
+
+Deno.test("Barrier.peekShared() answers only what getShared() already holds, and never a stale value", async () => {
+  await withBarrier(async (b, s) => {
+    await b.put("p", enc('{"v":1}'));
+    assert.equal(b.peekShared("p"), undefined); // not parsed yet
+    const v1 = await b.getShared("p");
+    assert.equal(b.peekShared("p"), v1);
+    await s.transaction([{ op: "put", key: "p", value: b.encrypt("p", enc('{"v":2}')) }]);
+    assert.equal(b.peekShared("p"), undefined); // changed beneath the barrier
+    assert.deepEqual(await b.getShared("p"), { v: 2 });
+    b.seal();
+    assert.equal(b.peekShared("p"), undefined);
+  });
+});
