@@ -60,7 +60,7 @@ Deno.test("agent: database credentials are rendered, their lease renewed, and re
     });
     // "app" renews every 2 s; "long" would not be renewed for 40 s, so a quick re-render of it
     // can only come from a push.
-    for (const [name, ttl] of [["app", "3s"], ["long", "1m"]]) {
+    for (const [name, ttl] of [["app", "5s"], ["long", "1m"]]) {
       await must(core, "POST", `database/roles/${name}`, {
         db_name: "pg",
         creation_statements:
@@ -90,14 +90,14 @@ Deno.test("agent: database credentials are rendered, their lease renewed, and re
     const issuedUntil = await validUntil(first);
     assert.ok(issuedUntil, `${first} exists in PostgreSQL`);
 
-    // The lease is 3 s: without renewals core would drop the login at its expiry. The agent
-    // renews at two thirds, so well past 3 s the login is still there, valid for longer.
+    // The lease is 5 s: without renewals core would drop the login at its expiry. The agent
+    // renews at two thirds, so well past 5 s the login is still there, valid for longer.
     await waitFor(
       async () => ((await validUntil(first)) ?? 0) > issuedUntil!,
-      8_000,
+      10_000,
       "VALID UNTIL moved by a renewal",
     );
-    await new Promise((r) => setTimeout(r, 3_500));
+    await new Promise((r) => setTimeout(r, 5_500));
     assert.ok(await validUntil(first), "renewed login outlived its first TTL");
     assert.equal(userIn(await readText(dest)), first, "no re-render while the lease lives");
 
