@@ -186,6 +186,10 @@ async function main(): Promise<void> {
       );
     }
   });
+  // The ceiling once more, after the reads: best of the two counts, like the reads' best of two,
+  // so a slow spell of this shared machine cannot flatter the ratio.
+  if (wanted(["hello"])) runs.push(await hello());
+
   await withServer(["approle_login"], async (srv, root) => {
     await call(srv.url, "POST", "/v1/sys/auth/approle", { type: "approle" }, root);
     await call(srv.url, "POST", "/v1/auth/approle/role/bench", {
