@@ -16,7 +16,25 @@ import type Database from "libsql";
 
 let db: Database.Database | null = null;
 // deno-lint-ignore no-explicit-any
-let put: any, del: any, ins: any;
+let put: any, del: any;
+/**
+ * Audit rows go in up to INSERT_ROWS per statement: one call into the driver per row cost more
+ * than the row itself. Statements by row count, prepared on first use for this connection.
+ */
+const INSERT_ROWS = 16;
+// deno-lint-ignore no-explicit-any
+const inserts = new Map<number, any>();
+
+function insertRows(d: Database.Database, args: unknown[]): void {
+  const n = args.length / 5;
+  let stmt = inserts.get(n);
+  if (!stmt) {
+    const rows = Array.from({ length: n }, () => "(?, ?, ?, ?, ?)").join(", ");
+    stmt = d.prepare(`INSERT INTO audit (seq, prev_hash, hash, mac, entry) VALUES ${rows}`);
+    inserts.set(n, stmt);
+  }
+  stmt.run(...args);
+}
 let fullMode = "FULL";
 /**
  * The audit chain's head lives here, with the only connection that writes audit rows: entries are
@@ -90,9 +108,7 @@ function handle(m: WriterRequest): void {
         `INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       );
       del = db.prepare(`DELETE FROM kv WHERE key = ?`);
-      ins = db.prepare(
-        `INSERT INTO audit (seq, prev_hash, hash, mac, entry) VALUES (?, ?, ?, ?, ?)`,
-      );
+      inserts.clear();
       reply({ t: "ready" });
     } catch (e) {
       reply({ t: "failed", error: String(e) });
@@ -112,6 +128,7 @@ function handle(m: WriterRequest): void {
   if (m.t === "close") {
     linker?.wipe();
     linker = null;
+    inserts.clear();
     db?.close();
     db = null;
     reply({ t: "closed" });
@@ -135,11 +152,17 @@ function handle(m: WriterRequest): void {
     let links = "";
     d.exec("BEGIN IMMEDIATE");
     try {
+      const rows: unknown[] = [];
       forEachLine(m.audit, (json) => {
         const l = linker!.link(json);
-        ins.run(l.seq, l.prevHash, l.hash, l.mac, json);
+        rows.push(l.seq, l.prevHash, l.hash, l.mac, json);
+        if (rows.length === INSERT_ROWS * 5) {
+          insertRows(d, rows);
+          rows.length = 0;
+        }
         if (m.wantLinks) links += encodeLink(l);
       });
+      if (rows.length) insertRows(d, rows);
       for (const o of m.ops) {
         if (o.op === "put") put.run(o.key, o.value);
         else del.run(o.key);

@@ -100,3 +100,23 @@ Deno.test("a batch already handed to the writer behind a failing one fails with 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a batch larger than one insert statement keeps every entry, in order", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = await LibsqlStorage.open(`${dir}/a.db`);
+  try {
+    s.setAuditKey(KEY);
+    // 37 = two full statements of 16 rows and a remainder of 5, then a single row.
+    const n = Array.from({ length: 37 }, (_, i) => i + 1);
+    const links = await s.transaction([], n.map(entry), true) as AuditLink[];
+    assert.deepEqual(links.map((l) => l.seq), n);
+    await s.transaction([], [entry(38)]);
+    const rows = [...s.auditRows()] as unknown as AuditRecord[];
+    assert.deepEqual(rows.map((r) => r.entry.n), [...n, 38]);
+    assert.deepEqual(rows.map((r) => r.seq), [...n, 38]);
+    assert.equal(verifyChain(rows, KEY).ok, true);
+  } finally {
+    await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
