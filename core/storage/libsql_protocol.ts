@@ -2,8 +2,7 @@
 import type { AuditLink, PhysicalOp } from "./storage.ts";
 
 export type WriterRequest =
-  /** `posted`: an Int32 the main thread bumps after each later post (see libsql_writer.ts). */
-  | { t: "open"; path: string; busyTimeoutMs: number; fullMode: string; posted: SharedArrayBuffer }
+  | { t: "open"; path: string; busyTimeoutMs: number; fullMode: string }
   /** The audit HMAC key the writer links entries with; null forgets it (seal). */
   | { t: "audit-key"; key: Uint8Array | null }
   /** `audit`: entries as joinLines wrote them ("" for none). */

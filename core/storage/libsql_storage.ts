@@ -69,8 +69,6 @@ export class LibsqlStorage implements PhysicalStorage {
   #closed = false;
   #drained: (() => void) | null = null;
   #cache: BlobCache;
-  /** Messages posted to the writer, shared with it (see spinForNext in libsql_writer.ts). */
-  readonly #posted: Int32Array;
 
   private constructor(
     path: string,
@@ -78,9 +76,7 @@ export class LibsqlStorage implements PhysicalStorage {
     worker: Worker,
     checkpointer: Worker,
     cacheBytes: number,
-    posted: Int32Array,
   ) {
-    this.#posted = posted;
     this.path = path;
     this.#db = db;
     this.#worker = worker;
@@ -94,13 +90,11 @@ export class LibsqlStorage implements PhysicalStorage {
 
   static async open(path: string, opts: LibsqlOptions = {}): Promise<LibsqlStorage> {
     const busy = opts.busyTimeoutMs ?? 5000;
-    const posted = new SharedArrayBuffer(4);
     const open: WriterRequest = {
       t: "open",
       path,
       busyTimeoutMs: busy,
       fullMode: opts.synchronous ?? "FULL",
-      posted,
     };
     const worker = await startWorker(new URL("./libsql_writer.ts", import.meta.url), open, path);
     let checkpointer: Worker;
@@ -128,7 +122,6 @@ export class LibsqlStorage implements PhysicalStorage {
       worker,
       checkpointer,
       opts.cacheBytes ?? 64 * 1024 * 1024,
-      new Int32Array(posted),
     );
   }
 
@@ -213,8 +206,6 @@ export class LibsqlStorage implements PhysicalStorage {
 
   #post(m: WriterRequest): void {
     this.#worker.postMessage(m);
-    // After the message is queued: the writer, waiting on this count, then finds it there.
-    Atomics.add(this.#posted, 0, 1);
   }
 
   #postBatch(): void {
