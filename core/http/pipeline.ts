@@ -44,6 +44,20 @@ import {
 import type { ResolvedMount } from "../mounts/mount_table.ts";
 import { log } from "../log.ts";
 
+const NO_LEASE = '"lease_id":"","renewable":false,"lease_duration":0';
+
+/** JSON of the few strings every reply repeats (mount types), made once. */
+const quoted = new Map<string, string>();
+
+function jsonString(s: string): string {
+  let q = quoted.get(s);
+  if (q === undefined) {
+    q = JSON.stringify(s);
+    if (quoted.size < 256) quoted.set(s, q);
+  }
+  return q;
+}
+
 const METHODS = new Set(["GET", "HEAD", "LIST", "POST", "PUT", "DELETE", "PATCH"]);
 
 /** Metric labels of matched routes ("kv:data/:path+"), made once per mount type and path spec. */
@@ -558,13 +572,18 @@ export class Pipeline {
     if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
     if (!spec.injectTopLevel) {
       // The object below, written as text so that frozen (shared) data is serialized only once.
-      const text = `{"request_id":${JSON.stringify(requestId)},"lease_id":${
-        JSON.stringify(lease?.lease_id ?? "")
-      },"renewable":${lease?.renewable ?? false},"lease_duration":${
-        JSON.stringify(lease?.lease_duration ?? 0)
+      // requestId is a UUID from crypto.randomUUID: nothing in it needs escaping.
+      const text = `{"request_id":"${requestId}",${
+        lease === undefined
+          ? NO_LEASE
+          : `"lease_id":${JSON.stringify(lease.lease_id)},"renewable":${
+            JSON.stringify(lease.renewable)
+          },"lease_duration":${JSON.stringify(lease.lease_duration)}`
       },"data":${dataJson(resp.data)},"wrap_info":null,"warnings":${
         resp.warnings?.length ? JSON.stringify(resp.warnings) : "null"
-      },"auth":${JSON.stringify(resp.auth ?? null)},"mount_type":${JSON.stringify(mountType)}}`;
+      },"auth":${resp.auth == null ? "null" : JSON.stringify(resp.auth)},"mount_type":${
+        jsonString(mountType)
+      }}`;
       return jsonTextResponse(text, resp.status ?? 200);
     }
     const body: Record<string, unknown> = {

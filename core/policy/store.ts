@@ -87,11 +87,22 @@ export class PolicyStore {
    * a warm request does not pay for two promises. Undefined when either is not cached yet.
    */
   cachedDecider(policies: string[]): { acl: Acl; alert: boolean } | undefined {
+    // A cached token entry hands in the same array every time: skip building the key then.
+    const same = this.#byArray.get(policies);
+    if (same !== undefined && same.generation === this.#generation) return same.decider;
     const key = policies.join(",");
     const acl = this.#acls.get(key);
     const alert = this.#alerts.get(key);
-    return acl !== undefined && alert !== undefined ? { acl, alert } : undefined;
+    if (acl === undefined || alert === undefined) return undefined;
+    const decider = { acl, alert };
+    this.#byArray.set(policies, { generation: this.#generation, decider });
+    return decider;
   }
+
+  #byArray = new WeakMap<
+    string[],
+    { generation: number; decider: { acl: Acl; alert: boolean } }
+  >();
 
   /** Whether a token with these policies uses a break-glass policy (cached per policy set). */
   async alerting(policies: string[]): Promise<boolean> {
