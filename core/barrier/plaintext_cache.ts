@@ -16,7 +16,12 @@ interface Entry {
   plain: Uint8Array;
   /** The value parsed as JSON and deep-frozen, once some reader asked for it (see shared()). */
   shared?: unknown;
+  /** Bytes counted for `shared`: an estimate, as JS objects have no size to ask for. */
+  sharedBytes: number;
 }
+
+/** Parsed JSON takes a few times the memory of its text; this much per byte is budgeted. */
+const PARSED_BYTES_PER_BYTE = 3;
 
 export class PlaintextCache {
   #map = new Map<string, Entry>();
@@ -64,15 +69,24 @@ export class PlaintextCache {
   /** Attaches the parsed value to the entry for `blob` (a no-op when that entry is not kept). */
   setShared(key: string, blob: Uint8Array, value: unknown): void {
     const e = this.#map.get(key);
-    if (e !== undefined && e.blob === blob) e.shared = value;
+    if (e === undefined || e.blob !== blob || e.shared !== undefined) return;
+    e.shared = value;
+    e.sharedBytes = e.plain.length * PARSED_BYTES_PER_BYTE;
+    this.#bytes += e.sharedBytes;
+    this.#evict();
   }
 
   /** Keeps a copy of `plain`, the decryption of `blob` at `key`. */
   set(key: string, blob: Uint8Array, plain: Uint8Array): void {
     if (plain.length > this.#maxEntry) return;
     this.delete(key);
-    this.#map.set(key, { blob, plain: plain.slice() });
+    this.#map.set(key, { blob, plain: plain.slice(), sharedBytes: 0 });
     this.#bytes += plain.length + key.length;
+    this.#evict();
+  }
+
+  /** Drops least recently used entries until the budget holds. */
+  #evict(): void {
     while (this.#bytes > this.#maxBytes) {
       this.delete(this.#map.keys().next().value as string);
     }
@@ -82,7 +96,7 @@ export class PlaintextCache {
     const e = this.#map.get(key);
     if (e === undefined) return;
     this.#map.delete(key);
-    this.#bytes -= e.plain.length + key.length;
+    this.#bytes -= e.plain.length + key.length + e.sharedBytes;
     e.plain.fill(0);
   }
 

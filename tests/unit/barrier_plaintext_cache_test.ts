@@ -195,3 +195,24 @@ Deno.test("Barrier.peekShared() answers only what getShared() already holds, and
     assert.equal(b.peekShared("p"), undefined);
   });
 });
+
+Deno.test("PlaintextCache counts parsed values against its budget too", () => {
+  const c = new PlaintextCache(64 * 100);
+  const blob = new Uint8Array(1);
+  c.set("a", blob, new Uint8Array(100));
+  const before = c.bytes;
+  c.setShared("a", blob, { parsed: true });
+  assert.equal(c.bytes, before + 300);
+  assert.deepEqual(c.shared("a", blob), { parsed: true });
+  c.setShared("a", blob, { again: true }); // the first parse stays, counted once
+  assert.equal(c.bytes, before + 300);
+  assert.equal(c.shared("a", new Uint8Array(1)), undefined, "only for the blob it was made from");
+  for (let i = 0; i < 100; i++) {
+    c.set(`k${i}`, blob, new Uint8Array(90));
+    c.setShared(`k${i}`, blob, i);
+    assert.ok(c.bytes <= 64 * 100);
+  }
+  c.delete("k99");
+  c.wipe();
+  assert.equal(c.bytes, 0);
+});
