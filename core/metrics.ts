@@ -3,24 +3,26 @@ export class Metrics {
   unsealed = 0;
   tidyFailures = 0;
   requests = new Map<string, number>();
-  #durations = new Map<string, { sum: number; count: number; buckets: number[] }>();
   static readonly BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5];
 
   /**
-   * Per route: its duration histogram and the counter label of each (method, status) seen, so
-   * a request looks its labels up instead of formatting and hashing two new strings.
+   * Per route: its duration histogram (`label` is `route="…"`) and the counter label of each
+   * (method, status) seen, so a request looks its labels up instead of formatting new strings.
    */
   #routes = new Map<
     string,
-    { d: { sum: number; count: number; buckets: number[] }; labels: Map<string, string> }
+    {
+      label: string;
+      d: { sum: number; count: number; buckets: number[] };
+      labels: Map<string, string>;
+    }
   >();
 
   observe(method: string, route: string, status: number, seconds: number): void {
     let r = this.#routes.get(route);
     if (!r) {
       const d = { sum: 0, count: 0, buckets: Metrics.BUCKETS.map(() => 0) };
-      this.#durations.set(`route="${route}"`, d);
-      r = { d, labels: new Map() };
+      r = { label: `route="${route}"`, d, labels: new Map() };
       this.#routes.set(route, r);
     }
     const ms = method + status;
@@ -49,7 +51,7 @@ export class Metrics {
     out.push("# TYPE secrethub_http_requests_total counter");
     for (const [k, v] of this.requests) out.push(`secrethub_http_requests_total{${k}} ${v}`);
     out.push("# TYPE secrethub_http_request_duration_seconds histogram");
-    for (const [k, d] of this.#durations) {
+    for (const { label: k, d } of this.#routes.values()) {
       Metrics.BUCKETS.forEach((b, i) =>
         out.push(`secrethub_http_request_duration_seconds_bucket{${k},le="${b}"} ${d.buckets[i]}`)
       );

@@ -44,6 +44,19 @@ import {
 import type { ResolvedMount } from "../mounts/mount_table.ts";
 import { log } from "../log.ts";
 
+/** The envelope's own keys: data repeated at the top level never overrides them. */
+const ENVELOPE_KEYS = new Set([
+  "request_id",
+  "lease_id",
+  "renewable",
+  "lease_duration",
+  "data",
+  "wrap_info",
+  "warnings",
+  "auth",
+  "mount_type",
+]);
+
 const NO_LEASE = '"lease_id":"","renewable":false,"lease_duration":0';
 
 /** JSON of the few strings every reply repeats (mount types), made once. */
@@ -244,8 +257,8 @@ export class Pipeline {
     // effects (database/creds/* creates a login) the caller would never see: Vault refuses it.
     if (req.method === "HEAD" && !unauth) throw new MethodNotAllowed();
     if (!unauth) {
-      const entry = core.tokens.lookupCached(clientToken) ??
-        (clientToken ? await core.tokens.lookup(clientToken) : null);
+      let entry = core.tokens.lookupCached(clientToken);
+      if (entry === undefined) entry = await core.tokens.lookup(clientToken);
       if (!entry) {
         await this.#auditDenied(creq, "permission denied");
         throw new PermissionDenied(
@@ -570,37 +583,27 @@ export class Pipeline {
       lease !== undefined;
     if (!hasBody && !resp.status) return new Response(null, { status: 204 });
     if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
-    if (!spec.injectTopLevel) {
-      // The object below, written as text so that frozen (shared) data is serialized only once.
-      // requestId is a UUID from crypto.randomUUID: nothing in it needs escaping.
-      const text = `{"request_id":"${requestId}",${
-        lease === undefined
-          ? NO_LEASE
-          : `"lease_id":${JSON.stringify(lease.lease_id)},"renewable":${
-            JSON.stringify(lease.renewable)
-          },"lease_duration":${JSON.stringify(lease.lease_duration)}`
-      },"data":${dataJson(resp.data)},"wrap_info":null,"warnings":${
-        resp.warnings?.length ? JSON.stringify(resp.warnings) : "null"
-      },"auth":${resp.auth == null ? "null" : JSON.stringify(resp.auth)},"mount_type":${
-        jsonString(mountType)
-      }}`;
-      return jsonTextResponse(text, resp.status ?? 200);
+    // The envelope is written as text so that frozen (shared) data is serialized only once.
+    // requestId is a UUID from crypto.randomUUID: nothing in it needs escaping.
+    let text = `{"request_id":"${requestId}",${
+      lease === undefined
+        ? NO_LEASE
+        : `"lease_id":${JSON.stringify(lease.lease_id)},"renewable":${
+          JSON.stringify(lease.renewable)
+        },"lease_duration":${JSON.stringify(lease.lease_duration)}`
+    },"data":${dataJson(resp.data)},"wrap_info":null,"warnings":${
+      resp.warnings?.length ? JSON.stringify(resp.warnings) : "null"
+    },"auth":${resp.auth == null ? "null" : JSON.stringify(resp.auth)},"mount_type":${
+      jsonString(mountType)
+    }`;
+    // Some routes also repeat their data at the top level, as Vault's do.
+    if (spec.injectTopLevel && resp.data) {
+      for (const [k, v] of Object.entries(resp.data)) {
+        if (ENVELOPE_KEYS.has(k) || v === undefined) continue;
+        text += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      }
     }
-    const body: Record<string, unknown> = {
-      request_id: requestId,
-      lease_id: lease?.lease_id ?? "",
-      renewable: lease?.renewable ?? false,
-      lease_duration: lease?.lease_duration ?? 0,
-      data: resp.data ?? null,
-      wrap_info: null,
-      warnings: resp.warnings?.length ? resp.warnings : null,
-      auth: resp.auth ?? null,
-      mount_type: mountType,
-    };
-    if (resp.data) {
-      for (const [k, v] of Object.entries(resp.data)) if (!(k in body)) body[k] = v;
-    }
-    return jsonResponse(body, resp.status ?? 200);
+    return jsonTextResponse(text + "}", resp.status ?? 200);
   }
 }
 

@@ -3,8 +3,9 @@
  * than `@libsql/client` here). Reads run on this thread's connection, behind a cache of stored
  * (encrypted) values. Writes go to a writer worker with its own connection, in WAL mode with
  * synchronous=FULL: a write resolves only after its transaction is synced. While one batch is
- * being committed, everything that arrives queues up and goes in the next transaction (group
- * commit), so concurrent requests share the fsync and the request thread never waits on disk.
+ * being committed, one more waits at the writer and everything else queues up here for the
+ * transaction after (group commit), so concurrent requests share the fsync and the request
+ * thread never waits on disk.
  */
 import type Database from "libsql";
 import type { AuditLink, AuditRow, PhysicalOp, PhysicalStorage } from "./storage.ts";

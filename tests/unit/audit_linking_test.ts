@@ -7,15 +7,30 @@ import assert from "node:assert/strict";
 import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { verifyChain } from "../../core/audit/verify.ts";
 import type { AuditRecord } from "../../core/audit/entry.ts";
-import type { AuditLink } from "../../core/storage/storage.ts";
+import type { AuditLink, PhysicalOp } from "../../core/storage/storage.ts";
 
 const KEY = new Uint8Array(32).fill(7);
 const entry = (n: number) => JSON.stringify({ n, path: `secret/data/${n}` });
+/** A put the driver cannot bind: its commit fails. */
+const UNBINDABLE = { op: "put", key: "x", value: { not: "bytes" } } as unknown as PhysicalOp;
 
-Deno.test("audit entries are linked in commit order; a failed transaction leaves no hole", async () => {
-  const dir = await Deno.makeTempDir();
-  const s = await LibsqlStorage.open(`${dir}/a.db`);
-  try {
+/** A test body run against a fresh storage file, closed and removed afterwards. */
+function withStorage(fn: (s: LibsqlStorage) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = await Deno.makeTempDir();
+    const s = await LibsqlStorage.open(`${dir}/a.db`);
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+}
+
+Deno.test(
+  "audit entries are linked in commit order; a failed transaction leaves no hole",
+  withStorage(async (s) => {
     // No key yet (sealed): entries are refused, plain writes are not.
     await assert.rejects(s.transaction([], [entry(0)]), /audit key/);
     await s.transaction([{ op: "put", key: "k", value: new Uint8Array([1]) }]);
@@ -25,12 +40,7 @@ Deno.test("audit entries are linked in commit order; a failed transaction leaves
     assert.deepEqual(first.map((l) => l.seq), [1, 2]);
     assert.equal(first[1]!.prevHash, first[0]!.hash);
     // A commit that fails (a value the driver cannot bind) takes its entries with it…
-    const bad = { op: "put", key: "x", value: { not: "bytes" } } as unknown as {
-      op: "put";
-      key: string;
-      value: Uint8Array;
-    };
-    await assert.rejects(s.transaction([bad], [entry(3)]));
+    await assert.rejects(s.transaction([UNBINDABLE], [entry(3)]));
     // …and the next entries link to what is on disk, not to the lost ones.
     const [c1, c2] = await Promise.all([
       s.transaction([], [entry(4)], true),
@@ -45,16 +55,12 @@ Deno.test("audit entries are linked in commit order; a failed transaction leaves
 
     s.setAuditKey(null);
     await assert.rejects(s.transaction([], [entry(6)]), /audit key/);
-  } finally {
-    await s.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }),
+);
 
-Deno.test("a key change takes effect in queue order: entries queued before a seal are still written", async () => {
-  const dir = await Deno.makeTempDir();
-  const s = await LibsqlStorage.open(`${dir}/b.db`);
-  try {
+Deno.test(
+  "a key change takes effect in queue order: entries queued before a seal are still written",
+  withStorage(async (s) => {
     s.setAuditKey(KEY);
     // One transaction in flight, one queued behind it, then the key goes (as on seal).
     const inflight = s.transaction([], [entry(1)]);
@@ -66,24 +72,15 @@ Deno.test("a key change takes effect in queue order: entries queued before a sea
     await assert.rejects(after, /audit key/);
     const rows = [...s.auditRows()] as unknown as AuditRecord[];
     assert.deepEqual(rows.map((r) => r.entry.n), [1, 2]);
-  } finally {
-    await s.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }),
+);
 
-Deno.test("a batch already handed to the writer behind a failing one fails with it, and nothing of it lands", async () => {
-  const dir = await Deno.makeTempDir();
-  const s = await LibsqlStorage.open(`${dir}/a.db`);
-  try {
+Deno.test(
+  "a batch already handed to the writer behind a failing one fails with it, and nothing of it lands",
+  withStorage(async (s) => {
     s.setAuditKey(KEY);
-    const bad = { op: "put", key: "x", value: { not: "bytes" } } as unknown as {
-      op: "put";
-      key: string;
-      value: Uint8Array;
-    };
     // Posted back to back: the second reaches the writer before the first has failed.
-    const failing = s.transaction([bad], [entry(1)]);
+    const failing = s.transaction([UNBINDABLE], [entry(1)]);
     const behind = s.transaction([{ op: "put", key: "y", value: new Uint8Array([2]) }], [
       entry(2),
     ]);
@@ -95,16 +92,12 @@ Deno.test("a batch already handed to the writer behind a failing one fails with 
     assert.equal(l!.seq, 1);
     const rows = [...s.auditRows()] as unknown as AuditRecord[];
     assert.deepEqual(rows.map((r) => r.entry.n), [3]);
-  } finally {
-    await s.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }),
+);
 
-Deno.test("a batch larger than one insert statement keeps every entry, in order", async () => {
-  const dir = await Deno.makeTempDir();
-  const s = await LibsqlStorage.open(`${dir}/a.db`);
-  try {
+Deno.test(
+  "a batch larger than one insert statement keeps every entry, in order",
+  withStorage(async (s) => {
     s.setAuditKey(KEY);
     // 37 = two full statements of 16 rows and a remainder of 5, then a single row.
     const n = Array.from({ length: 37 }, (_, i) => i + 1);
@@ -115,8 +108,5 @@ Deno.test("a batch larger than one insert statement keeps every entry, in order"
     assert.deepEqual(rows.map((r) => r.entry.n), [...n, 38]);
     assert.deepEqual(rows.map((r) => r.seq), [...n, 38]);
     assert.equal(verifyChain(rows, KEY).ok, true);
-  } finally {
-    await s.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }),
+);
