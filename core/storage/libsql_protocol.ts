@@ -2,7 +2,14 @@
 import type { AuditLink, PhysicalOp } from "./storage.ts";
 
 export type WriterRequest =
-  | { t: "open"; path: string; busyTimeoutMs: number; fullMode: string }
+  /** `walSignal`: shared with the checkpointer (see WAL_RESTART in libsql_checkpointer.ts). */
+  | {
+    t: "open";
+    path: string;
+    busyTimeoutMs: number;
+    fullMode: string;
+    walSignal: SharedArrayBuffer;
+  }
   /** The audit HMAC key the writer links entries with; null forgets it (seal). */
   | { t: "audit-key"; key: Uint8Array | null }
   /** `audit`: entries as joinLines wrote them ("" for none). */
@@ -22,7 +29,14 @@ export type WriterReply =
 
 /** Messages between LibsqlStorage and its checkpointer worker. */
 export type CheckpointerRequest =
-  | { t: "open"; path: string; busyTimeoutMs: number; intervalMs: number }
+  | {
+    t: "open";
+    path: string;
+    busyTimeoutMs: number;
+    intervalMs: number;
+    walSignal: SharedArrayBuffer;
+    restartFrames: number;
+  }
   | { t: "close" };
 
 export type CheckpointerReply =
@@ -63,3 +77,11 @@ export function decodeLinks(text: string): AuditLink[] {
   });
   return out;
 }
+
+/**
+ * Int32 slots of the buffer the writer and the checkpointer share. WAL_RESTART: set by the
+ * checkpointer when it has copied a WAL larger than it should be; the writer, between two
+ * transactions, finishes the copy and so lets the next transaction restart the WAL from the top.
+ */
+export const WAL_RESTART = 0;
+export const WAL_SIGNAL_BYTES = 4;

@@ -15,6 +15,7 @@ import {
   type CheckpointerRequest,
   decodeLinks,
   joinLines,
+  WAL_SIGNAL_BYTES,
   type WriterReply,
   type WriterRequest,
 } from "./libsql_protocol.ts";
@@ -45,7 +46,12 @@ export interface LibsqlOptions {
   synchronous?: "FULL" | "NORMAL";
   /** How often the checkpointer thread copies the WAL into the database file. */
   checkpointIntervalMs?: number;
+  /** WAL frames (4 KiB) past which the WAL is restarted from the top once it is all copied. */
+  walRestartFrames?: number;
 }
+
+/** 256 MiB of WAL: past it, the WAL is restarted once it is all copied (libsql_checkpointer.ts). */
+const WAL_RESTART_FRAMES = 16_384;
 
 /** Batches posted to the writer before it has answered the oldest (see #pump). */
 const MAX_INFLIGHT = 2;
@@ -91,11 +97,13 @@ export class LibsqlStorage implements PhysicalStorage {
 
   static async open(path: string, opts: LibsqlOptions = {}): Promise<LibsqlStorage> {
     const busy = opts.busyTimeoutMs ?? 5000;
+    const walSignal = new SharedArrayBuffer(WAL_SIGNAL_BYTES);
     const open: WriterRequest = {
       t: "open",
       path,
       busyTimeoutMs: busy,
       fullMode: opts.synchronous ?? "FULL",
+      walSignal,
     };
     const worker = await startWorker(new URL("./libsql_writer.ts", import.meta.url), open, path);
     let checkpointer: Worker;
@@ -105,6 +113,8 @@ export class LibsqlStorage implements PhysicalStorage {
         path,
         busyTimeoutMs: busy,
         intervalMs: opts.checkpointIntervalMs ?? 250,
+        walSignal,
+        restartFrames: opts.walRestartFrames ?? WAL_RESTART_FRAMES,
       };
       checkpointer = await startWorker(
         new URL("./libsql_checkpointer.ts", import.meta.url),
