@@ -10,11 +10,16 @@ interface Pending {
   at: number;
   reject: (e: unknown) => void;
   onAbandon: (() => void) | undefined;
+  settled: boolean;
 }
 
 export class Deadlines {
   readonly #ms: number;
-  #pending = new Set<Pending>();
+  /**
+   * Settled entries stay until the next sweep drops them: a Set's delete on every request cost
+   * more (it shrinks and rehashes) than keeping a quarter second of finished entries.
+   */
+  #pending: Pending[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(ms: number) {
@@ -27,16 +32,21 @@ export class Deadlines {
    */
   run<T>(p: Promise<T>, onAbandon?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { at: performance.now() + this.#ms, reject, onAbandon };
-      this.#pending.add(entry);
+      const entry: Pending = {
+        at: performance.now() + this.#ms,
+        reject,
+        onAbandon,
+        settled: false,
+      };
+      this.#pending.push(entry);
       this.#ensureTimer();
       p.then(
         (v) => {
-          this.#pending.delete(entry);
+          entry.settled = true;
           resolve(v);
         },
         (e) => {
-          this.#pending.delete(entry);
+          entry.settled = true;
           reject(e);
         },
       );
@@ -51,17 +61,22 @@ export class Deadlines {
 
   #sweep(): void {
     const now = performance.now();
-    for (const e of this.#pending) {
-      if (e.at <= now) {
-        this.#pending.delete(e);
-        try {
-          e.onAbandon?.();
-        } finally {
-          e.reject(new ServiceUnavailable("request timed out"));
-        }
+    const due: Pending[] = [];
+    this.#pending = this.#pending.filter((e) => {
+      if (e.settled) return false;
+      if (e.at > now) return true;
+      due.push(e);
+      return false;
+    });
+    for (const e of due) {
+      e.settled = true;
+      try {
+        e.onAbandon?.();
+      } finally {
+        e.reject(new ServiceUnavailable("request timed out"));
       }
     }
-    if (this.#pending.size === 0) {
+    if (this.#pending.length === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }

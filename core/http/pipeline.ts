@@ -98,6 +98,22 @@ export function tokenFromHeaders(h: Headers): string {
   return "";
 }
 
+/**
+ * Path and query of a request URL without a URL object (a measurable share of a KV read). The
+ * path is left as sent: dot segments are not resolved, so decodePath refuses them instead.
+ */
+export function splitUrl(url: string): { pathname: string; search: string } {
+  const scheme = url.indexOf("//");
+  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 2);
+  if (start < 0) return { pathname: "/", search: "" };
+  const hash = url.indexOf("#", start);
+  const end = hash < 0 ? url.length : hash;
+  const q = url.indexOf("?", start);
+  if (q < 0 || q > end) return { pathname: url.slice(start, end), search: "" };
+  // "?" alone is no query, as URL.search has it.
+  return { pathname: url.slice(start, q), search: q + 1 < end ? url.slice(q, end) : "" };
+}
+
 function decodePath(raw: string): string {
   // Nothing to decode and no dot segment possible: most paths.
   if (!raw.includes("%") && !raw.includes(".") && !raw.includes("\0")) return raw;
@@ -149,16 +165,17 @@ export class Pipeline {
     peer?: PeerIdentity,
   ): Promise<Response> {
     const core = this.#core;
-    const url = new URL(req.url);
-    if (!url.pathname.startsWith("/v1/")) throw new NotFound();
-    let path = decodePath(url.pathname.slice(4));
+    const { pathname, search } = splitUrl(req.url);
+    if (!pathname.startsWith("/v1/")) throw new NotFound();
+    let path = decodePath(pathname.slice(4));
+    const query = search === "" ? null : new URLSearchParams(search);
 
     // Operation from the method (Vault's logical.go mapping).
     let op: Operation | "write";
     switch (req.method) {
       case "GET":
       case "HEAD":
-        op = url.search !== "" && truthy(url.searchParams.get("list")) ? "list" : "read";
+        op = query !== null && truthy(query.get("list")) ? "list" : "read";
         break;
       case "LIST":
         op = "list";
@@ -203,7 +220,7 @@ export class Pipeline {
 
     let data: Record<string, unknown> = op === "read" || op === "list" || op === "delete"
       ? {
-        ...(url.search !== "" ? fromQuery(url.searchParams) : undefined),
+        ...(query !== null ? fromQuery(query) : undefined),
         ...(req.body ? await readBody(req, core.maxRequestSize) : undefined),
       }
       : await readBody(req, core.maxRequestSize);

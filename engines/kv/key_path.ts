@@ -10,7 +10,12 @@ import { BadRequest } from "../sdk.ts";
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** Paths already found valid: a read of the same secret checks nothing again. Bounded. */
+const valid = new Set<string>();
+const VALID_MAX = 4096;
+
 function checkSegments(path: string): void {
+  if (valid.has(path)) return;
   for (const seg of path.split("/")) {
     if (seg === "") throw new BadRequest(`invalid path "${path}": empty path segment`);
     if (seg === "." || seg === "..") {
@@ -18,6 +23,8 @@ function checkSegments(path: string): void {
     }
   }
   if (CONTROL.test(path)) throw new BadRequest(`invalid path: control characters are not allowed`);
+  if (valid.size >= VALID_MAX) valid.clear();
+  valid.add(path);
 }
 
 /** The secret named by `raw`, or "" when the request addressed the bare prefix. */
