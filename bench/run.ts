@@ -15,6 +15,7 @@ const THREADS = Number(Deno.env.get("BENCH_THREADS") ?? "1");
 const HERE = new URL(".", import.meta.url).pathname;
 const SCENARIOS = [
   "hello",
+  "audit_floor",
   "kv_read",
   "kv_read_conditions",
   "approle_login",
@@ -128,27 +129,47 @@ path "secret/metadata/bench/*" { capabilities = ["list"] }`,
   }
 }
 
-/** The ceiling: a bare Hono hello-world in its own process. */
-async function hello(): Promise<Run> {
-  const helloPort = freePort();
+/** A one-file server of bench/ in its own process, under wrk at `path`. */
+async function standalone(
+  name: string,
+  script: string,
+  path: string,
+  extra: string[] = [],
+): Promise<Run> {
+  const port = freePort();
   const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${HERE}hello.ts`, String(helloPort)],
+    args: ["run", "-A", `${HERE}${script}`, String(port)],
     stdout: "null",
     stderr: "null",
   }).spawn();
   await new Promise((r) => setTimeout(r, 1500));
   try {
-    return await wrk("hello", `http://127.0.0.1:${helloPort}/`);
+    return await wrk(name, `http://127.0.0.1:${port}${path}`, extra);
   } finally {
     proc.kill("SIGTERM");
     await proc.status;
   }
 }
 
+/** The ceiling: a bare Hono hello-world in its own process. */
+function hello(): Promise<Run> {
+  return standalone("hello", "hello.ts", "/");
+}
+
+/** The audit promise alone (bench/audit_floor.ts): the most any audited read could reach here. */
+function auditFloor(): Promise<Run> {
+  return standalone("audit_floor", "audit_floor.ts", "/v1/secret/data/bench/db", [
+    "-H",
+    "X-Vault-Token: floor-token",
+  ]);
+}
+
 async function main(): Promise<void> {
   const runs: Run[] = [];
 
+  // The ceiling, and the most an audited read could reach here (see bench/audit_floor.ts).
   if (wanted(["hello"])) runs.push(await hello());
+  if (wanted(["audit_floor"])) runs.push(await auditFloor());
 
   // Each scenario gets a fresh server (file storage, not -dev), so no figure depends on what ran
   // before it (a grown audit table and WAL); the audit chain is verified after each.
@@ -186,9 +207,10 @@ async function main(): Promise<void> {
       );
     }
   });
-  // The ceiling once more, after the reads: best of the two counts, like the reads' best of two,
-  // so a slow spell of this shared machine cannot flatter the ratio.
+  // The ceiling and the floor once more, after the reads: best of the two counts, like the reads'
+  // best of two, so a slow spell of this shared machine cannot flatter a ratio.
   if (wanted(["hello"])) runs.push(await hello());
+  if (wanted(["audit_floor"])) runs.push(await auditFloor());
 
   await withServer(["approle_login"], async (srv, root) => {
     await call(srv.url, "POST", "/v1/sys/auth/approle", { type: "approle" }, root);
@@ -293,6 +315,12 @@ async function main(): Promise<void> {
     runs: bestRuns,
     ratios: {
       kv_read_vs_hello: Number(((by("kv_read")?.rps ?? 0) / (by("hello")?.rps || 1)).toFixed(3)),
+      audit_floor_vs_hello: Number(
+        ((by("audit_floor")?.rps ?? 0) / (by("hello")?.rps || 1)).toFixed(3),
+      ),
+      kv_read_vs_audit_floor: Number(
+        ((by("kv_read")?.rps ?? 0) / (by("audit_floor")?.rps || 1)).toFixed(3),
+      ),
       conditions_cost: Number(
         (1 - (by("kv_read_conditions")?.rps ?? 0) / (by("kv_read")?.rps || 1)).toFixed(3),
       ),
