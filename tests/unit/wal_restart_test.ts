@@ -25,20 +25,21 @@ Deno.test("the WAL is restarted under continuous commits and stays bounded", asy
     const pad = "x".repeat(600);
     let written = 0;
     let maxWal = 0;
-    const until = performance.now() + 3000;
+    const deadline = performance.now() + 30_000;
     let n = 0;
-    // Two batches in flight at all times, as under load: the writer never waits for work.
-    while (performance.now() < until || written < 40 * limitFrames * FRAME) {
+    // Two batches at a time, as under load: one waits at the writer while the other commits.
+    while (written < 96 * limitFrames * FRAME) {
       const batch = Array.from({ length: 20 }, () => JSON.stringify({ n: n++, pad }));
       await Promise.all([s.transaction([], batch), s.transaction([], batch)]);
       written += 2 * batch.reduce((a, e) => a + e.length, 0);
       maxWal = Math.max(maxWal, (await Deno.stat(`${path}-wal`)).size);
-      if (performance.now() > until + 20_000) break;
+      if (performance.now() > deadline) break;
     }
-    // Far more than the limit went through the WAL, yet the file stayed within a few times it
-    // (frames committed between the checkpointer's pass and the writer's restart).
-    assert.ok(written > 40 * limitFrames * FRAME, `only ${written} bytes written`);
-    assert.ok(maxWal < 8 * limitFrames * FRAME, `WAL grew to ${maxWal} bytes`);
+    // 96 times the limit went through the WAL (a WAL never restarted holds at least that), yet
+    // the file stayed within a few times the limit: the frames committed between the
+    // checkpointer's pass and the writer's restart, more when a loaded machine delays a pass.
+    assert.ok(written >= 96 * limitFrames * FRAME, `only ${written} bytes written`);
+    assert.ok(maxWal < 24 * limitFrames * FRAME, `WAL grew to ${maxWal} bytes`);
     const rows = [...s.auditRows()] as unknown as AuditRecord[];
     // Every entry is in the chain, once per batch that carried it.
     assert.equal(rows.length, 2 * n);
