@@ -79,13 +79,18 @@ Deno.test(
   "a batch already handed to the writer behind a failing one fails with it, and nothing of it lands",
   withStorage(async (s) => {
     s.setAuditKey(KEY);
-    // Posted back to back: the second reaches the writer before the first has failed.
+    const before = s.batches;
+    // Posted back to back: the second batch (enough requests to go behind one being committed)
+    // reaches the writer before the first has failed.
     const failing = s.transaction([UNBINDABLE], [entry(1)]);
-    const behind = s.transaction([{ op: "put", key: "y", value: new Uint8Array([2]) }], [
-      entry(2),
-    ]);
-    await assert.rejects(failing, /storage commit failed/);
-    await assert.rejects(behind, /storage commit failed/);
+    const behind = [
+      s.transaction([{ op: "put", key: "y", value: new Uint8Array([2]) }], [entry(2)]),
+      ...Array.from({ length: 30 }, (_, i) => s.transaction([], [entry(10 + i)])),
+    ];
+    assert.equal(s.batches - before, 2, "the second batch is at the writer");
+    await Promise.all(
+      [failing, ...behind].map((p) => assert.rejects(p, /storage commit failed/)),
+    );
     assert.equal(await s.get("y"), null);
     // Then the writer takes work again, linked to what is on disk.
     const [l] = await s.transaction([], [entry(3)], true) as AuditLink[];
@@ -108,5 +113,24 @@ Deno.test(
     assert.deepEqual(rows.map((r) => r.entry.n), [...n, 38]);
     assert.deepEqual(rows.map((r) => r.seq), [...n, 38]);
     assert.equal(verifyChain(rows, KEY).ok, true);
+  }),
+);
+
+Deno.test(
+  "behind a batch being committed, a small one waits for that commit instead of going alone",
+  withStorage(async (s) => {
+    s.setAuditKey(KEY);
+    const before = s.batches;
+    // Ten requests in one turn: the first goes at once; the other nine are too few for a
+    // transaction of their own behind it, so they go together when it is committed.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => s.transaction([], [entry(i)])));
+    assert.equal(s.batches - before, 2);
+    // Enough of them, and the second batch goes to the writer while the first is committed.
+    const many = Array.from({ length: 60 }, (_, i) => s.transaction([], [entry(100 + i)]));
+    await Promise.all(many);
+    assert.equal(s.batches - before, 2 + 3);
+    const rows = [...s.auditRows()] as unknown as AuditRecord[];
+    assert.equal(rows.length, 70);
+    assert.deepEqual(verifyChain(rows, KEY).ok, true);
   }),
 );
