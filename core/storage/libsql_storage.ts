@@ -86,8 +86,7 @@ export class LibsqlStorage implements PhysicalStorage {
   #resume = false;
   #closed = false;
   #drained: (() => void) | null = null;
-  /** Transactions handed to the writer so far (tests and diagnostics). */
-  batches = 0;
+  #batches = 0;
   #cache: BlobCache;
 
   private constructor(
@@ -147,6 +146,11 @@ export class LibsqlStorage implements PhysicalStorage {
       checkpointer,
       opts.cacheBytes ?? 64 * 1024 * 1024,
     );
+  }
+
+  /** Transactions handed to the writer so far (tests and diagnostics). */
+  get batches(): number {
+    return this.#batches;
   }
 
   get(key: string): Promise<Uint8Array | null> {
@@ -247,7 +251,7 @@ export class LibsqlStorage implements PhysicalStorage {
       if (p.audit.length) audit += joinLines(p.audit);
       wantLinks ||= p.wantLinks && p.audit.length > 0;
     }
-    this.batches++;
+    this.#batches++;
     this.#post({ t: "tx", ops, audit, wantLinks });
   }
 

@@ -133,6 +133,15 @@ async function issue(
   return r.body;
 }
 
+/** A token whose policy may read lt/creds/* and nothing else. */
+async function readerToken(t: TestCore): Promise<string> {
+  await t.req("PUT", "/v1/sys/policies/acl/reader", {
+    policy: `path "lt/creds/*" { capabilities = ["read"] }`,
+  });
+  return (await t.req("POST", "/v1/auth/token/create", { policies: ["reader"] })).body.auth
+    .client_token;
+}
+
 async function lookup(t: TestCore, id: string, token?: string) {
   return await t.req("PUT", "/v1/sys/leases/lookup", { lease_id: id }, token);
 }
@@ -668,11 +677,7 @@ Deno.test(
   "a lease stored after its token was revoked (mid-request) is revoked at once",
   withCore(async (t) => {
     await mount(t);
-    await t.req("PUT", "/v1/sys/policies/acl/reader", {
-      policy: `path "lt/creds/*" { capabilities = ["read"] }`,
-    });
-    const tok = (await t.req("POST", "/v1/auth/token/create", { policies: ["reader"] })).body
-      .auth.client_token;
+    const tok = await readerToken(t);
     const marker = `tokgone-${crypto.randomUUID()}`;
     const g = gate(marker);
     const pending = t.req("GET", `/v1/lt/creds/tg?ttl=600&marker=${marker}`, undefined, tok);
@@ -709,11 +714,7 @@ Deno.test(
   "the periodic tidy revokes a lease whose token is gone",
   withCore(async (t) => {
     await mount(t);
-    await t.req("PUT", "/v1/sys/policies/acl/reader", {
-      policy: `path "lt/creds/*" { capabilities = ["read"] }`,
-    });
-    const tok = (await t.req("POST", "/v1/auth/token/create", { policies: ["reader"] })).body
-      .auth.client_token;
+    const tok = await readerToken(t);
     const b = await issue(t, "lt/creds/orphan", { ttl: 600 }, tok);
     // The token goes without telling the lease manager (a crash between the two).
     const hook = t.core.tokens.onRevoked;
