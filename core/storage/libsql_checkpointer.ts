@@ -57,10 +57,14 @@ function syncCopied(): void {
   } catch { /* the next pass syncs again; SQLite's own sync guards the restart */ }
 }
 
+/** WAL frames copied as of the last pass: an idle server's passes copy nothing and sync nothing. */
+let lastCopied = -1;
+
 /** One PASSIVE pass, then the sync of what it copied; returns [busy, WAL frames, copied]. */
 function pass(): [number, number, number] {
   const r = passive.get() as [number, number, number];
-  if (r[0] === 0 && r[2] > 0) syncCopied();
+  if (r[0] === 0 && r[2] > 0 && r[2] !== lastCopied) syncCopied();
+  lastCopied = r[2];
   return r;
 }
 
