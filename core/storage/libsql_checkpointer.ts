@@ -38,6 +38,8 @@ let signal: Int32Array | null = null;
 let restartFrames = 0;
 /** The database file, opened by this thread only to sync it (see syncCopied). */
 let dbFile: Deno.FsFile | null = null;
+/** WAL frames copied as of the last pass: an idle server's passes copy nothing and sync nothing. */
+let lastCopied = -1;
 
 function reply(m: CheckpointerReply): void {
   self.postMessage(m);
@@ -56,9 +58,6 @@ function syncCopied(): void {
     dbFile?.syncDataSync();
   } catch { /* the next pass syncs again; SQLite's own sync guards the restart */ }
 }
-
-/** WAL frames copied as of the last pass: an idle server's passes copy nothing and sync nothing. */
-let lastCopied = -1;
 
 /** One PASSIVE pass, then the sync of what it copied; returns [busy, WAL frames, copied]. */
 function pass(): [number, number, number] {

@@ -50,7 +50,7 @@ export interface LibsqlOptions {
   walRestartFrames?: number;
 }
 
-/** 256 MiB of WAL: past it, the WAL is restarted once it is all copied (libsql_checkpointer.ts). */
+/** 64 MiB of WAL: past it, the WAL is restarted once it is all copied (libsql_checkpointer.ts). */
 const WAL_RESTART_FRAMES = 16_384;
 
 /** Batches posted to the writer before it has answered the oldest (see #pump). */
