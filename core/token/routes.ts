@@ -1,5 +1,6 @@
 /** auth/token/*: Vault's token backend as a path table over the TokenStore. */
 import { BadRequest, PermissionDenied } from "../../lib/errors.ts";
+import { formatDuration } from "../../lib/duration.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
@@ -77,6 +78,25 @@ export function authBlock(core: Core, token: string, e: TokenEntry): Record<stri
   };
 }
 
+/**
+ * Vault's warning when a requested TTL was cut down (system or explicit max, or the parent's
+ * remaining life): a client that asked for more learns it got less without reading auth back.
+ */
+function cappedWarning(asked: number | undefined, granted: number): string[] | undefined {
+  if (!asked || asked <= 0 || granted <= 0 || granted >= asked) return undefined;
+  return [
+    `TTL of "${formatDuration(asked)}" exceeded the effective max_ttl of "${
+      formatDuration(granted)
+    }"; TTL value is capped accordingly`,
+  ];
+}
+
+/** renew() sets last_renewal_time to the moment it computed the new expiry from. */
+function renewWarning(increment: number | undefined, e: TokenEntry): string[] | undefined {
+  const granted = Math.round((e.expire_time - (e.last_renewal_time ?? 0)) / 1000);
+  return cappedWarning(increment, granted);
+}
+
 export function tokenRoutes(core: Core): CorePathSpec[] {
   const create = async (r: CoreRequest, orphan: boolean): Promise<CoreResponse> => {
     const d = r.data as v.InferOutput<typeof createSchema>;
@@ -113,7 +133,10 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       renewable: d.renewable,
       path: orphan ? "auth/token/create-orphan" : "auth/token/create",
     });
-    return { auth: authBlock(core, token, entry) };
+    return {
+      auth: authBlock(core, token, entry),
+      warnings: cappedWarning(d.ttl, entry.creation_ttl),
+    };
   };
 
   const byToken = async (t: string | undefined): Promise<TokenEntry> => {
@@ -169,8 +192,9 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       input: { write: renewSchema },
       operations: {
         update: async (r) => {
-          const e = await core.tokens.renew(r.token!, (r.data as { increment?: number }).increment);
-          return { auth: authBlock(core, r.clientToken, e) };
+          const { increment } = r.data as { increment?: number };
+          const e = await core.tokens.renew(r.token!, increment);
+          return { auth: authBlock(core, r.clientToken, e), warnings: renewWarning(increment, e) };
         },
       },
     },
@@ -181,7 +205,7 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
         update: async (r) => {
           const d = r.data as v.InferOutput<typeof renewSchema>;
           const e = await core.tokens.renew(await byToken(d.token), d.increment);
-          return { auth: authBlock(core, d.token!, e) };
+          return { auth: authBlock(core, d.token!, e), warnings: renewWarning(d.increment, e) };
         },
       },
     },
@@ -192,7 +216,10 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
         update: async (r) => {
           const d = r.data as v.InferOutput<typeof renewSchema>;
           const e = await core.tokens.renew(await byAccessor(d.accessor), d.increment);
-          return { auth: { ...authBlock(core, "", e), client_token: "" } };
+          return {
+            auth: { ...authBlock(core, "", e), client_token: "" },
+            warnings: renewWarning(d.increment, e),
+          };
         },
       },
     },

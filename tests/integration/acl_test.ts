@@ -156,6 +156,39 @@ Deno.test("auth/token/renew-self extends the TTL but never past explicit_max_ttl
     );
     assert.equal(r.status, 200);
     assert.ok(r.body.auth.lease_duration <= 90 && r.body.auth.lease_duration >= 88);
+    // As Vault does, the reply says the increment was cut down.
+    assert.match(r.body.warnings.join(" "), /TTL of "1h0m0s" exceeded the effective max_ttl/);
+    const within = await t.req(
+      "POST",
+      "/v1/auth/token/renew-self",
+      { increment: "5s" },
+      tok.client_token,
+    );
+    assert.equal(within.body.auth.lease_duration, 5);
+    assert.equal(within.body.warnings, null);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/create caps a TTL past the system max (768h) and warns", async () => {
+  const t = await startTestCore();
+  try {
+    const r = await t.req("POST", "/v1/auth/token/create", {
+      policies: ["default"],
+      ttl: "100000h",
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.auth.lease_duration, 768 * 3600);
+    assert.deepEqual(r.body.warnings, [
+      `TTL of "100000h0m0s" exceeded the effective max_ttl of "768h0m0s"; TTL value is capped accordingly`,
+    ]);
+    const plain = await t.req("POST", "/v1/auth/token/create", {
+      policies: ["default"],
+      ttl: "1h",
+    });
+    assert.equal(plain.body.auth.lease_duration, 3600);
+    assert.equal(plain.body.warnings, null);
   } finally {
     await t.close();
   }
