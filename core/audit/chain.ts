@@ -66,9 +66,9 @@ interface StoredEntry {
 /**
  * canonicalize(entry) without sorting keys on every request: JSON.stringify of an object whose
  * keys are created in sorted order. JSON.stringify escapes strings exactly as canonicalize does
- * and drops undefined fields as it does. It also returns one flat string: built by `+`, an entry
- * was a rope of ~60 pieces, and the storage writer's message had to flatten a batch of them on
- * the request thread (~50 µs a batch, a tenth of a read). `data` keeps canonicalize, since an
+ * and drops undefined fields as it does. It also returns one flat string, where `+` built a rope
+ * of ~60 pieces that the message to the storage writer had to flatten: building, joining and
+ * flattening an entry went from 1.29 to 0.95 µs here. `data` keeps canonicalize, since an
  * object with integer-like keys does not enumerate them in sorted order; it sorts first after
  * `alert`. Tests hold the result byte-equal to canonicalize for every combination of fields.
  */
