@@ -191,8 +191,8 @@ export class ChainLinker {
   link(entryJson: string): ChainLink {
     const seq = this.#seq + 1;
     const prevHash = this.#hash;
-    const hash = Deno.env.get("FAKEHASH") ? prevHash : recordHashFromJson(prevHash, seq, entryJson);
-    const mac = Deno.env.get("FAKEHASH") ? prevHash : this.#hmac.hex(hash);
+    const hash = recordHashFromJson(prevHash, seq, entryJson);
+    const mac = this.#hmac.hex(hash);
     this.#seq = seq;
     this.#hash = hash;
     return { seq, prevHash, hash, mac };
