@@ -17,10 +17,10 @@ function requirePath(req: EngineRequest): string {
 }
 
 /**
- * A read's `data`, built once per stored (metadata, version data) pair and frozen: the pipeline
- * memoizes a frozen response's JSON and audit HMAC by identity (core/http/response_memo.ts), so
- * repeated reads of an unchanged secret serialize and hash nothing again. Keyed weakly on the
- * shared metadata object, which storage replaces on any change to the secret.
+ * A read's `data`, built once per stored (metadata, version data) pair and frozen: core memoizes
+ * a frozen response's JSON (core/http/json_memo.ts) and its audit HMAC (AuditEntryBuilder) by
+ * identity, so repeated reads of an unchanged secret serialize and hash nothing again. Keyed
+ * weakly on the shared metadata object, which storage replaces on any change to the secret.
  */
 const views = new WeakMap<object, Map<number, { data: object; view: Record<string, unknown> }>>();
 
