@@ -8,18 +8,22 @@ import { ServiceUnavailable } from "../../lib/errors.ts";
 
 interface Pending {
   at: number;
-  reject: (e: unknown) => void;
+  reject: ((e: unknown) => void) | null;
   onAbandon: (() => void) | undefined;
-  settled: boolean;
+  prev: Pending | null;
+  next: Pending | null;
 }
 
 export class Deadlines {
   readonly #ms: number;
   /**
-   * Settled entries stay until the next sweep drops them: a Set's delete on every request cost
-   * more (it shrinks and rehashes) than keeping a quarter second of finished entries.
+   * Unsettled requests, oldest first, as a list linked through the entries: a request unlinks
+   * itself when it settles, so nothing of it outlives it. Settled entries used to stay in an
+   * array until the next sweep, each holding its request's closures for up to a quarter second:
+   * under load that kept ~700 KB alive through every scavenge and promoted ~400 KB of it.
    */
-  #pending: Pending[] = [];
+  #head: Pending | null = null;
+  #tail: Pending | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #period: number;
   /**
@@ -47,20 +51,43 @@ export class Deadlines {
         at: this.#now + this.#ms + this.#period,
         reject,
         onAbandon,
-        settled: false,
+        prev: this.#tail,
+        next: null,
       };
-      this.#pending.push(entry);
+      if (this.#tail) this.#tail.next = entry;
+      else this.#head = entry;
+      this.#tail = entry;
       p.then(
         (v) => {
-          entry.settled = true;
+          if (entry.reject === null) return;
+          this.#unlink(entry);
           resolve(v);
         },
         (e) => {
-          entry.settled = true;
+          if (entry.reject === null) return;
+          this.#unlink(entry);
           reject(e);
         },
       );
     });
+  }
+
+  /** Requests still running (tests and diagnostics). */
+  get size(): number {
+    let n = 0;
+    for (let e = this.#head; e !== null; e = e.next) n++;
+    return n;
+  }
+
+  /** Takes a settled (or expired) entry out of the list and drops its closures. */
+  #unlink(e: Pending): void {
+    if (e.prev) e.prev.next = e.next;
+    else this.#head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else this.#tail = e.prev;
+    e.prev = e.next = null;
+    e.reject = null;
+    e.onAbandon = undefined;
   }
 
   #ensureTimer(): void {
@@ -72,22 +99,20 @@ export class Deadlines {
 
   #sweep(): void {
     const now = this.#now = performance.now();
-    const due: Pending[] = [];
-    this.#pending = this.#pending.filter((e) => {
-      if (e.settled) return false;
-      if (e.at > now) return true;
-      due.push(e);
-      return false;
-    });
-    for (const e of due) {
-      e.settled = true;
+    // Deadlines are added in order (same `ms`, a clock that only moves forward): the due ones
+    // are a prefix of the list.
+    while (this.#head !== null && this.#head.at <= now) {
+      const e = this.#head;
+      const reject = e.reject!;
+      const onAbandon = e.onAbandon;
+      this.#unlink(e);
       try {
-        e.onAbandon?.();
+        onAbandon?.();
       } finally {
-        e.reject(new ServiceUnavailable("request timed out"));
+        reject(new ServiceUnavailable("request timed out"));
       }
     }
-    if (this.#pending.length === 0) {
+    if (this.#head === null) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }

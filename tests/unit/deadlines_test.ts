@@ -29,3 +29,40 @@ Deno.test("a settled request is not timed out", async () => {
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(abandoned, false);
 });
+
+Deno.test("a settled request leaves nothing behind until the next sweep", async () => {
+  const d = new Deadlines(60_000);
+  const gates: (() => void)[] = [];
+  const runs = Array.from(
+    { length: 5 },
+    (_, i) => d.run(new Promise<number>((r) => gates.push(() => r(i))), () => {}),
+  );
+  assert.equal(d.size, 5);
+  // Settle the middle, the first and the last: the list must stay linked around the gaps.
+  for (const i of [2, 0, 4]) gates[i]!();
+  assert.deepEqual(await Promise.all([runs[2], runs[0], runs[4]]), [2, 0, 4]);
+  assert.equal(d.size, 2);
+  gates[1]!();
+  gates[3]!();
+  assert.deepEqual(await Promise.all(runs), [0, 1, 2, 3, 4]);
+  assert.equal(d.size, 0);
+  // A rejection settles (and unlinks) too.
+  const failed = d.run(Promise.reject(new Error("boom"))).catch((e) => e.message);
+  assert.equal(await failed, "boom");
+  assert.equal(d.size, 0);
+});
+
+Deno.test("of several requests only those past their deadline time out", async () => {
+  const d = new Deadlines(100);
+  const keepAlive = setTimeout(() => {}, 5000);
+  const slow = d.run(new Promise<never>(() => {})).catch((e) => e.message);
+  // Past the first sweep (at 100 ms), which moves the clock the deadlines read.
+  await new Promise((r) => setTimeout(r, 130));
+  let finish!: (v: string) => void;
+  const later = d.run(new Promise<string>((r) => finish = r));
+  assert.equal(await slow, "request timed out");
+  finish("ok");
+  assert.equal(await later, "ok");
+  assert.equal(d.size, 0);
+  clearTimeout(keepAlive);
+});
