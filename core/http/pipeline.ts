@@ -43,6 +43,7 @@ import {
 } from "../lease/lease_manager.ts";
 import type { ResolvedMount } from "../mounts/mount_table.ts";
 import { log } from "../log.ts";
+import { type TokenEntry, tokenId } from "../token/token_store.ts";
 
 /** The envelope's own keys: data repeated at the top level never overrides them. */
 const ENVELOPE_KEYS = new Set([
@@ -274,8 +275,13 @@ export class Pipeline {
     // effects (database/creds/* creates a login) the caller would never see: Vault refuses it.
     if (req.method === "HEAD" && !unauth) throw new MethodNotAllowed();
     if (!unauth) {
-      let entry = core.tokens.lookupCached(clientToken);
-      if (entry === undefined) entry = await core.tokens.lookup(clientToken);
+      // The token is hashed once: the cache and storage both key on its id.
+      let entry: TokenEntry | null | undefined = null;
+      if (clientToken) {
+        const id = tokenId(clientToken);
+        entry = core.tokens.cachedById(id);
+        if (entry === undefined) entry = await core.tokens.lookupById(id);
+      }
       if (!entry) {
         await this.#auditDenied(creq, "permission denied");
         throw new PermissionDenied(

@@ -9,6 +9,11 @@ import { BadRequest } from "../../lib/errors.ts";
 import type { StorageView, WriteOp } from "../../engines/sdk.ts";
 import { putJSONOp, readJSON } from "../../engines/sdk.ts";
 
+/** The id a token is stored and cached under: its SHA-256, so the clear token is never kept. */
+export function tokenId(token: string): string {
+  return sha256Hex(token);
+}
+
 export const SYSTEM_MAX_TTL = 768 * 3600;
 
 export interface TokenEntry {
@@ -82,7 +87,7 @@ export class TokenStore {
     if (o.id !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(o.id)) {
       throw new BadRequest("invalid token id");
     }
-    const id = sha256Hex(token);
+    const id = tokenId(token);
     if (o.id !== undefined && await this.#s.get(ID + id)) {
       throw new BadRequest("cannot create a token with a duplicate ID");
     }
@@ -133,16 +138,14 @@ export class TokenStore {
   /** The live entry for a clear token, or null if unknown, revoked or expired. */
   async lookup(token: string): Promise<TokenEntry | null> {
     if (!token) return null;
-    return await this.lookupById(sha256Hex(token));
+    return await this.lookupById(tokenId(token));
   }
 
   /**
-   * lookup() answered from memory without waiting, or undefined when the entry is not cached
-   * (then call lookup). The request path asks this first.
+   * lookupById() answered from memory without waiting, or undefined when the entry is not cached
+   * (then call lookupById with the same id). The request path asks this first.
    */
-  lookupCached(token: string): TokenEntry | null | undefined {
-    if (!token) return null;
-    const id = sha256Hex(token);
+  cachedById(id: string): TokenEntry | null | undefined {
     const e = this.#cache.get(id);
     return e === undefined ? undefined : this.#live(e, id);
   }
