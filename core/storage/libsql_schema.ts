@@ -6,6 +6,10 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
    CREATE TABLE audit (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
      mac TEXT NOT NULL, entry TEXT NOT NULL);`,
+  // Records from here on go in blocks (audit_block.ts); `audit` keeps the rows written before.
+  // last_seq and last_hash give the writer the chain's head without parsing a block.
+  `CREATE TABLE audit_block (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL,
+     last_hash TEXT NOT NULL, lines TEXT NOT NULL);`,
 ];
 
 export function openDb(path: string, busyTimeoutMs: number): Database.Database {
@@ -37,6 +41,10 @@ export function migrate(db: Database.Database): void {
 }
 
 export function readAuditHead(db: Database.Database): { seq: number; hash: string } {
+  const block = db.prepare(
+    `SELECT last_seq, last_hash FROM audit_block ORDER BY first_seq DESC LIMIT 1`,
+  ).get() as { last_seq: number; last_hash: string } | undefined;
+  if (block) return { seq: block.last_seq, hash: block.last_hash };
   const row = db.prepare(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).get() as
     | { seq: number; hash: string }
     | undefined;

@@ -10,6 +10,7 @@
 import type Database from "libsql";
 import type { AuditLink, AuditRow, PhysicalOp, PhysicalStorage } from "./storage.ts";
 import { BlobCache } from "./blob_cache.ts";
+import { decodeAuditBlock } from "./audit_block.ts";
 import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
 import {
   type CheckpointerRequest,
@@ -66,6 +67,9 @@ const MAX_INFLIGHT = 2;
  * one at a time, each as soon as the one before is committed.
  */
 const SECOND_BATCH_MIN = 24;
+/** How many audit rows (schema v1) and blocks `auditRows` reads per statement. */
+const AUDIT_PAGE_ROWS = 1024;
+const AUDIT_PAGE_BLOCKS = 64;
 
 export class StorageError extends Error {
   override name = "StorageError";
@@ -298,12 +302,35 @@ export class LibsqlStorage implements PhysicalStorage {
     return Promise.resolve(readAuditHead(this.#db));
   }
 
+  /**
+   * Rows written before audit blocks existed (schema v1), then the records of every block. Read
+   * a page at a time with statements that run to completion: a reader that stops early (verify,
+   * at the first bad record) must not leave a statement open, which would pin this connection to
+   * an old snapshot of the file.
+   */
   *auditRows(fromSeq = 1): Iterable<AuditRow> {
-    const stmt = this.#db.prepare(
-      `SELECT seq, prev_hash, hash, mac, entry FROM audit WHERE seq >= ? ORDER BY seq`,
+    const rows = this.#db.prepare(
+      `SELECT seq, prev_hash, hash, mac, entry FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`,
     ).raw(true);
-    for (const r of stmt.iterate(fromSeq) as Iterable<[number, string, string, string, string]>) {
-      yield { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry: JSON.parse(r[4]) };
+    for (let next = fromSeq;;) {
+      const page = rows.all(next, AUDIT_PAGE_ROWS) as [number, string, string, string, string][];
+      for (const r of page) {
+        yield { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry: JSON.parse(r[4]) };
+      }
+      if (page.length < AUDIT_PAGE_ROWS) break;
+      next = page[page.length - 1]![0] + 1;
+    }
+    const first = this.#db.prepare(
+      `SELECT first_seq, lines FROM audit_block WHERE last_seq >= ? ORDER BY first_seq LIMIT ?`,
+    ).raw(true);
+    const after = this.#db.prepare(
+      `SELECT first_seq, lines FROM audit_block WHERE first_seq > ? ORDER BY first_seq LIMIT ?`,
+    ).raw(true);
+    let page = first.all(fromSeq, AUDIT_PAGE_BLOCKS) as [number, string][];
+    while (page.length) {
+      for (const b of page) yield* decodeAuditBlock(b[0], b[1], fromSeq);
+      if (page.length < AUDIT_PAGE_BLOCKS) break;
+      page = after.all(page[page.length - 1]![0], AUDIT_PAGE_BLOCKS) as [number, string][];
     }
   }
 

@@ -13,29 +13,14 @@ import {
   type WriterRequest,
 } from "./libsql_protocol.ts";
 import { ChainLinker } from "../audit/chain.ts";
+import { encodeAuditLine } from "./audit_block.ts";
 import type Database from "libsql";
 
 let db: Database.Database | null = null;
 // deno-lint-ignore no-explicit-any
 let put: any, del: any;
-/**
- * Audit rows go in up to INSERT_ROWS per statement: one call into the driver per row cost more
- * than the row itself. Statements by row count, prepared on first use for this connection.
- */
-const INSERT_ROWS = 16;
 // deno-lint-ignore no-explicit-any
-const inserts = new Map<number, any>();
-
-function insertRows(d: Database.Database, args: unknown[]): void {
-  const n = args.length / 5;
-  let stmt = inserts.get(n);
-  if (!stmt) {
-    const rows = Array.from({ length: n }, () => "(?, ?, ?, ?, ?)").join(", ");
-    stmt = d.prepare(`INSERT INTO audit (seq, prev_hash, hash, mac, entry) VALUES ${rows}`);
-    inserts.set(n, stmt);
-  }
-  stmt.run(...args);
-}
+let insertBlock: any;
 
 let fullMode = "FULL";
 /** Shared with the checkpointer, which asks here for the WAL to be restarted (WAL_RESTART). */
@@ -93,7 +78,9 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
       del = db.prepare(`DELETE FROM kv WHERE key = ?`);
       walPassive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").raw(true);
       walSignal = new Int32Array(m.walSignal);
-      inserts.clear();
+      insertBlock = db.prepare(
+        `INSERT INTO audit_block (first_seq, last_seq, last_hash, lines) VALUES (?, ?, ?, ?)`,
+      );
       reply({ t: "ready" });
     } catch (e) {
       reply({ t: "failed", error: String(e) });
@@ -113,7 +100,6 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
   if (m.t === "close") {
     linker?.wipe();
     linker = null;
-    inserts.clear();
     db?.close();
     db = null;
     reply({ t: "closed" });
@@ -138,17 +124,20 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
     let links = "";
     d.exec("BEGIN IMMEDIATE");
     try {
-      const rows: unknown[] = [];
+      // The batch's records go in as one block row (see audit_block.ts).
+      let lines = "";
+      let firstSeq = 0;
+      let lastSeq = 0;
+      let lastHash = "";
       forEachLine(m.audit, (json) => {
         const l = linker!.link(json);
-        rows.push(l.seq, l.prevHash, l.hash, l.mac, json);
-        if (rows.length === INSERT_ROWS * 5) {
-          insertRows(d, rows);
-          rows.length = 0;
-        }
+        if (firstSeq === 0) firstSeq = l.seq;
+        lastSeq = l.seq;
+        lastHash = l.hash;
+        lines += encodeAuditLine(l, json);
         if (m.wantLinks) links += encodeLink(l);
       });
-      if (rows.length) insertRows(d, rows);
+      if (firstSeq !== 0) insertBlock.run(firstSeq, lastSeq, lastHash, lines);
       for (const o of m.ops) {
         if (o.op === "put") put.run(o.key, o.value);
         else del.run(o.key);

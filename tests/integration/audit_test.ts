@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import Database from "libsql";
 import { startTestCore } from "../helpers/test_core.ts";
 import { offlineAuditVerify } from "../../core/audit/offline.ts";
+import { auditBlock, auditLine } from "../helpers/audit_db.ts";
 
 async function offline(db: string, opts: { unsealKeys?: string[]; keyFile?: string }) {
   const out: string[] = [];
@@ -59,27 +60,87 @@ Deno.test("audit verify (online and offline) names the row whose field was edite
     const fields = ["time", "operation", "path", "remote_address", "result", "request_id", "type"];
     for (const [i, field] of fields.entries()) {
       const seq = 3 + i * 2;
-      const row = db.prepare("SELECT entry FROM audit WHERE seq = ?").get(seq) as { entry: string };
-      const original = row.entry;
-      const e = JSON.parse(original);
-      const val = String(e[field]);
-      e[field] = val.slice(0, -1) + (val.endsWith("x") ? "y" : "x");
-      db.prepare("UPDATE audit SET entry = ? WHERE seq = ?").run(JSON.stringify(e), seq);
+      const rec = auditLine(db, seq);
+      const row = JSON.parse(rec.line);
+      const val = String(row[4][field]);
+      row[4][field] = val.slice(0, -1) + (val.endsWith("x") ? "y" : "x");
+      rec.put(JSON.stringify(row));
       const online = await t.req("GET", "/v1/sys/audit/verify");
       assert.equal(online.body.data.ok, false, field);
       assert.equal(online.body.data.first_bad_seq, seq, field);
       const off = await offline(t.dbFile, { keyFile });
       assert.equal(off.code, 1);
       assert.equal(JSON.parse(off.out).first_bad_seq, seq, field);
-      db.prepare("UPDATE audit SET entry = ? WHERE seq = ?").run(original, seq);
+      rec.put(rec.line);
     }
-    // Editing the stored hash of a row is caught at that row too.
-    db.prepare("UPDATE audit SET hash = 'ab' || substr(hash, 3) WHERE seq = 6").run();
+    // Editing the stored hash of a record is caught at that record too.
+    const six = auditLine(db, 6);
+    const row6 = JSON.parse(six.line);
+    row6[2] = "ab" + row6[2].slice(2);
+    six.put(JSON.stringify(row6));
     assert.equal((await t.req("GET", "/v1/sys/audit/verify")).body.data.first_bad_seq, 6);
+    six.put(six.line);
+    assert.equal((await t.req("GET", "/v1/sys/audit/verify")).body.data.ok, true);
+    assert.equal((await offline(t.dbFile, { keyFile })).code, 0);
     db.close();
     // Wrong unseal key: refused, not "verified".
     const wrong = Buffer.alloc(32, 7).toString("base64");
     assert.equal((await offline(t.dbFile, { unsealKeys: [wrong] })).code, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("audit verify names the record when any one byte of its stored line is changed", async () => {
+  const t = await startTestCore();
+  const verify = async () => (await t.req("GET", "/v1/sys/audit/verify")).body.data;
+  try {
+    // Concurrent writes commit together, so some block holds several records.
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) => t.req("POST", `/v1/secret/data/b${i}`, { data: { v: String(i) } }),
+      ),
+    );
+    const db = new Database(t.dbFile);
+    try {
+      const multi = db.prepare(
+        "SELECT first_seq FROM audit_block WHERE last_seq >= first_seq + 2 ORDER BY first_seq LIMIT 1",
+      ).get() as { first_seq: number } | undefined;
+      assert.ok(multi, "a block with three records or more");
+      // Not the first record: verify must get past the block's earlier lines to name it.
+      const seq = multi.first_seq + 1;
+      const rec = auditLine(db, seq);
+      assert.ok(rec.line.startsWith(`[${seq},"`), rec.line);
+      // Every byte of the line: its seq, links, hash, mac, every field of the entry, the brackets.
+      for (let at = 0; at < rec.line.length; at++) {
+        const c = rec.line[at]!;
+        rec.put(rec.line.slice(0, at) + (c === "a" ? "b" : "a") + rec.line.slice(at + 1));
+        const v = await verify();
+        assert.equal(v.ok, false, `byte ${at} (${c})`);
+        assert.equal(v.first_bad_seq, seq, `byte ${at} (${c})`);
+      }
+      rec.put(rec.line);
+      assert.equal((await verify()).ok, true);
+      // Two records merged by a deleted line break: named where the first was.
+      const block = auditBlock(db, seq);
+      const lines = block.lines.split("\n");
+      const i = seq - block.firstSeq;
+      block.put([...lines.slice(0, i), lines[i]! + lines[i + 1], ...lines.slice(i + 2)].join("\n"));
+      let v = await verify();
+      assert.equal(v.ok, false);
+      assert.equal(v.first_bad_seq, seq);
+      // A record dropped from its block: a gap, named (as for any gap) by the seq found after it.
+      block.put([...lines.slice(0, i), ...lines.slice(i + 1)].join("\n"));
+      v = await verify();
+      assert.equal(v.ok, false);
+      assert.equal(v.first_bad_seq, seq + 1);
+      assert.match(v.reason, /gap/);
+      block.put(block.lines);
+      assert.equal((await verify()).ok, true);
+    } finally {
+      db.close();
+    }
   } finally {
     await t.close();
   }
