@@ -9,6 +9,7 @@
  * (a byte of a line, a line break, a block's columns).
  */
 import type { AuditLink, AuditRow } from "./storage.ts";
+import { forEachLine } from "./libsql_protocol.ts";
 
 /** One record as a line. `entryJson` is canonical JSON, which holds no raw line break. */
 export function encodeAuditLine(l: AuditLink, entryJson: string): string {
@@ -45,18 +46,12 @@ function decodeLine(line: string, seq: number): AuditRow {
  * The records of one block, from `fromSeq` on. A line's place in the block (`firstSeq` + index)
  * stands in for its seq when deciding what to skip, so an edited seq cannot hide a line.
  */
-export function* decodeAuditBlock(
-  firstSeq: number,
-  lines: string,
-  fromSeq = 1,
-): Generator<AuditRow> {
-  let at = 0;
-  for (let i = 0; at < lines.length; i++) {
-    let end = lines.indexOf("\n", at);
-    if (end === -1) end = lines.length;
-    const line = lines.slice(at, end);
-    at = end + 1;
-    if (firstSeq + i < fromSeq) continue;
-    yield decodeLine(line, firstSeq + i);
-  }
+export function decodeAuditBlock(firstSeq: number, lines: string, fromSeq = 1): AuditRow[] {
+  const out: AuditRow[] = [];
+  let seq = firstSeq;
+  forEachLine(lines, (line) => {
+    if (seq >= fromSeq) out.push(decodeLine(line, seq));
+    seq++;
+  });
+  return out;
 }

@@ -55,10 +55,12 @@ export function joinLines(entries: string[]): string {
   return out;
 }
 
+/** Calls `f` with each line of `text`; a last line without its "\n" (edited text) counts too. */
 export function forEachLine(text: string, f: (line: string) => void): void {
   let at = 0;
   while (at < text.length) {
-    const end = text.indexOf("\n", at);
+    let end = text.indexOf("\n", at);
+    if (end === -1) end = text.length;
     f(text.slice(at, end));
     at = end + 1;
   }

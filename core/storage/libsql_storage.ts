@@ -320,17 +320,15 @@ export class LibsqlStorage implements PhysicalStorage {
       if (page.length < AUDIT_PAGE_ROWS) break;
       next = page[page.length - 1]![0] + 1;
     }
-    const first = this.#db.prepare(
-      `SELECT first_seq, lines FROM audit_block WHERE last_seq >= ? ORDER BY first_seq LIMIT ?`,
+    const blocks = this.#db.prepare(
+      `SELECT first_seq, lines FROM audit_block WHERE last_seq >= ? AND first_seq > ?
+       ORDER BY first_seq LIMIT ?`,
     ).raw(true);
-    const after = this.#db.prepare(
-      `SELECT first_seq, lines FROM audit_block WHERE first_seq > ? ORDER BY first_seq LIMIT ?`,
-    ).raw(true);
-    let page = first.all(fromSeq, AUDIT_PAGE_BLOCKS) as [number, string][];
-    while (page.length) {
+    for (let after = 0;;) {
+      const page = blocks.all(fromSeq, after, AUDIT_PAGE_BLOCKS) as [number, string][];
       for (const b of page) yield* decodeAuditBlock(b[0], b[1], fromSeq);
       if (page.length < AUDIT_PAGE_BLOCKS) break;
-      page = after.all(page[page.length - 1]![0], AUDIT_PAGE_BLOCKS) as [number, string][];
+      after = page[page.length - 1]![0];
     }
   }
 

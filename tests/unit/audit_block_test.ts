@@ -79,11 +79,12 @@ Deno.test("a database with records in the v1 audit table goes on linking after t
     const linker = new ChainLinker(KEY, GENESIS_HEAD);
     const old: AuditLink[] = [];
     const OLD = 1030; // more than one page of `audit` rows
+    const insert = db.prepare("INSERT INTO audit VALUES (?, ?, ?, ?, ?)");
     db.exec("BEGIN");
     for (let n = 1; n <= OLD; n++) {
       const l = linker.link(entry(n));
       old.push(l);
-      db.prepare("INSERT INTO audit VALUES (?, ?, ?, ?, ?)").run(
+      insert.run(
         l.seq,
         l.prevHash,
         l.hash,

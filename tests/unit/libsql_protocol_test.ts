@@ -19,6 +19,10 @@ Deno.test("audit entries survive the text hand-off to the writer, control charac
   let calls = 0;
   forEachLine("", () => calls++);
   assert.equal(calls, 0);
+  // Text whose last "\n" was cut (an edited audit block) still yields its last line, and ends.
+  const cut: string[] = [];
+  forEachLine("a\n\nb", (line) => cut.push(line));
+  assert.deepEqual(cut, ["a", "", "b"]);
 });
 
 Deno.test("chain links come back from the writer as they were", () => {
