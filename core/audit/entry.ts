@@ -18,7 +18,7 @@ export interface AuditInput {
   status?: number;
   /** Stored as is: error messages never carry secrets. */
   error?: string;
-  /** Every string leaf is HMAC'd; numbers, booleans and null are kept. */
+  /** Every string and number leaf is HMAC'd; booleans and null are kept. */
   data?: Record<string, unknown>;
   /**
    * What the reply carried; stored as one HMAC over its canonical JSON (`response_hmac`), which
@@ -150,6 +150,9 @@ export class AuditHmac {
       case "string":
         return v === "" ? v : this.tag(v);
       case "number":
+        // A number can be the secret ({"pin": 4711}). Vault HMACs it too (its JSON decoder keeps
+        // numbers as json.Number strings), so sys/audit-hash of "4711" matches the stored tag.
+        return this.tag(String(v));
       case "boolean":
       case "undefined":
         return v;
@@ -182,7 +185,7 @@ export function hmacString(key: Uint8Array, s: string): string {
   return new AuditHmac(key).tag(s);
 }
 
-/** Deep-HMAC every string leaf of `data`; object keys, numbers, booleans and null are kept. */
+/** Deep-HMAC every string and number leaf of `data`; object keys, booleans and null are kept. */
 export function redact(key: Uint8Array, data: unknown): unknown {
   return new AuditHmac(key).redact(data);
 }

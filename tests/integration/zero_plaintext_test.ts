@@ -61,3 +61,31 @@ Deno.test("1,000 secrets with random values leave 0 plaintext hits in the DB, WA
     await t.close();
   }
 });
+
+Deno.test("a secret that is a number is not in the clear in the DB, WAL or audit data either", async () => {
+  const t = await startTestCore();
+  try {
+    const auditFile = `${t.dir}/audit.log`;
+    await t.req("PUT", "/v1/sys/audit/file", { type: "file", options: { file_path: auditFile } });
+    // 15 digits: never in any other data by chance, and a safe integer in JSON.
+    const pins = Array.from(
+      { length: 20 },
+      () => 100_000_000_000_000 + Math.floor(Math.random() * 8e14),
+    );
+    for (const [i, pin] of pins.entries()) {
+      const w = await t.req("POST", `/v1/secret/data/pins/${i}`, { data: { pin, list: [pin] } });
+      assert.equal(w.status, 200);
+      const r = await t.req("GET", `/v1/secret/data/pins/${i}`);
+      assert.equal(r.body.data.data.pin, pin);
+    }
+    let text = "";
+    for (const f of [t.dbFile, `${t.dbFile}-wal`, auditFile]) {
+      const b = await Deno.readFile(f).catch(() => new Uint8Array());
+      text += Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+    }
+    assert.ok(text.includes("pins/0"), "the scan sees the audit data");
+    assert.deepEqual(pins.filter((p) => text.includes(String(p))), []);
+  } finally {
+    await t.close();
+  }
+});

@@ -139,8 +139,8 @@ Deno.test("entries carry every field, HMAC'd where required, and no raw secret",
   assert.equal(r.entry.token_accessor, hmacString(KEY, ACCESSOR_MARK + (24 % 4)));
   assert.deepEqual(r.entry.data, {
     password: hmacString(KEY, SECRET_MARK + 24),
-    nested: { list: [hmacString(KEY, "x24"), 24, true, null], flag: false },
-    count: 24,
+    nested: { list: [hmacString(KEY, "x24"), hmacString(KEY, "24"), true, null], flag: false },
+    count: hmacString(KEY, "24"),
   });
   assert.equal(r.entry.path, "secret/data/app24");
   assert.deepEqual(r.entry.policies, ["default", "app-4"]);

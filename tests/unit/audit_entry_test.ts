@@ -86,7 +86,7 @@ Deno.test("hmacString tags and depends on the key", () => {
   assert.notEqual(t, hmacString(KEY, "s3cr3t-valuf"));
 });
 
-Deno.test("redact HMACs every string leaf and keeps structure, numbers, booleans and null", () => {
+Deno.test("redact HMACs every string and number leaf and keeps structure, booleans and null", () => {
   const raw = "raw-password-\u00e9";
   const input = {
     password: raw,
@@ -98,7 +98,11 @@ Deno.test("redact HMACs every string leaf and keeps structure, numbers, booleans
   const tag = hmacString(KEY, raw);
   assert.deepEqual(out, {
     password: tag,
-    nested: { list: [tag, 42, true, null, { deep: tag }], off: false, zero: 0 },
+    nested: {
+      list: [tag, hmacString(KEY, "42"), true, null, { deep: tag }],
+      off: false,
+      zero: hmacString(KEY, "0"),
+    },
     [raw]: hmacString(KEY, "key names stay readable"),
   });
   assert.equal(JSON.stringify(input), snapshot, "redact mutated its input");
@@ -106,6 +110,8 @@ Deno.test("redact HMACs every string leaf and keeps structure, numbers, booleans
   const leaves = JSON.stringify((out as Record<string, unknown>).nested) +
     JSON.stringify((out as Record<string, unknown>).password);
   assert.ok(!leaves.includes("raw-password"), "a raw string leaf survived redaction");
+  // A secret that is a number never shows its digits either.
+  assert.deepEqual(redact(KEY, { pin: 987654321123 }), { pin: hmacString(KEY, "987654321123") });
 });
 
 Deno.test("redact never stores a string in the clear, whatever its container", () => {
