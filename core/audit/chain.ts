@@ -1,3 +1,4 @@
+import { constantTimeEqual } from "../../lib/crypto.ts";
 import {
   AuditHmac,
   type AuditInput,
@@ -161,6 +162,32 @@ export class AuditEntryBuilder {
   }
 }
 
+/**
+ * The chain's head as the writer stores it beside the records, in the same transaction, with a
+ * MAC: without it, records deleted from the end of the log would look like a shorter log. The
+ * MAC covers "audit-head:<seq>:<hash>", which no record's hash (64 hex digits) can equal, so a
+ * record's mac cannot stand in for a head's.
+ */
+export interface SignedHead extends ChainHead {
+  mac: string;
+}
+
+export function headMac(hmac: AuditHmac, seq: number, hash: string): string {
+  return hmac.hex(`audit-head:${seq}:${hash}`);
+}
+
+/** True when `head` carries a MAC made under `key`. */
+export function headIsSigned(key: Uint8Array, head: SignedHead): boolean {
+  const hmac = new AuditHmac(key);
+  try {
+    return Number.isSafeInteger(head.seq) && typeof head.hash === "string" &&
+      typeof head.mac === "string" &&
+      constantTimeEqual(headMac(hmac, head.seq, head.hash), head.mac);
+  } finally {
+    hmac.wipe();
+  }
+}
+
 /** Where an entry landed in the chain. */
 export interface ChainLink {
   seq: number;
@@ -207,6 +234,11 @@ export class ChainLinker {
 
   get head(): ChainHead {
     return { seq: this.#seq, hash: this.#hash };
+  }
+
+  /** The MAC of the current head, for the head row the writer stores with each batch. */
+  headMac(): string {
+    return headMac(this.#hmac, this.#seq, this.#hash);
   }
 
   wipe(): void {

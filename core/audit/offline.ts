@@ -9,8 +9,7 @@ import { LibsqlStorage } from "../storage/libsql_storage.ts";
 import { decodeShare, ShamirSeal } from "../seal/seal.ts";
 import { combineShares } from "../seal/shamir.ts";
 import { fromBase64 } from "../../lib/crypto.ts";
-import type { AuditRecord } from "./entry.ts";
-import { verifyChain, verifyResultView } from "./verify.ts";
+import { verifyResultView, verifyStoredChain } from "./verify.ts";
 
 const AUDIT_KEY_PATH = "core/audit-key";
 
@@ -57,7 +56,7 @@ export async function offlineAuditVerify(o: OfflineVerifyOptions): Promise<numbe
       o.stderr("Error: give -key-file FILE or -unseal-key KEY (repeat up to the threshold)");
       return 1;
     }
-    const r = verifyChain(storage.auditRows() as Iterable<AuditRecord>, key);
+    const r = verifyStoredChain(storage, key);
     const out = verifyResultView(r);
     if (o.format === "json") o.stdout(JSON.stringify(out, null, 2));
     else {

@@ -1,4 +1,11 @@
-import { type ChainHead, checkAuditKey, checkHead, GENESIS_HEAD } from "./chain.ts";
+import {
+  type ChainHead,
+  checkAuditKey,
+  checkHead,
+  GENESIS_HEAD,
+  headIsSigned,
+  type SignedHead,
+} from "./chain.ts";
 import { AuditHmac, type AuditRecord, recordHash } from "./entry.ts";
 
 export interface VerifyResult {
@@ -12,8 +19,9 @@ export interface VerifyOptions {
   /** Head just before the first row, to verify a segment; defaults to the genesis head. */
   from?: ChainHead;
   /**
-   * The head the writer last committed (kept somewhere the log's editor cannot reach). Without
-   * it, deleting rows from the end of the log is indistinguishable from a shorter log.
+   * The head the writer last committed (its signed head row). Without it, deleting rows from the
+   * end of the log is indistinguishable from a shorter log. Rows after it are not checked: they
+   * were committed after the head was read.
    */
   expectHead?: ChainHead;
 }
@@ -34,8 +42,8 @@ function isWellFormed(row: unknown): row is AuditRecord {
  * Recomputes every hash and mac from scratch over rows in seq order; names the first bad seq
  * (edited field, edited hash, edited mac, gap in seq, reordered rows, broken prevHash link, deleted row).
  *
- * firstBadSeq is the seq the row at that position should have had, except for a gap, where it is
- * the (authenticated) seq found after the gap.
+ * firstBadSeq is the seq the row at that position should have had: for a gap, the first missing
+ * seq.
  */
 export function verifyChain(
   rows: Iterable<AuditRecord>,
@@ -55,7 +63,9 @@ export function verifyChain(
     reason,
   });
 
+  const end = options.expectHead;
   for (const row of rows) {
+    if (end !== undefined && prevSeq >= end.seq) break;
     const want = prevSeq + 1;
     if (!isWellFormed(row)) return bad(want, "malformed row");
     // Integrity of the row itself first: until its mac checks out, none of its fields (seq
@@ -64,7 +74,7 @@ export function verifyChain(
       return bad(want, "hash does not match row contents");
     }
     if (hmac.hex(row.hash) !== row.mac) return bad(want, "mac does not match hash");
-    if (row.seq > want) return bad(row.seq, `seq gap: expected ${want}, found ${row.seq}`);
+    if (row.seq > want) return bad(want, `seq gap: expected ${want}, found ${row.seq}`);
     if (row.seq < want) return bad(want, `seq out of order: expected ${want}, found ${row.seq}`);
     if (row.prevHash !== prevHash) return bad(want, "prevHash does not link to previous row");
     prevSeq = row.seq;
@@ -72,15 +82,45 @@ export function verifyChain(
     checked++;
   }
 
-  const end = options.expectHead;
   if (end !== undefined) {
     if (prevSeq < end.seq) {
       return bad(prevSeq + 1, `truncated: ends at ${prevSeq}, head is ${end.seq}`);
     }
-    if (prevSeq > end.seq) return bad(end.seq + 1, `rows beyond expected head ${end.seq}`);
     if (prevHash !== end.hash) return bad(prevSeq, "last row does not match expected head hash");
   }
   return { ok: true, checked, firstBadSeq: null };
+}
+
+/**
+ * Verifies a stored log against its signed head (online and offline). The head is read before the
+ * rows, so records committed while verify runs are left for the next run instead of failing it.
+ */
+export function verifyStoredChain(
+  storage: { auditSignedHead(): SignedHead | null; auditRows(): Iterable<unknown> },
+  key: Uint8Array,
+): VerifyResult {
+  const head = storage.auditSignedHead();
+  const rows = storage.auditRows() as Iterable<AuditRecord>;
+  if (head === null) {
+    const r = verifyChain(rows, key);
+    if (!r.ok || r.checked === 0) return r;
+    return {
+      ok: false,
+      checked: r.checked,
+      firstBadSeq: r.checked + 1,
+      reason: "no audit head record: records may have been removed from the end " +
+        "(or the database predates head records and has not been unsealed since)",
+    };
+  }
+  if (!headIsSigned(key, head)) {
+    return {
+      ok: false,
+      checked: 0,
+      firstBadSeq: head.seq,
+      reason: "audit head mac does not match",
+    };
+  }
+  return verifyChain(rows, key, { expectHead: { seq: head.seq, hash: head.hash } });
 }
 
 /** The API/CLI shape of a verify result (`GET sys/audit/verify`, `audit verify -db`). */

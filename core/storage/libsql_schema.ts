@@ -10,6 +10,10 @@ const MIGRATIONS: string[] = [
   // last_seq and last_hash give the writer the chain's head without parsing a block.
   `CREATE TABLE audit_block (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL,
      last_hash TEXT NOT NULL, lines TEXT NOT NULL);`,
+  // The chain's head with a MAC (SignedHead in audit/chain.ts), rewritten by every batch: what
+  // tells verify that records were cut from the end of the log.
+  `CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,
+     hash TEXT NOT NULL, mac TEXT NOT NULL);`,
 ];
 
 export function openDb(path: string, busyTimeoutMs: number): Database.Database {
@@ -49,4 +53,14 @@ export function readAuditHead(db: Database.Database): { seq: number; hash: strin
     | { seq: number; hash: string }
     | undefined;
   return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: ZERO_HASH };
+}
+
+/** The head row the writer stored last (see migration 3), or null when there is none. */
+export function readSignedHead(
+  db: Database.Database,
+): { seq: number; hash: string; mac: string } | null {
+  const row = db.prepare(`SELECT seq, hash, mac FROM audit_head WHERE id = 1`).get() as
+    | { seq: number; hash: string; mac: string }
+    | undefined;
+  return row ? { seq: row.seq, hash: row.hash, mac: row.mac } : null;
 }

@@ -11,7 +11,7 @@ import type Database from "libsql";
 import type { AuditLink, AuditRow, PhysicalOp, PhysicalStorage } from "./storage.ts";
 import { BlobCache } from "./blob_cache.ts";
 import { decodeAuditBlock } from "./audit_block.ts";
-import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
+import { migrate, openDb, readAuditHead, readSignedHead } from "./libsql_schema.ts";
 import {
   type CheckpointerRequest,
   decodeLinks,
@@ -300,6 +300,10 @@ export class LibsqlStorage implements PhysicalStorage {
 
   auditHead(): Promise<{ seq: number; hash: string }> {
     return Promise.resolve(readAuditHead(this.#db));
+  }
+
+  auditSignedHead(): { seq: number; hash: string; mac: string } | null {
+    return readSignedHead(this.#db);
   }
 
   /**

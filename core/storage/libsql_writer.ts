@@ -4,7 +4,7 @@
  * happen here, so they never stall request handling; WAL checkpoints have a thread of their own.
  */
 /// <reference lib="deno.worker" />
-import { migrate, openDb, readAuditHead } from "./libsql_schema.ts";
+import { migrate, openDb, readAuditHead, readSignedHead } from "./libsql_schema.ts";
 import {
   encodeLink,
   forEachLine,
@@ -12,7 +12,13 @@ import {
   type WriterReply,
   type WriterRequest,
 } from "./libsql_protocol.ts";
-import { ChainLinker } from "../audit/chain.ts";
+import {
+  type ChainHead,
+  ChainLinker,
+  entryJson,
+  GENESIS_HEAD,
+  headIsSigned,
+} from "../audit/chain.ts";
 import { encodeAuditLine } from "./audit_block.ts";
 import type Database from "libsql";
 
@@ -20,7 +26,7 @@ let db: Database.Database | null = null;
 // deno-lint-ignore no-explicit-any
 let put: any, del: any;
 // deno-lint-ignore no-explicit-any
-let insertBlock: any;
+let insertBlock: any, putHead: any;
 
 let fullMode = "FULL";
 /** Shared with the checkpointer, which asks here for the WAL to be restarted (WAL_RESTART). */
@@ -48,6 +54,12 @@ function restartWalIfAsked(): void {
  * what is on disk. Set on unseal, dropped on seal (then entries are refused: fail closed).
  */
 let linker: ChainLinker | null = null;
+/**
+ * Where the chain went on from at unseal. After records were cut from the end, that is the
+ * signed head, ahead of the last stored record until the next commit: a failed transaction rolls
+ * the linker back to it, never behind it, or the cut would be linked over.
+ */
+let chainFloor: ChainHead = GENESIS_HEAD;
 let syncFull = true;
 /**
  * Why the last commit failed, until the main thread has heard of it and failed what it had
@@ -55,6 +67,74 @@ let syncFull = true;
  * audit entry can land.
  */
 let failed: string | null = null;
+
+/**
+ * Links a batch's records (entries, one per line) and stores them as one block row (see
+ * audit_block.ts) with the new head, inside the caller's transaction. Returns their links when
+ * asked for.
+ */
+function appendBlock(chain: ChainLinker, audit: string, wantLinks: boolean): string {
+  let lines = "";
+  let links = "";
+  let firstSeq = 0;
+  forEachLine(audit, (json) => {
+    const l = chain.link(json);
+    if (firstSeq === 0) firstSeq = l.seq;
+    lines += encodeAuditLine(l, json);
+    if (wantLinks) links += encodeLink(l);
+  });
+  if (firstSeq === 0) return links;
+  const head = chain.head;
+  insertBlock.run(firstSeq, head.seq, head.hash, lines);
+  putHead.run(head.seq, head.hash, chain.headMac());
+  return links;
+}
+
+/**
+ * Where the chain goes on at unseal. A signed head ahead of the last record means records were
+ * cut from the end while the server was down: the chain goes on from the head, so the cut stays
+ * a gap that verify names. A non-empty chain without a signed head (a database from before head
+ * rows, or a head row deleted, edited or rolled back) cannot say what it lost: an "anomaly"
+ * record says so in the chain itself, before anything else is written.
+ */
+function openChain(d: Database.Database, key: Uint8Array): ChainLinker {
+  const last = readAuditHead(d);
+  const stored = readSignedHead(d);
+  const signed = stored !== null && headIsSigned(key, stored);
+  const chain = new ChainLinker(key, signed && stored.seq > last.seq ? stored : last);
+  let problem = "";
+  if (last.seq > 0 && stored === null) problem = "no audit head record";
+  else if (last.seq > 0 && !signed) problem = "the audit head record's mac does not match";
+  else if (signed && stored.seq < last.seq) {
+    problem = `the audit head record (seq ${stored.seq}) is behind the last record`;
+  }
+  chainFloor = chain.head;
+  if (problem === "") return chain;
+  const note = entryJson({
+    error: `${problem} at unseal: records after seq ${last.seq} may have been removed`,
+    operation: "update",
+    path: "sys/audit/head",
+    policies: [],
+    remote_address: "",
+    request_id: crypto.randomUUID(),
+    result: "error",
+    time: new Date().toISOString(),
+    token_accessor: "",
+    type: "anomaly",
+  });
+  try {
+    d.exec("BEGIN IMMEDIATE");
+    appendBlock(chain, note, false);
+    d.exec("COMMIT");
+  } catch {
+    try {
+      d.exec("ROLLBACK");
+    } catch { /* nothing open */ }
+    chain.reset(last);
+  }
+  chainFloor = chain.head;
+  return chain;
+}
 
 function reply(m: WriterReply): void {
   self.postMessage(m);
@@ -81,6 +161,10 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
       insertBlock = db.prepare(
         `INSERT INTO audit_block (first_seq, last_seq, last_hash, lines) VALUES (?, ?, ?, ?)`,
       );
+      putHead = db.prepare(
+        `INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
+      );
       reply({ t: "ready" });
     } catch (e) {
       reply({ t: "failed", error: String(e) });
@@ -89,7 +173,7 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
   }
   if (m.t === "audit-key") {
     linker?.wipe();
-    linker = m.key && db ? new ChainLinker(m.key, readAuditHead(db)) : null;
+    linker = m.key && db ? openChain(db, m.key) : null;
     m.key?.fill(0);
     return;
   }
@@ -124,20 +208,7 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
     let links = "";
     d.exec("BEGIN IMMEDIATE");
     try {
-      // The batch's records go in as one block row (see audit_block.ts).
-      let lines = "";
-      let firstSeq = 0;
-      let lastSeq = 0;
-      let lastHash = "";
-      forEachLine(m.audit, (json) => {
-        const l = linker!.link(json);
-        if (firstSeq === 0) firstSeq = l.seq;
-        lastSeq = l.seq;
-        lastHash = l.hash;
-        lines += encodeAuditLine(l, json);
-        if (m.wantLinks) links += encodeLink(l);
-      });
-      if (firstSeq !== 0) insertBlock.run(firstSeq, lastSeq, lastHash, lines);
+      if (m.audit) links = appendBlock(linker!, m.audit, m.wantLinks);
       for (const o of m.ops) {
         if (o.op === "put") put.run(o.key, o.value);
         else del.run(o.key);
@@ -148,7 +219,10 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
         d.exec("ROLLBACK");
       } catch { /* a failed COMMIT may already have rolled back */ }
       // Nothing of this transaction is on disk: the next entry links to what is.
-      if (m.audit) linker?.reset(readAuditHead(d));
+      if (m.audit) {
+        const last = readAuditHead(d);
+        linker?.reset(last.seq >= chainFloor.seq ? last : chainFloor);
+      }
       throw e;
     }
     reply(m.wantLinks ? { t: "done", ok: true, links } : { t: "done", ok: true });

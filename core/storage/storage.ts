@@ -58,6 +58,8 @@ export interface PhysicalStorage {
   /** The audit HMAC key (on unseal), or null to forget it (on seal): entries are refused then. */
   setAuditKey(key: Uint8Array | null): void;
   auditHead(): Promise<{ seq: number; hash: string }>;
+  /** The signed head the writer stored with its last batch (audit/chain.ts SignedHead), or null. */
+  auditSignedHead(): { seq: number; hash: string; mac: string } | null;
   auditRows(fromSeq?: number): Iterable<AuditRow>;
   close(): Promise<void>;
 }

@@ -2,8 +2,7 @@
 import { BadRequest } from "../../lib/errors.ts";
 import { toHex } from "../../lib/crypto.ts";
 import { v } from "../../lib/fields.ts";
-import { verifyChain, verifyResultView } from "../audit/verify.ts";
-import type { AuditRecord } from "../audit/entry.ts";
+import { verifyResultView, verifyStoredChain } from "../audit/verify.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec } from "../router/types.ts";
 
@@ -43,7 +42,7 @@ export function auditRoutes(core: Core): CorePathSpec[] {
       pattern: "audit/verify",
       operations: {
         read: () => {
-          const r = verifyChain(core.physical.auditRows() as Iterable<AuditRecord>, core.audit.key);
+          const r = verifyStoredChain(core.physical, core.audit.key);
           return Promise.resolve({ data: verifyResultView(r) });
         },
       },

@@ -3,6 +3,7 @@ import Database from "libsql";
 import { startTestCore } from "../helpers/test_core.ts";
 import { offlineAuditVerify } from "../../core/audit/offline.ts";
 import { auditBlock, auditLine } from "../helpers/audit_db.ts";
+import { decodeShare } from "../../core/seal/seal.ts";
 
 async function offline(db: string, opts: { unsealKeys?: string[]; keyFile?: string }) {
   const out: string[] = [];
@@ -36,8 +37,11 @@ Deno.test("audit: every request and response is chained; denied requests are rec
     assert.ok(all.includes("hmac-sha256:"));
     const r = await t.req("GET", "/v1/sys/audit/verify");
     assert.equal(r.body.data.ok, true);
-    // audit-hash gives the same HMAC the log holds for a known value.
+    // audit-hash (of an enabled device) gives the same HMAC the log holds for a known value.
+    const file = { type: "file", options: { file_path: `${t.dir}/x.log` } };
+    assert.equal((await t.req("PUT", "/v1/sys/audit/x", file)).status, 204);
     const h = await t.req("PUT", "/v1/sys/audit-hash/x", { input: "audit-me" });
+    assert.equal(h.status, 200);
     assert.ok(all.includes(h.body.data.hash));
   } finally {
     await t.close();
@@ -130,14 +134,101 @@ Deno.test("audit verify names the record when any one byte of its stored line is
       let v = await verify();
       assert.equal(v.ok, false);
       assert.equal(v.first_bad_seq, seq);
-      // A record dropped from its block: a gap, named (as for any gap) by the seq found after it.
+      // A record dropped from its block: a gap, named (as for any gap) by the missing seq.
       block.put([...lines.slice(0, i), ...lines.slice(i + 1)].join("\n"));
       v = await verify();
       assert.equal(v.ok, false);
-      assert.equal(v.first_bad_seq, seq + 1);
+      assert.equal(v.first_bad_seq, seq);
       assert.match(v.reason, /gap/);
       block.put(block.lines);
       assert.equal((await verify()).ok, true);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("records cut from the end of the log are named, and stay a gap after unseal", async () => {
+  const t = await startTestCore();
+  const verify = async () => (await t.req("GET", "/v1/sys/audit/verify")).body.data;
+  const reseal = async () => {
+    await t.core.sealNow();
+    await t.core.unseal(decodeShare(t.unsealKeys[0]!));
+  };
+  try {
+    for (let i = 0; i < 8; i++) await t.req("POST", `/v1/secret/data/c${i}`, { data: { v: "x" } });
+    const keyFile = `${t.dir}/audit.key`;
+    await Deno.writeTextFile(keyFile, (await t.req("GET", "/v1/sys/audit/key")).body.data.key);
+    assert.equal((await verify()).ok, true);
+    const db = new Database(t.dbFile);
+    try {
+      // Cut the last three blocks, as someone with the file could.
+      const cut = db.prepare(
+        "SELECT first_seq FROM audit_block ORDER BY first_seq DESC LIMIT 1 OFFSET 2",
+      ).get() as { first_seq: number };
+      db.prepare("DELETE FROM audit_block WHERE first_seq >= ?").run(cut.first_seq);
+      let v = await verify();
+      assert.equal(v.ok, false);
+      assert.equal(v.first_bad_seq, cut.first_seq);
+      assert.match(v.reason, /truncated/);
+      const off = await offline(t.dbFile, { keyFile });
+      assert.equal(off.code, 1);
+      assert.equal(JSON.parse(off.out).first_bad_seq, cut.first_seq);
+
+      // A restart (seal, unseal) goes on from the signed head, not from the last record left:
+      // the cut stays a gap in the chain, named at its first missing record.
+      await reseal();
+      await t.req("POST", "/v1/secret/data/after", { data: { v: "y" } });
+      v = await verify();
+      assert.equal(v.ok, false);
+      assert.equal(v.first_bad_seq, cut.first_seq);
+      assert.match(v.reason, /gap/);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a deleted or forged audit head row is reported, and noted in the chain at unseal", async () => {
+  const t = await startTestCore();
+  const verify = async () => (await t.req("GET", "/v1/sys/audit/verify")).body.data;
+  try {
+    for (let i = 0; i < 4; i++) await t.req("POST", `/v1/secret/data/h${i}`, { data: { v: "x" } });
+    const db = new Database(t.dbFile);
+    try {
+      const head = db.prepare("SELECT seq, hash, mac FROM audit_head").get() as {
+        seq: number;
+        hash: string;
+        mac: string;
+      };
+      // A head moved back to hide a cut needs a new mac, which takes the audit key.
+      db.prepare("UPDATE audit_head SET seq = seq - 1").run();
+      let v = await verify();
+      assert.equal(v.ok, false);
+      assert.match(v.reason, /head mac/);
+      db.prepare("UPDATE audit_head SET seq = ?, mac = ?").run(head.seq, "0".repeat(64));
+      assert.match((await verify()).reason, /head mac/);
+      db.prepare("DELETE FROM audit_head").run();
+      v = await verify();
+      assert.equal(v.ok, false);
+      assert.match(v.reason, /no audit head record/);
+      // A running server writes the head again with its next batch (verify's own record).
+      assert.equal((await verify()).ok, true);
+
+      // Unsealed without a head, the writer cannot tell what was lost: it says so in the chain.
+      await t.core.sealNow();
+      db.prepare("DELETE FROM audit_head").run();
+      await t.core.unseal(decodeShare(t.unsealKeys[0]!));
+      assert.equal((await verify()).ok, true);
+      const rows = [...t.core.physical.auditRows()];
+      const note = rows.find((r) => r.entry.type === "anomaly");
+      assert.ok(note, "an anomaly record");
+      assert.match(String(note.entry.error), /no audit head record at unseal/);
+      assert.ok(note.seq > head.seq);
     } finally {
       db.close();
     }

@@ -9,7 +9,7 @@ import Database from "libsql";
 import { decodeAuditBlock, encodeAuditLine } from "../../core/storage/audit_block.ts";
 import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { ChainLinker, GENESIS_HEAD } from "../../core/audit/chain.ts";
-import { verifyChain } from "../../core/audit/verify.ts";
+import { verifyChain, verifyStoredChain } from "../../core/audit/verify.ts";
 import type { AuditRecord } from "../../core/audit/entry.ts";
 import type { AuditLink } from "../../core/storage/storage.ts";
 
@@ -99,24 +99,34 @@ Deno.test("a database with records in the v1 audit table goes on linking after t
     const s = await LibsqlStorage.open(file);
     try {
       assert.deepEqual(await s.auditHead(), { seq: OLD, hash: old[OLD - 1]!.hash });
+      // Before the first unseal such a file has no signed head: verify cannot rule out a cut.
+      assert.match(verifyStoredChain(s, KEY).reason ?? "", /no audit head record/);
       s.setAuditKey(KEY);
-      const links = await s.transaction([], [entry(OLD + 1), entry(OLD + 2)], true) as AuditLink[];
-      assert.deepEqual(links.map((l) => l.seq), [OLD + 1, OLD + 2]);
-      assert.equal(links[0]!.prevHash, old[OLD - 1]!.hash);
+      const links = await s.transaction([], [entry(OLD + 2), entry(OLD + 3)], true) as AuditLink[];
+      // At unseal the writer notes, in the chain, that it found no head to check the end against.
+      assert.deepEqual(links.map((l) => l.seq), [OLD + 2, OLD + 3]);
       const rows = [...s.auditRows()] as unknown as AuditRecord[];
+      const note = rows[OLD]!;
+      assert.deepEqual([note.seq, note.prevHash, note.entry.type], [
+        OLD + 1,
+        old[OLD - 1]!.hash,
+        "anomaly",
+      ]);
+      assert.match(String(note.entry.error), new RegExp(`no audit head record .*after seq ${OLD}`));
       assert.deepEqual(
-        rows.map((r) => r.entry.n),
-        Array.from({ length: OLD + 2 }, (_, i) => i + 1),
+        rows.map((r) => r.entry.n ?? OLD + 1),
+        Array.from({ length: OLD + 3 }, (_, i) => i + 1),
       );
-      const v = verifyChain(rows, KEY, { expectHead: await s.auditHead() });
-      assert.deepEqual([v.ok, v.checked], [true, OLD + 2]);
+      const v = verifyStoredChain(s, KEY);
+      assert.deepEqual([v.ok, v.checked], [true, OLD + 3]);
       assert.deepEqual([...s.auditRows(OLD - 1)].map((r) => r.seq), [
         OLD - 1,
         OLD,
         OLD + 1,
         OLD + 2,
+        OLD + 3,
       ]);
-      assert.deepEqual([...s.auditRows(OLD + 2)].map((r) => r.seq), [OLD + 2]);
+      assert.deepEqual([...s.auditRows(OLD + 3)].map((r) => r.seq), [OLD + 3]);
     } finally {
       await s.close();
     }
