@@ -208,6 +208,8 @@ export class Core {
       const policies = new PolicyStore(this.barrier.view("sys/policy/"));
       await policies.ensureDefault();
       const tokens = new TokenStore(this.barrier.view("sys/token/"), this.now);
+      // Loads the accessor index key and moves a pre-keyed index (plaintext accessor keys).
+      await tokens.init();
       const audit = new AuditBroker(this.physical, auditKey);
       for (const s of await readJSON<SinkConfig[]>(this.barrier, AUDIT_SINKS_PATH) ?? []) {
         audit.enableSink(s);

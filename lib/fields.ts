@@ -80,6 +80,47 @@ export const stringMap = v.pipe(
   ),
 );
 
+/**
+ * Vault's `map[string]string` decoded with weak typing (mapstructure's WeakDecode, as token
+ * `meta` is): a string stays, a number becomes its decimal text (`1` → "1") and a boolean "1" or
+ * "0"; a nested object, array or null value is refused. Some clients send the whole map as a
+ * JSON string, decoded the same way; a null or empty map is {}.
+ */
+export const weakStringMap = v.pipe(
+  v.unknown(),
+  v.rawTransform<unknown, Record<string, string>>(({ dataset, addIssue, NEVER }) => {
+    let x = dataset.value;
+    if (x === null || x === "") return {};
+    if (typeof x === "string") {
+      try {
+        x = JSON.parse(x);
+      } catch {
+        x = undefined;
+      }
+    }
+    if (x === null || typeof x !== "object" || Array.isArray(x)) {
+      addIssue({ message: "must be a map of strings" });
+      return NEVER;
+    }
+    const out: [string, string][] = [];
+    for (const [k, val] of Object.entries(x)) {
+      if (typeof val === "string") out.push([k, val]);
+      else if (typeof val === "number" && Number.isFinite(val)) out.push([k, String(val)]);
+      else if (typeof val === "boolean") out.push([k, val ? "1" : "0"]);
+      else {
+        const kind = val === null ? "null" : Array.isArray(val) ? "an array" : "an object";
+        addIssue({
+          message: `value of ${JSON.stringify(k.slice(0, 100))} must be a string, number or ` +
+            `boolean, not ${kind}`,
+        });
+        return NEVER;
+      }
+    }
+    // fromEntries defines own properties: a "__proto__" key stays a key.
+    return Object.fromEntries(out);
+  }),
+);
+
 /** Parses `input` with `schema`; on failure throws the error produced by `onError`. */
 export function parseWith<T extends v.GenericSchema>(
   schema: T,

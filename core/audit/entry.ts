@@ -52,6 +52,16 @@ export const HMAC_PREFIX = "hmac-sha256:";
 export const MAX_DATA_DEPTH = 128;
 
 /**
+ * What redaction throws past {@link MAX_DATA_DEPTH}: a RangeError as before, of its own class so
+ * the HTTP layer can tell the client its data was refused (400) instead of an internal error.
+ */
+export class AuditDataTooDeep extends RangeError {
+  constructor() {
+    super("audit data nested too deeply");
+  }
+}
+
+/**
  * Deterministic JSON: object keys sorted (UTF-16 code-unit order) at every depth, no whitespace.
  *
  * Value rules mirror JSON.stringify (undefined/functions dropped from objects and null in arrays,
@@ -164,7 +174,7 @@ export class AuditHmac {
         return undefined;
     }
     if (v === null) return null;
-    if (depth >= MAX_DATA_DEPTH) throw new RangeError("audit data nested too deeply");
+    if (depth >= MAX_DATA_DEPTH) throw new AuditDataTooDeep();
     const obj = v as Record<string, unknown> & { toJSON?: unknown };
     if (typeof obj.toJSON === "function") {
       return this.#redact((obj.toJSON as () => unknown)(), depth + 1);

@@ -15,7 +15,7 @@ import {
 } from "../../lib/errors.ts";
 import { parseWith } from "../../lib/fields.ts";
 import type { Engine, Operation } from "../../engines/sdk.ts";
-import type { AuditInput } from "../audit/entry.ts";
+import { AuditDataTooDeep, type AuditInput, MAX_DATA_DEPTH } from "../audit/entry.ts";
 import type { Core } from "../core.ts";
 import { matchPath } from "../router/match.ts";
 import type {
@@ -43,7 +43,7 @@ import {
 } from "../lease/lease_manager.ts";
 import type { ResolvedMount } from "../mounts/mount_table.ts";
 import { log } from "../log.ts";
-import { type TokenEntry, tokenId } from "../token/token_store.ts";
+import { LAST_USE_PENDING, type TokenEntry, tokenId } from "../token/token_store.ts";
 
 /** The envelope's own keys: data repeated at the top level never overrides them. */
 const ENVELOPE_KEYS = new Set([
@@ -146,16 +146,40 @@ export class Pipeline {
     const requestId = crypto.randomUUID();
     let route = "unmatched";
     let res: Response;
+    /** The caller's token after this request spent one of its uses (limited-use tokens). */
+    const spent: { token: TokenEntry | null } = { token: null };
     try {
-      const r = await this.#handle(req, remoteAddress, requestId, (t) => route = t, peer);
+      const r = await this.#handle(req, remoteAddress, requestId, (t) => route = t, spent, peer);
       res = r;
     } catch (e) {
-      res = errorResponse(e, requestId);
+      // The audit refuses data nested past its limit (the body parser's lower limit keeps any
+      // body from getting there): that is the client's data, not an internal error.
+      res = errorResponse(
+        e instanceof AuditDataTooDeep
+          ? new BadRequest(
+            `request data nested too deeply (at most ${MAX_DATA_DEPTH} levels of objects and arrays)`,
+          )
+          : e,
+        requestId,
+      );
     }
     // Any other method was refused (405); one label for all of them keeps the series bounded.
     const method = METHODS.has(req.method) ? req.method : "OTHER";
+    // The request took the token's last use: now that it is over (answered or failed), the
+    // token goes, with its children and leases, before the client has the reply.
+    if (spent.token?.num_uses === LAST_USE_PENDING) await this.#revokeSpent(spent.token);
     this.#core.metrics.observe(method, route, res.status, (performance.now() - started) / 1000);
     return res;
+  }
+
+  async #revokeSpent(e: TokenEntry): Promise<void> {
+    try {
+      await this.#core.tokens.revoke(e.id);
+    } catch (err) {
+      // Sealed meanwhile, or storage failed: the entry stays marked spent, so no lookup accepts
+      // it, and the token sweep removes it.
+      log.warn("could not revoke a token after its last use", { error_type: errorType(err) });
+    }
   }
 
   async #handle(
@@ -163,6 +187,7 @@ export class Pipeline {
     remoteAddress: string,
     requestId: string,
     setRoute: (t: string) => void,
+    spent: { token: TokenEntry | null },
     peer?: PeerIdentity,
   ): Promise<Response> {
     const core = this.#core;
@@ -300,6 +325,18 @@ export class Pipeline {
         await this.#auditDenied(creq, "permission denied: source address not allowed for token");
         throw new PermissionDenied();
       }
+      if (entry.num_uses !== 0) {
+        // Vault's order: a limited-use token spends a use when its request is admitted, before
+        // the ACL check and the handler, and even if the request then fails. The handler sees
+        // the count left after this request (lookup-self reports it), and concurrent requests
+        // spend distinct uses: of N concurrent requests on an n-use token, n get through.
+        const left = await core.tokens.use(entry);
+        if (!left) {
+          await this.#auditDenied(creq, "permission denied");
+          throw new PermissionDenied(["permission denied", "invalid token"]);
+        }
+        creq.token = entry = spent.token = left;
+      }
       const acl = cached?.acl ?? await core.policies.acl(entry.policies);
       const decision = acl.check(
         path,
@@ -377,7 +414,6 @@ export class Pipeline {
           // Only built-ins (sys/leases/renew, unwrap) set the envelope's lease fields directly.
           lease = resp.lease;
         }
-        if (creq.token && creq.token.num_uses > 0) await core.tokens.use(creq.token);
       } catch (e) {
         failure = e;
       }
@@ -596,7 +632,8 @@ export class Pipeline {
     const { head, lease } = o;
     if (resp.raw) {
       const status = resp.raw.status ?? resp.status ?? 200;
-      const noBody = head || status === 204 || status === 304 || status < 200;
+      // 204, 205 and 304 cannot carry a body (the Response constructor refuses one).
+      const noBody = head || status === 204 || status === 205 || status === 304;
       return new Response(noBody ? null : resp.raw.body, {
         status,
         headers: { "content-type": resp.raw.contentType, "cache-control": "no-store" },
@@ -638,6 +675,20 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 function shortRoute(path: string, op: Operation | "write"): string {
   const rest = path.slice("secrets/".length);
   return op === "list" ? `secret/metadata/${rest}` : `secret/data/${rest}`;
+}
+
+/**
+ * True when `operation` on `path` (without "/v1/") is root-protected: its route declares `sudo`
+ * for that operation, so the ACL also asks for the `sudo` capability. The lookup is the one
+ * #handle does (mount, then path table), so sys/policies/simulate cannot disagree with a real
+ * request about it. An unrouted path needs no sudo (the request would be a 404 anyway).
+ */
+export function routeNeedsSudo(core: Core, path: string, operation: Operation): boolean {
+  let p = path.replace(/^\/+/, "");
+  if (operation === "list" && !p.endsWith("/")) p += "/";
+  const mount = core.mounts.resolve(p);
+  const spec = mount ? matchPath(mount.table, mount.rest)?.compiled.spec : undefined;
+  return spec ? flag(spec.sudo, operation) : false;
 }
 
 /** What policy conditions are evaluated against: the client address and the token's TTL. */

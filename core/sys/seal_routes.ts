@@ -61,12 +61,18 @@ export function sealStatusBody(core: Core): Record<string, unknown> {
   return body;
 }
 
+/**
+ * A status code override of sys/health: decimal digits for a final status, 200–599. A 1xx is
+ * not a reply (101 would switch protocols); 204, 205 and 304 are sent without a body.
+ */
 function codeParam(q: Record<string, unknown>, name: string, dflt: number): number {
   const x = q[name];
   if (x === undefined) return dflt;
-  const n = Number(Array.isArray(x) ? x[0] : x);
-  if (!Number.isInteger(n) || n < 100 || n > 599) {
-    throw new BadRequest(`invalid ${name}: ${String(x)}`);
+  const s = String(Array.isArray(x) ? x[0] : x);
+  const n = /^[0-9]{1,3}$/.test(s) ? Number(s) : NaN;
+  if (!(n >= 200 && n <= 599)) {
+    const shown = s.length > 16 ? JSON.stringify(s.slice(0, 16)) + "…" : JSON.stringify(s);
+    throw new BadRequest(`invalid ${name}: ${shown} (must be a status code from 200 to 599)`);
   }
   return n;
 }

@@ -5,13 +5,13 @@ import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
-import type { TokenEntry } from "./token_store.ts";
+import { type TokenEntry, tokenId } from "./token_store.ts";
 import { evalContext } from "../http/pipeline.ts";
 
 const createSchema = v.object({
   id: v.optional(v.string()),
   policies: v.optional(fields.stringList),
-  meta: v.optional(fields.stringMap),
+  meta: v.optional(fields.weakStringMap),
   no_parent: v.optional(fields.bool),
   no_default_policy: v.optional(fields.bool),
   renewable: v.optional(fields.bool),
@@ -104,7 +104,10 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
     const parentIsRoot = parent.policies.includes("root");
     if (d.role_name) throw new BadRequest("token roles are not supported");
     if (d.period !== undefined) throw new BadRequest("periodic tokens are not supported");
-    if (parent.num_uses > 0) throw new BadRequest("limited-use tokens cannot create child tokens");
+    // num_uses is what is left after this request: LAST_USE_PENDING (-1) on the last use.
+    if (parent.num_uses !== 0) {
+      throw new BadRequest("limited-use tokens cannot create child tokens");
+    }
     const needSudo = d.id !== undefined || (d.no_parent && !orphan);
     if (needSudo && !parentIsRoot) {
       const acl = await core.policies.acl(parent.policies);
@@ -149,6 +152,19 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
     if (!e) throw new BadRequest("invalid accessor");
     return e;
   };
+  /**
+   * Lookups report the caller's own token as this request left it: with the use it spent
+   * counted (Vault's num_uses after UseToken, -1 on the last use, which no lookup finds).
+   */
+  const lookedUp = async (
+    r: CoreRequest,
+    by: { token?: string; accessor?: string },
+  ): Promise<TokenEntry> => {
+    const own = r.token!;
+    if (by.token !== undefined && by.token !== "" && tokenId(by.token) === own.id) return own;
+    if (by.accessor !== undefined && by.accessor === own.accessor) return own;
+    return by.token !== undefined ? await byToken(by.token) : await byAccessor(by.accessor);
+  };
 
   return [
     {
@@ -174,7 +190,7 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       operations: {
         update: async (r) => {
           const t = (r.data as { token?: string }).token;
-          return { data: tokenData(core, await byToken(t), t) };
+          return { data: tokenData(core, await lookedUp(r, { token: t ?? "" }), t) };
         },
       },
     },
@@ -182,9 +198,10 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       pattern: "lookup-accessor",
       input: { write: accessorSchema },
       operations: {
-        update: async (r) => ({
-          data: tokenData(core, await byAccessor((r.data as { accessor?: string }).accessor)),
-        }),
+        update: async (r) => {
+          const accessor = (r.data as { accessor?: string }).accessor ?? "";
+          return { data: tokenData(core, await lookedUp(r, { accessor })) };
+        },
       },
     },
     {
@@ -240,6 +257,21 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
           const e = t ? await core.tokens.lookup(t) : null;
           if (!t) throw new BadRequest("missing token");
           if (e) await core.tokens.revoke(e);
+        },
+      },
+    },
+    {
+      // Vault: root or sudo. The token goes (with its leases); its children stay, as orphans.
+      pattern: "revoke-orphan",
+      sudo: true,
+      input: { write: tokenSchema },
+      operations: {
+        update: async (r) => {
+          const t = (r.data as { token?: string }).token;
+          if (!t) throw new BadRequest("missing token ID");
+          const e = await core.tokens.lookup(t);
+          if (!e) throw new BadRequest("token to revoke not found");
+          await core.tokens.revokeOrphan(e);
         },
       },
     },

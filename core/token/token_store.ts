@@ -1,13 +1,25 @@
 /**
  * Tokens, stored by SHA-256 hash (the clear token is returned once, at creation, and never
  * stored). Children are indexed under their parent so revoking a parent revokes its subtree.
+ * The accessor index is keyed by an HMAC of the accessor under a random salt kept behind the
+ * barrier (storage keys are not encrypted; accessors are handed out freely, so a plain hash
+ * would let anyone holding one confirm it in a stolen database file).
  * Decoded entries are cached in memory; every change goes through this class, which keeps the
  * cache coherent in this single process.
  */
-import { constantTimeEqual, randomBase62, sha256Hex } from "../../lib/crypto.ts";
+import {
+  constantTimeEqual,
+  fromBase64,
+  randomBase62,
+  randomKey,
+  sha256Hex,
+  toBase64,
+} from "../../lib/crypto.ts";
+import { HmacSha256 } from "../../lib/sha256.ts";
 import { BadRequest } from "../../lib/errors.ts";
+import { log } from "../log.ts";
 import type { StorageView, WriteOp } from "../../engines/sdk.ts";
-import { putJSONOp, readJSON } from "../../engines/sdk.ts";
+import { putJSONOp, readJSON, writeJSON } from "../../engines/sdk.ts";
 
 /** The id a token is stored and cached under: its SHA-256, so the clear token is never kept. */
 export function tokenId(token: string): string {
@@ -15,6 +27,12 @@ export function tokenId(token: string): string {
 }
 
 export const SYSTEM_MAX_TTL = 768 * 3600;
+
+/**
+ * num_uses of a token whose last use is being spent by a request in flight (Vault's
+ * tokenRevocationPending): every lookup refuses it, and the request revokes it when it ends.
+ */
+export const LAST_USE_PENDING = -1;
 
 export interface TokenEntry {
   /** SHA-256 of the token. */
@@ -24,6 +42,7 @@ export interface TokenEntry {
   parent: string;
   meta: Record<string, string> | null;
   display_name: string;
+  /** Uses left (0 = unlimited); LAST_USE_PENDING while a request spends the last one. */
   num_uses: number;
   creation_time: number;
   creation_ttl: number;
@@ -61,12 +80,28 @@ const ID = "id/";
 const ACC = "accessor/";
 const PARENT = "parent/";
 const SOURCE = "source/";
+/** The accessor index's HMAC key (random, 32 bytes, base64), stored behind the barrier. */
+const SALT = "salt";
+/** An accessor index key: 64 hex digits. Legacy keys were the accessor itself (24 base62). */
+const KEYED = /^[0-9a-f]{64}$/;
+const MIGRATE_CHUNK = 256;
 const CACHE_MAX = 50_000;
+
+/** The value under `accessor/<hmac>`: the accessor itself is only in the (encrypted) value. */
+interface AccessorRecord {
+  id: string;
+  accessor: string;
+}
 
 export class TokenStore {
   readonly #s: StorageView;
   readonly #now: () => number;
   #cache = new Map<string, TokenEntry>();
+  #mac: Promise<HmacSha256> | null = null;
+  /** Ids whose delete is queued in a batch that has not committed yet (count per id). */
+  #deleting = new Map<string, number>();
+  /** Bumped when a revoke's deletes are queued and when they commit (see #read). */
+  #revokeEpoch = 0;
   /**
    * Told the accessors of every token a revoke removed, after the removal committed (core uses
    * it to revoke the leases those tokens created). Must not throw.
@@ -78,8 +113,69 @@ export class TokenStore {
     this.#now = now;
   }
 
+  /** Drops every cached entry and the accessor index key (on seal). */
   clearCache(): void {
     this.#cache.clear();
+    const mac = this.#mac;
+    this.#mac = null;
+    mac?.then((m) => m.wipe(), () => {});
+  }
+
+  /**
+   * Loads the accessor index key (creating it on first use) and moves accessor index entries
+   * written before the index was keyed. Core runs it at unseal; every accessor operation waits
+   * for it, so nothing ever reads the index half-migrated.
+   */
+  async init(): Promise<void> {
+    await this.#accessorMac();
+  }
+
+  #accessorMac(): Promise<HmacSha256> {
+    // Shared, so concurrent first callers cannot each create (and overwrite) a different salt.
+    this.#mac ??= this.#loadMac().catch((e) => {
+      this.#mac = null;
+      throw e;
+    });
+    return this.#mac;
+  }
+
+  async #loadMac(): Promise<HmacSha256> {
+    const stored = await readJSON<{ key: string }>(this.#s, SALT);
+    const key = stored ? fromBase64(stored.key) : randomKey(32);
+    if (!stored) await writeJSON(this.#s, SALT, { key: toBase64(key) });
+    const mac = new HmacSha256(key);
+    key.fill(0);
+    const moved = await this.#migrateAccessors(mac);
+    if (moved > 0) log.info("moved the token accessor index to keyed names", { entries: moved });
+    return mac;
+  }
+
+  #accessorKey(mac: HmacSha256, accessor: string): string {
+    return ACC + mac.hex(`accessor\0${accessor}`);
+  }
+
+  /**
+   * Databases from before the keyed index hold `accessor/<accessor>` → token id. Each such entry
+   * is rewritten under its keyed name and its old key deleted in the same transaction (entries
+   * are moved in transactions of 256), so a crash leaves every entry either moved or still
+   * legacy, and a second run finds nothing left to do. Returns how many were moved.
+   */
+  async #migrateAccessors(mac: HmacSha256): Promise<number> {
+    const legacy = (await this.#s.list(ACC)).filter((k) => !k.endsWith("/") && !KEYED.test(k));
+    let moved = 0;
+    for (let i = 0; i < legacy.length; i += MIGRATE_CHUNK) {
+      const ops: WriteOp[] = [];
+      for (const accessor of legacy.slice(i, i + MIGRATE_CHUNK)) {
+        const id = await readJSON<unknown>(this.#s, ACC + accessor);
+        ops.push({ op: "delete", key: ACC + accessor });
+        if (typeof id === "string" && id) {
+          ops.push(putJSONOp(this.#accessorKey(mac, accessor), { id, accessor }));
+          moved++;
+        }
+      }
+      await this.#s.batch(ops);
+    }
+    return moved;
   }
 
   async create(o: CreateOptions): Promise<{ token: string; entry: TokenEntry }> {
@@ -100,6 +196,8 @@ export class TokenStore {
       ttl = Math.min(ttl, SYSTEM_MAX_TTL);
       if (explicitMax > 0) ttl = Math.min(ttl, explicitMax);
     }
+    // A root token without a ttl would never expire; explicit_max_ttl still binds it (Vault).
+    if (ttl === 0 && explicitMax > 0) ttl = explicitMax;
     const parent = o.noParent ? null : o.parent;
     // A child cannot outlive its parent.
     if (parent && parent.expire_time > 0) {
@@ -125,9 +223,10 @@ export class TokenStore {
     };
     if (o.boundCidrs?.length) entry.bound_cidrs = o.boundCidrs;
     if (o.source) entry.source = o.source;
+    const mac = await this.#accessorMac();
     const ops: WriteOp[] = [
       putJSONOp(ID + id, entry),
-      putJSONOp(ACC + entry.accessor, id),
+      putJSONOp(this.#accessorKey(mac, entry.accessor), { id, accessor: entry.accessor }),
     ];
     if (parent) ops.push(putJSONOp(`${PARENT}${parent.id}/${id}`, 1));
     if (o.source) ops.push(putJSONOp(`${SOURCE}${o.source}/${id}`, 1));
@@ -153,83 +252,218 @@ export class TokenStore {
   async lookupById(id: string): Promise<TokenEntry | null> {
     let e: TokenEntry | null | undefined = this.#cache.get(id);
     if (!e) {
-      e = await readJSON<TokenEntry>(this.#s, ID + id);
+      e = await this.#read(id);
       if (!e) return null;
-      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
-      this.#cache.set(id, e);
+      // A change made while the read was out (a spent use) is newer than what was read.
+      const cached = this.#cache.get(id);
+      if (cached) e = cached;
+      else {
+        if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+        this.#cache.set(id, e);
+      }
     }
     return this.#live(e, id);
+  }
+
+  /**
+   * The stored entry, or null. A revoke deletes in a batch that commits later, and a read on the
+   * request thread sees only committed data: a read that overlapped a revoke's queueing or
+   * commit is repeated, and an id whose delete is queued reads as gone, so a revoked token is
+   * never cached (or written back) again.
+   */
+  async #read(id: string): Promise<TokenEntry | null> {
+    for (let tries = 0;; tries++) {
+      const epoch = this.#revokeEpoch;
+      const e = await readJSON<TokenEntry>(this.#s, ID + id);
+      if (this.#deleting.has(id)) return null;
+      // 16 overlaps in a row would need a revoke committing during every read; give up waiting.
+      if (epoch === this.#revokeEpoch || tries >= 16) return e;
+    }
   }
 
   #live(e: TokenEntry, id: string): TokenEntry | null {
     // The map lookup keys on the hash; this compare keeps the final check constant-time anyway.
     if (!constantTimeEqual(e.id, id)) return null;
     if (e.expire_time > 0 && e.expire_time <= this.#now()) return null;
+    if (e.num_uses < 0) return null; // its last use is being spent
     return e;
   }
 
   async lookupByAccessor(accessor: string): Promise<TokenEntry | null> {
     if (!/^[A-Za-z0-9]{1,64}$/.test(accessor)) return null;
-    const id = await readJSON<string>(this.#s, ACC + accessor);
-    return id ? await this.lookupById(id) : null;
+    const mac = await this.#accessorMac();
+    const rec = await readJSON<AccessorRecord>(this.#s, this.#accessorKey(mac, accessor));
+    if (!rec?.id) return null;
+    const e = await this.lookupById(rec.id);
+    return e && e.accessor === accessor ? e : null;
   }
 
-  /** Spends one use of a limited-use token; at zero it is revoked after this request. */
-  async use(e: TokenEntry): Promise<void> {
-    if (e.num_uses <= 0) return;
-    if (e.num_uses === 1) {
-      await this.revoke(e);
-      return;
+  /**
+   * Applies `change` to the token's current entry (the cached one, else a fresh read) and stores
+   * the result; null when the token is gone or `change` refuses. The change is computed and
+   * cached before anything is awaited, so two changes to one token never lose each other's
+   * update, and a token a revoke has queued for deletion is never written back.
+   */
+  async #update(
+    id: string,
+    change: (cur: TokenEntry) => TokenEntry | null,
+  ): Promise<TokenEntry | null> {
+    let cur = this.#cache.get(id);
+    if (!cur) {
+      const stored = await this.#read(id);
+      cur = this.#cache.get(id) ?? stored ?? undefined;
     }
-    const next = { ...e, num_uses: e.num_uses - 1 };
-    await this.#s.batch([putJSONOp(ID + e.id, next)]);
-    this.#cache.set(e.id, next);
+    if (!cur || this.#deleting.has(id)) return null;
+    const next = change(cur);
+    if (!next) return null;
+    this.#cache.set(id, next);
+    try {
+      await this.#s.batch([putJSONOp(ID + id, next)]);
+    } catch (e) {
+      // Not stored: the next lookup reads storage again.
+      if (this.#cache.get(id) === next) this.#cache.delete(id);
+      throw e;
+    }
+    return next;
+  }
+
+  /**
+   * Spends one use of a limited-use token, as Vault's UseToken does when a request is admitted
+   * (before its handler runs): returns the entry with num_uses one lower, or LAST_USE_PENDING
+   * for the last use — such an entry is refused by every lookup, and the caller revokes it when
+   * its request ends. The decrement is cached before anything is awaited, so concurrent
+   * requests spend distinct uses. Null when the token is gone, expired or already spent.
+   */
+  async use(e: TokenEntry): Promise<TokenEntry | null> {
+    if (e.num_uses === 0) return e;
+    return await this.#update(e.id, (cur) => {
+      if (cur.num_uses <= 0 || !this.#live(cur, e.id)) return null;
+      return { ...cur, num_uses: cur.num_uses === 1 ? LAST_USE_PENDING : cur.num_uses - 1 };
+    });
   }
 
   /** Extends the TTL by `increment` (or the original TTL), never past explicit or system max. */
   async renew(e: TokenEntry, increment?: number): Promise<TokenEntry> {
-    if (!e.renewable || e.expire_time === 0) throw new BadRequest("token is not renewable");
-    const now = this.#now();
-    let ttl = increment && increment > 0 ? increment : e.creation_ttl;
-    const maxTtl = e.explicit_max_ttl > 0 ? e.explicit_max_ttl : SYSTEM_MAX_TTL;
-    const maxExpire = e.creation_time * 1000 + maxTtl * 1000;
-    ttl = Math.min(ttl, Math.floor((maxExpire - now) / 1000));
-    if (ttl <= 0) throw new BadRequest("token has reached its maximum TTL and cannot be renewed");
-    const next: TokenEntry = { ...e, expire_time: now + ttl * 1000, last_renewal_time: now };
-    await this.#s.batch([putJSONOp(ID + e.id, next)]);
-    this.#cache.set(e.id, next);
+    const next = await this.#update(e.id, (cur) => {
+      if (!cur.renewable || cur.expire_time === 0) {
+        throw new BadRequest("token is not renewable");
+      }
+      const now = this.#now();
+      let ttl = increment && increment > 0 ? increment : cur.creation_ttl;
+      const maxTtl = cur.explicit_max_ttl > 0 ? cur.explicit_max_ttl : SYSTEM_MAX_TTL;
+      const maxExpire = cur.creation_time * 1000 + maxTtl * 1000;
+      ttl = Math.min(ttl, Math.floor((maxExpire - now) / 1000));
+      if (ttl <= 0) {
+        throw new BadRequest("token has reached its maximum TTL and cannot be renewed");
+      }
+      return { ...cur, expire_time: now + ttl * 1000, last_renewal_time: now };
+    });
+    if (!next) throw new BadRequest("token not found");
     return next;
   }
 
   /** Revokes the token and, recursively, all its children. */
   async revoke(e: TokenEntry | string): Promise<void> {
     const id = typeof e === "string" ? e : e.id;
+    const mac = await this.#accessorMac();
     const ops: WriteOp[] = [];
     const accessors: string[] = [];
-    await this.#collect(id, ops, accessors, 0);
-    if (ops.length) await this.#s.batch(ops);
+    const ids: string[] = [];
+    await this.#collect(id, mac, ops, accessors, ids, 0);
+    await this.#commitDeletes(ops, ids);
     if (accessors.length && this.onRevoked) await this.onRevoked(accessors);
+  }
+
+  /**
+   * Revokes the token but not its children (Vault's revoke-orphan): each child loses its parent
+   * and becomes an orphan, and keeps working until its own expiry. One transaction.
+   */
+  async revokeOrphan(e: TokenEntry): Promise<void> {
+    const mac = await this.#accessorMac();
+    const stored = this.#cache.get(e.id) ?? await this.#read(e.id);
+    if (!stored) return;
+    this.#cache.delete(e.id);
+    const ops: WriteOp[] = [];
+    const ids = [e.id];
+    this.#deleteOps(stored, mac, ops);
+    const children: { id: string; stored: TokenEntry | null }[] = [];
+    for (const child of await this.#s.list(`${PARENT}${e.id}/`)) {
+      if (child.endsWith("/")) continue;
+      children.push({ id: child, stored: this.#cache.get(child) ?? await this.#read(child) });
+      ops.push({ op: "delete", key: `${PARENT}${e.id}/${child}` });
+    }
+    // From here to the batch nothing is awaited: a use or renew of a child that landed while
+    // the children were read is in the cache and is kept.
+    const updated: TokenEntry[] = [];
+    for (const c of children) {
+      const cur = this.#cache.get(c.id) ?? c.stored;
+      if (!cur || this.#deleting.has(c.id)) continue;
+      const next: TokenEntry = { ...cur, parent: "", orphan: true };
+      ops.push(putJSONOp(ID + c.id, next));
+      updated.push(next);
+    }
+    for (const n of updated) this.#cache.set(n.id, n);
+    try {
+      await this.#commitDeletes(ops, ids);
+    } catch (err) {
+      for (const n of updated) if (this.#cache.get(n.id) === n) this.#cache.delete(n.id);
+      throw err;
+    }
+    if (this.onRevoked) await this.onRevoked([stored.accessor]);
+  }
+
+  /**
+   * Queues the revoke's batch with its ids marked as being deleted (see #read), and unmarks them
+   * once it has committed or failed.
+   */
+  async #commitDeletes(ops: WriteOp[], ids: string[]): Promise<void> {
+    if (!ops.length) return;
+    for (const id of ids) {
+      this.#deleting.set(id, (this.#deleting.get(id) ?? 0) + 1);
+      this.#cache.delete(id);
+    }
+    this.#revokeEpoch++;
+    try {
+      await this.#s.batch(ops);
+    } finally {
+      for (const id of ids) {
+        const n = (this.#deleting.get(id) ?? 1) - 1;
+        if (n > 0) this.#deleting.set(id, n);
+        else this.#deleting.delete(id);
+      }
+      this.#revokeEpoch++;
+    }
+  }
+
+  #deleteOps(entry: TokenEntry, mac: HmacSha256, ops: WriteOp[]): void {
+    ops.push(
+      { op: "delete", key: ID + entry.id },
+      { op: "delete", key: this.#accessorKey(mac, entry.accessor) },
+    );
+    if (entry.parent) ops.push({ op: "delete", key: `${PARENT}${entry.parent}/${entry.id}` });
+    if (entry.source) ops.push({ op: "delete", key: `${SOURCE}${entry.source}/${entry.id}` });
   }
 
   async #collect(
     id: string,
+    mac: HmacSha256,
     ops: WriteOp[],
     accessors: string[],
+    ids: string[],
     depth: number,
   ): Promise<void> {
     if (depth > 1000) throw new Error("token tree too deep");
     const entry = this.#cache.get(id) ?? await readJSON<TokenEntry>(this.#s, ID + id);
     this.#cache.delete(id);
+    ids.push(id);
     for (const child of await this.#s.list(`${PARENT}${id}/`)) {
       if (child.endsWith("/")) continue;
-      await this.#collect(child, ops, accessors, depth + 1);
+      await this.#collect(child, mac, ops, accessors, ids, depth + 1);
       ops.push({ op: "delete", key: `${PARENT}${id}/${child}` });
     }
     if (!entry) return;
     accessors.push(entry.accessor);
-    ops.push({ op: "delete", key: ID + id }, { op: "delete", key: ACC + entry.accessor });
-    if (entry.parent) ops.push({ op: "delete", key: `${PARENT}${entry.parent}/${id}` });
-    if (entry.source) ops.push({ op: "delete", key: `${SOURCE}${entry.source}/${id}` });
+    this.#deleteOps(entry, mac, ops);
   }
 
   /**
@@ -253,15 +487,26 @@ export class TokenStore {
     return n;
   }
 
-  /** Deletes expired tokens (and their subtrees); returns how many were removed. */
+  /**
+   * Deletes expired tokens (and their subtrees), tokens whose last use was spent by a request
+   * that could not revoke them (sealed meanwhile), and index entries whose token is gone;
+   * returns how many tokens were removed.
+   */
   async tidy(): Promise<number> {
+    await this.#accessorMac();
     const now = this.#now();
     let n = 0;
-    for (const acc of await this.#s.list(ACC)) {
-      const id = await readJSON<string>(this.#s, ACC + acc);
-      if (!id) continue;
-      const e = await readJSON<TokenEntry>(this.#s, ID + id);
-      if (e && e.expire_time > 0 && e.expire_time <= now) {
+    for (const k of await this.#s.list(ACC)) {
+      if (k.endsWith("/")) continue;
+      const rec = await readJSON<AccessorRecord>(this.#s, ACC + k);
+      if (!rec?.id) continue;
+      const e = await readJSON<TokenEntry>(this.#s, ID + rec.id);
+      if (!e) {
+        // create and revoke write both keys in one batch: only damage leaves one alone.
+        await this.#s.delete(ACC + k);
+        continue;
+      }
+      if ((e.expire_time > 0 && e.expire_time <= now) || e.num_uses < 0) {
         await this.revoke(e);
         n++;
       }
@@ -269,8 +514,16 @@ export class TokenStore {
     return n;
   }
 
+  /** Every token's accessor (LIST auth/token/accessors), read from the encrypted index values. */
   async accessors(): Promise<string[]> {
-    return (await this.#s.list(ACC)).filter((k) => !k.endsWith("/"));
+    await this.#accessorMac();
+    const out: string[] = [];
+    for (const k of await this.#s.list(ACC)) {
+      if (k.endsWith("/")) continue;
+      const rec = await readJSON<AccessorRecord>(this.#s, ACC + k);
+      if (rec?.accessor) out.push(rec.accessor);
+    }
+    return out;
   }
 
   /** Remaining seconds (0 = never expires). */

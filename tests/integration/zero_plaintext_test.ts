@@ -89,3 +89,47 @@ Deno.test("a secret that is a number is not in the clear in the DB, WAL or audit
     await t.close();
   }
 });
+
+Deno.test("token accessors are in no storage key: 0 hits in the DB, WAL and audit data", async () => {
+  const t = await startTestCore();
+  try {
+    const auditFile = `${t.dir}/audit.log`;
+    await t.req("PUT", "/v1/sys/audit/file", { type: "file", options: { file_path: auditFile } });
+    await t.req("PUT", "/v1/sys/policies/acl/mk", {
+      policy: `path "auth/token/create" { capabilities = ["update"] }`,
+    });
+    const accessors: string[] = [];
+    const tokens: string[] = [];
+    // Ten families: a parent and three children each.
+    for (let i = 0; i < 40; i++) {
+      const parent = i % 4 === 0 ? undefined : tokens[i - (i % 4)];
+      const r = await t.req("POST", "/v1/auth/token/create", { policies: ["mk"] }, parent);
+      assert.equal(r.status, 200);
+      accessors.push(r.body.auth.accessor);
+      tokens.push(r.body.auth.client_token);
+    }
+    // Every way in by accessor still works, and each puts the accessor in a request.
+    const list = await t.req("LIST", "/v1/auth/token/accessors");
+    for (const a of accessors) assert.ok(list.body.data.keys.includes(a));
+    for (const a of accessors.slice(0, 10)) {
+      const r = await t.req("POST", "/v1/auth/token/lookup-accessor", { accessor: a });
+      assert.equal(r.body.data.accessor, a);
+    }
+    await t.req("POST", "/v1/auth/token/renew-accessor", { accessor: accessors[1] });
+    await t.req("POST", "/v1/auth/token/revoke-accessor", { accessor: accessors[2] });
+    await t.req("POST", "/v1/auth/token/revoke-orphan", { token: tokens[4] });
+    await t.req("POST", "/v1/auth/token/revoke", { token: tokens[8] });
+    assert.equal((await t.req("POST", "/v1/auth/token/tidy")).status, 200);
+
+    let text = "";
+    for (const f of [t.dbFile, `${t.dbFile}-wal`, auditFile]) {
+      const b = await Deno.readFile(f).catch(() => new Uint8Array());
+      text += Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+    }
+    assert.ok(text.includes("auth/token/lookup-accessor"), "the scan sees the audit data");
+    assert.ok(text.includes("sys/token/accessor/"), "the scan sees the storage keys");
+    assert.deepEqual(accessors.filter((a) => text.includes(a)), []);
+  } finally {
+    await t.close();
+  }
+});

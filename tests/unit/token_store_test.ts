@@ -2,18 +2,28 @@ import assert from "node:assert/strict";
 import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { Barrier } from "../../core/barrier/barrier.ts";
 import { Keyring } from "../../core/barrier/keyring.ts";
-import { SYSTEM_MAX_TTL, TokenStore } from "../../core/token/token_store.ts";
+import { LAST_USE_PENDING, SYSTEM_MAX_TTL, TokenStore } from "../../core/token/token_store.ts";
+import { putJSONOp, type StorageView } from "../../engines/sdk.ts";
+
+interface Env {
+  /** The token store's view of the barrier ("sys/token/"). */
+  view: StorageView;
+  /** A new TokenStore on the same storage: what the next unseal builds. */
+  reopen(): TokenStore;
+}
 
 async function withStore(
-  fn: (t: TokenStore, clock: { now: number }, s: LibsqlStorage) => Promise<void>,
+  fn: (t: TokenStore, clock: { now: number }, s: LibsqlStorage, env: Env) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir();
   const s = await LibsqlStorage.open(`${dir}/t.db`);
   const b = new Barrier(s);
   b.unsealWith(Keyring.create());
   const clock = { now: 1_700_000_000_000 };
+  const view = b.view("sys/token/");
+  const reopen = () => new TokenStore(view, () => clock.now);
   try {
-    await fn(new TokenStore(b.view("sys/token/"), () => clock.now), clock, s);
+    await fn(reopen(), clock, s, { view, reopen });
   } finally {
     await s.close();
     await Deno.remove(dir, { recursive: true });
@@ -51,6 +61,29 @@ Deno.test("TokenStore.create() caps ttl by explicit_max_ttl and the system max",
   });
 });
 
+Deno.test("TokenStore.create(): a root token without a ttl is still bound by explicit_max_ttl", async () => {
+  await withStore(async (t, clock) => {
+    const root = await t.create({ policies: ["root"], parent: null, explicitMaxTtl: 2 });
+    assert.equal(root.entry.creation_ttl, 2);
+    assert.equal(root.entry.expire_time, clock.now + 2000);
+    assert.equal(root.entry.renewable, true);
+    const forever = await t.create({ policies: ["root"], parent: null });
+    assert.equal(forever.entry.creation_ttl, 0);
+    assert.equal(forever.entry.renewable, false);
+    const capped = await t.create({
+      policies: ["root"],
+      parent: null,
+      ttl: 3600,
+      explicitMaxTtl: 2,
+    });
+    assert.equal(capped.entry.creation_ttl, 2);
+    clock.now += 2000;
+    assert.equal(await t.lookup(root.token), null);
+    assert.equal(await t.lookup(capped.token), null);
+    assert.ok(await t.lookup(forever.token));
+  });
+});
+
 Deno.test("TokenStore.renew() never passes explicit_max_ttl", async () => {
   await withStore(async (t, clock) => {
     const { entry } = await t.create({
@@ -82,14 +115,154 @@ Deno.test("TokenStore.revoke() revokes the whole child tree", async () => {
   });
 });
 
-Deno.test("TokenStore.use() revokes a limited-use token at zero", async () => {
-  await withStore(async (t) => {
+Deno.test("TokenStore.use() counts down; the last use marks the token spent for its request", async () => {
+  await withStore(async (t, _c, s) => {
     const { token, entry } = await t.create({ policies: ["p"], parent: null, numUses: 2 });
-    await t.use(entry);
-    const e2 = (await t.lookup(token))!;
-    assert.equal(e2.num_uses, 1);
-    await t.use(e2);
+    const e1 = (await t.use(entry))!;
+    assert.equal(e1.num_uses, 1);
+    assert.equal((await t.lookup(token))!.num_uses, 1);
+    const e2 = (await t.use(e1))!;
+    assert.equal(e2.num_uses, LAST_USE_PENDING);
+    // Refused by every lookup from now on (and by a fresh store reading storage), not yet gone.
     assert.equal(await t.lookup(token), null);
+    assert.equal(await t.lookupByAccessor(entry.accessor), null);
+    assert.equal(await t.use(e2), null);
+    assert.equal((await s.keys("sys/token/id/")).length, 1);
+    // The request that spent it revokes it when it ends.
+    await t.revoke(e2);
+    assert.deepEqual(await s.keys("sys/token/id/"), []);
+  });
+});
+
+Deno.test("TokenStore.use(): concurrent uses of one token spend distinct uses", async () => {
+  await withStore(async (t, _c, _s, env) => {
+    const { token, entry } = await t.create({ policies: ["p"], parent: null, numUses: 3 });
+    const spent = await Promise.all(Array.from({ length: 8 }, () => t.use(entry)));
+    assert.deepEqual(
+      spent.map((e) => e?.num_uses ?? null).sort(),
+      [1, 2, LAST_USE_PENDING, null, null, null, null, null].sort(),
+    );
+    // Also when the entry is not cached yet (a fresh store after unseal).
+    const { entry: e2 } = await t.create({ policies: ["p"], parent: null, numUses: 2 });
+    const fresh = env.reopen();
+    const spent2 = await Promise.all(Array.from({ length: 5 }, () => fresh.use(e2)));
+    assert.equal(spent2.filter((e) => e !== null).length, 2);
+    assert.equal(await t.lookup(token), null);
+  });
+});
+
+Deno.test("TokenStore.use() and renew() never write a revoked token back", async () => {
+  await withStore(async (t, clock, s) => {
+    const a = await t.create({ policies: ["p"], parent: null, numUses: 5 });
+    await t.revoke(a.entry);
+    assert.equal(await t.use(a.entry), null);
+    const b = await t.create({ policies: ["p"], parent: null, ttl: 60 });
+    await t.revoke(b.entry);
+    clock.now += 1000;
+    await assert.rejects(() => t.renew(b.entry, 60), /not found/);
+    // Racing: the revoke is queued while the use and renew are under way.
+    const c = await t.create({ policies: ["p"], parent: null, numUses: 5, ttl: 60 });
+    await Promise.all([t.use(c.entry), t.revoke(c.entry), t.use(c.entry)]);
+    assert.deepEqual(await s.keys("sys/token/id/"), []);
+    assert.equal(await t.lookup(a.token), null);
+    assert.equal(await t.lookup(c.token), null);
+  });
+});
+
+Deno.test("TokenStore.revokeOrphan() revokes the token; its children live on as orphans", async () => {
+  await withStore(async (t, _c, s, env) => {
+    const p = await t.create({ policies: ["p"], parent: null });
+    const c1 = await t.create({ policies: ["p"], parent: p.entry });
+    const c2 = await t.create({ policies: ["p"], parent: p.entry, numUses: 3 });
+    const g = await t.create({ policies: ["p"], parent: c1.entry });
+    await t.use(c2.entry);
+    await t.revokeOrphan(p.entry);
+    assert.equal(await t.lookup(p.token), null);
+    assert.equal(await t.lookupByAccessor(p.entry.accessor), null);
+    for (const store of [t, env.reopen()]) {
+      const e1 = (await store.lookup(c1.token))!;
+      assert.equal(e1.orphan, true);
+      assert.equal(e1.parent, "");
+      const e2 = (await store.lookup(c2.token))!;
+      assert.equal(e2.orphan, true);
+      assert.equal(e2.num_uses, 2, "the use spent before is kept");
+      const eg = (await store.lookup(g.token))!;
+      assert.equal(eg.orphan, false);
+      assert.equal(eg.parent, c1.entry.id);
+    }
+    assert.deepEqual(await s.keys(`sys/token/parent/${p.entry.id}/`), []);
+    // The grandchild still hangs off its own parent.
+    await t.revoke(c1.entry);
+    assert.equal(await t.lookup(g.token), null);
+    assert.ok(await t.lookup(c2.token));
+  });
+});
+
+Deno.test("TokenStore: the accessor index is keyed by an HMAC; no accessor is in a storage key", async () => {
+  await withStore(async (t, _c, s, env) => {
+    const made = await Promise.all(
+      Array.from({ length: 5 }, () => t.create({ policies: ["p"], parent: null })),
+    );
+    const accessors = made.map((m) => m.entry.accessor);
+    const keys = await s.keys("");
+    for (const a of accessors) assert.equal(keys.some((k) => k.includes(a)), false, a);
+    const index = await s.keys("sys/token/accessor/");
+    assert.equal(index.length, 5);
+    for (const k of index) assert.match(k, /^sys\/token\/accessor\/[0-9a-f]{64}$/);
+    // The HMAC key is stored behind the barrier, so the next unseal finds the same index.
+    const again = env.reopen();
+    for (const m of made) {
+      assert.equal((await again.lookupByAccessor(m.entry.accessor))?.id, m.entry.id);
+    }
+    assert.deepEqual((await again.accessors()).sort(), [...accessors].sort());
+    await again.revoke(made[0]!.entry);
+    assert.equal((await s.keys("sys/token/accessor/")).length, 4);
+    assert.equal(await t.lookupByAccessor(accessors[0]!), null);
+    assert.equal(await t.lookupByAccessor("nope"), null);
+  });
+});
+
+Deno.test("TokenStore: a plaintext accessor index from before is moved to keyed names, once", async () => {
+  await withStore(async (t, _c, s, env) => {
+    const a = await t.create({ policies: ["p"], parent: null });
+    const b = await t.create({ policies: ["p"], parent: a.entry });
+    // Rewrite the index the way the old code stored it: accessor/<accessor> → the token's id.
+    const keyed = await s.keys("sys/token/accessor/");
+    await env.view.batch([
+      ...keyed.map((k) => ({ op: "delete" as const, key: k.slice("sys/token/".length) })),
+      putJSONOp(`accessor/${a.entry.accessor}`, a.entry.id),
+      putJSONOp(`accessor/${b.entry.accessor}`, b.entry.id),
+    ]);
+    assert.ok((await s.keys("")).includes(`sys/token/accessor/${a.entry.accessor}`));
+
+    const next = env.reopen();
+    assert.equal((await next.lookupByAccessor(a.entry.accessor))?.id, a.entry.id);
+    assert.equal((await next.lookupByAccessor(b.entry.accessor))?.id, b.entry.id);
+    const moved = await s.keys("sys/token/accessor/");
+    assert.deepEqual(moved.sort(), [...keyed].sort(), "the same keyed names as before");
+    const all = await s.keys("");
+    for (const acc of [a.entry.accessor, b.entry.accessor]) {
+      assert.equal(all.some((k) => k.includes(acc)), false);
+    }
+    // Idempotent: another unseal changes nothing, and the moved entries revoke normally.
+    const third = env.reopen();
+    await third.init();
+    assert.deepEqual((await s.keys("sys/token/accessor/")).sort(), [...keyed].sort());
+    await third.revoke(a.entry);
+    assert.deepEqual(await s.keys("sys/token/accessor/"), []);
+    assert.equal(await third.lookup(b.token), null);
+  });
+});
+
+Deno.test("TokenStore.tidy() removes a spent token its request could not revoke", async () => {
+  await withStore(async (t, _c, s) => {
+    const { token, entry } = await t.create({ policies: ["p"], parent: null, numUses: 1 });
+    await t.create({ policies: ["p"], parent: null });
+    await t.use(entry);
+    assert.equal(await t.lookup(token), null);
+    assert.equal(await t.tidy(), 1);
+    assert.equal((await s.keys("sys/token/id/")).length, 1);
+    assert.equal((await s.keys("sys/token/accessor/")).length, 1);
   });
 });
 

@@ -1,0 +1,298 @@
+/** auth/token/* over real HTTP: TTL caps, meta decoding, use counting, revoke-orphan, accessors. */
+import assert from "node:assert/strict";
+import { startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { decodeShare } from "../../core/seal/seal.ts";
+import { putJSONOp } from "../../engines/sdk.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function create(
+  t: TestCore,
+  body: Record<string, unknown>,
+  token?: string,
+  path = "create",
+): Promise<{ client_token: string; accessor: string; lease_duration: number }> {
+  const r = await t.req("POST", `/v1/auth/token/${path}`, body, token);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.auth;
+}
+
+async function lookupSelf(t: TestCore, token: string) {
+  return await t.req("GET", "/v1/auth/token/lookup-self", undefined, token);
+}
+
+Deno.test("auth/token/create: explicit_max_ttl binds a root token created without a ttl", async () => {
+  const t = await startTestCore();
+  try {
+    const made = [
+      await create(t, { explicit_max_ttl: "1s" }),
+      await create(t, { explicit_max_ttl: "1s" }, undefined, "create-orphan"),
+      await create(t, { explicit_max_ttl: "1s", ttl: "1h" }),
+    ];
+    for (const a of made) assert.equal(a.lease_duration, 1);
+    const info = (await lookupSelf(t, made[0]!.client_token)).body.data;
+    assert.equal(info.explicit_max_ttl, 1);
+    assert.equal(info.creation_ttl, 1);
+    assert.deepEqual(info.policies, ["root"]);
+    // Without explicit_max_ttl a root token still never expires.
+    const forever = await create(t, {});
+    assert.equal(forever.lease_duration, 0);
+    await sleep(1100);
+    for (const a of made) assert.equal((await lookupSelf(t, a.client_token)).status, 403);
+    assert.equal((await lookupSelf(t, forever.client_token)).status, 200);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/create: meta is decoded as Vault's weakly typed map[string]string", async () => {
+  const t = await startTestCore();
+  try {
+    const a = await t.req("POST", "/v1/auth/token/create", {
+      meta: { s: "x", n: 1, f: 1.5, neg: -7, yes: true, no: false, empty: "" },
+    });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const want = { s: "x", n: "1", f: "1.5", neg: "-7", yes: "1", no: "0", empty: "" };
+    assert.deepEqual(a.body.auth.metadata, want);
+    const looked = await lookupSelf(t, a.body.auth.client_token);
+    assert.deepEqual(looked.body.data.meta, want);
+    // The whole map as a JSON string (some clients send it so) decodes the same way.
+    const s = await t.req("POST", "/v1/auth/token/create", { meta: '{"n":2,"b":true}' });
+    assert.deepEqual(s.body.auth.metadata, { n: "2", b: "1" });
+    // No meta, null or {}: none.
+    for (const meta of [undefined, null, {}]) {
+      const r = await t.req("POST", "/v1/auth/token/create", meta === undefined ? {} : { meta });
+      assert.equal(r.body.auth.metadata, null);
+    }
+
+    for (
+      const [meta, msg] of [
+        [
+          { a: { b: "1" } },
+          /meta: value of "a" must be a string, number or boolean, not an object/,
+        ],
+        [{ a: [1] }, /meta: value of "a" must be a string, number or boolean, not an array/],
+        [{ a: null }, /meta: value of "a" must be a string, number or boolean, not null/],
+        [[1], /meta: must be a map of strings/],
+        [7, /meta: must be a map of strings/],
+        ["not json", /meta: must be a map of strings/],
+      ] as const
+    ) {
+      const r = await t.req("POST", "/v1/auth/token/create", { meta });
+      assert.equal(r.status, 400, JSON.stringify(meta));
+      assert.match(r.body.errors[0], msg);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token lookups report the uses left after the current request, as Vault does", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("PUT", "/v1/sys/policies/acl/looker", {
+      policy: `path "auth/token/lookup" { capabilities = ["update"] }
+               path "auth/token/lookup-accessor" { capabilities = ["update"] }`,
+    });
+    const tok = await create(t, { policies: ["looker"], num_uses: 5 });
+    const uses = async (r: Promise<{ status: number; body: { data: { num_uses: number } } }>) => {
+      const x = await r;
+      assert.equal(x.status, 200, JSON.stringify(x.body));
+      return x.body.data.num_uses;
+    };
+    // Root's lookup spends none of the token's uses.
+    assert.equal(
+      await uses(t.req("POST", "/v1/auth/token/lookup", { token: tok.client_token })),
+      5,
+    );
+    assert.equal(await uses(lookupSelf(t, tok.client_token)), 4);
+    assert.equal(await uses(lookupSelf(t, tok.client_token)), 3);
+    // The token looking itself up by token or accessor counts the same way.
+    assert.equal(
+      await uses(
+        t.req("POST", "/v1/auth/token/lookup", { token: tok.client_token }, tok.client_token),
+      ),
+      2,
+    );
+    assert.equal(
+      await uses(
+        t.req(
+          "POST",
+          "/v1/auth/token/lookup-accessor",
+          { accessor: tok.accessor },
+          tok.client_token,
+        ),
+      ),
+      1,
+    );
+    assert.equal(
+      await uses(t.req("POST", "/v1/auth/token/lookup", { token: tok.client_token })),
+      1,
+    );
+    // The last use: Vault reports -1 (revocation pending); afterwards the token is gone.
+    assert.equal(await uses(lookupSelf(t, tok.client_token)), -1);
+    assert.equal((await lookupSelf(t, tok.client_token)).status, 403);
+    const gone = await t.req("POST", "/v1/auth/token/lookup-accessor", { accessor: tok.accessor });
+    assert.equal(gone.status, 400);
+
+    // A request the ACL refuses spends a use too (Vault decrements before the ACL check).
+    const two = await create(t, { policies: ["default"], num_uses: 2 });
+    assert.equal((await t.req("GET", "/v1/sys/mounts", undefined, two.client_token)).status, 403);
+    assert.equal(await uses(lookupSelf(t, two.client_token)), -1);
+    assert.equal((await lookupSelf(t, two.client_token)).status, 403);
+
+    // A limited-use token still cannot create children, even on its last use.
+    await t.req("PUT", "/v1/sys/policies/acl/creator", {
+      policy: `path "auth/token/create" { capabilities = ["update"] }`,
+    });
+    const once = await create(t, { policies: ["creator"], num_uses: 1 });
+    const child = await t.req("POST", "/v1/auth/token/create", {}, once.client_token);
+    assert.equal(child.status, 400);
+    assert.match(child.body.errors[0], /limited-use/);
+    assert.equal((await lookupSelf(t, once.client_token)).status, 403);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a limited-use token: concurrent requests spend distinct uses; revoke-self sticks", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("PUT", "/v1/sys/policies/acl/rd", {
+      policy: `path "secret/data/*" { capabilities = ["read"] }`,
+    });
+    await t.req("POST", "/v1/secret/data/u", { data: { v: "1" } });
+    const tok = await create(t, { policies: ["rd"], num_uses: 3 });
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 12 },
+        async () => (await t.req("GET", "/v1/secret/data/u", undefined, tok.client_token)).status,
+      ),
+    );
+    assert.equal(statuses.filter((s) => s === 200).length, 3, statuses.join(","));
+    assert.equal(statuses.filter((s) => s === 403).length, 9, statuses.join(","));
+
+    // revoke-self by a limited-use token: the use it spent must not write the token back.
+    const many = await create(t, { policies: ["default"], num_uses: 5 });
+    const r = await t.req("POST", "/v1/auth/token/revoke-self", undefined, many.client_token);
+    assert.equal(r.status, 204);
+    assert.equal((await lookupSelf(t, many.client_token)).status, 403);
+    assert.equal(
+      (await t.req("POST", "/v1/auth/token/lookup-accessor", { accessor: many.accessor })).status,
+      400,
+    );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/revoke-orphan revokes the token and leaves its children as orphans", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("PUT", "/v1/sys/policies/acl/tok", {
+      policy: `path "auth/token/create" { capabilities = ["update"] }
+               path "auth/token/revoke-orphan" { capabilities = ["update"] }`,
+    });
+    await t.req("PUT", "/v1/sys/policies/acl/tok-sudo", {
+      policy: `path "auth/token/revoke-orphan" { capabilities = ["update", "sudo"] }`,
+    });
+    const parent = await create(t, { policies: ["tok"] });
+    const child = await create(t, { policies: ["tok"] }, parent.client_token);
+    const grandchild = await create(t, { policies: ["default"] }, child.client_token);
+    assert.equal((await lookupSelf(t, child.client_token)).body.data.orphan, false);
+
+    // Root or sudo only: the update capability alone is not enough.
+    const denied = await t.req(
+      "POST",
+      "/v1/auth/token/revoke-orphan",
+      { token: child.client_token },
+      parent.client_token,
+    );
+    assert.equal(denied.status, 403);
+    let r = await t.req("POST", "/v1/auth/token/revoke-orphan", {});
+    assert.equal(r.status, 400);
+    assert.match(r.body.errors[0], /missing token/);
+    r = await t.req("POST", "/v1/auth/token/revoke-orphan", { token: "hvs.nope" });
+    assert.equal(r.status, 400);
+    assert.match(r.body.errors[0], /not found/);
+
+    const sudo = await create(t, { policies: ["tok-sudo"] });
+    r = await t.req(
+      "POST",
+      "/v1/auth/token/revoke-orphan",
+      { token: parent.client_token },
+      sudo.client_token,
+    );
+    assert.equal(r.status, 204, JSON.stringify(r.body));
+    assert.equal((await lookupSelf(t, parent.client_token)).status, 403);
+    const c = await lookupSelf(t, child.client_token);
+    assert.equal(c.status, 200);
+    assert.equal(c.body.data.orphan, true);
+    const g = await lookupSelf(t, grandchild.client_token);
+    assert.equal(g.status, 200);
+    assert.equal(g.body.data.orphan, false);
+    // The orphaned child keeps working, children included, and still owns its subtree.
+    assert.equal((await create(t, {}, child.client_token)).lease_duration > 0, true);
+    r = await t.req("POST", "/v1/auth/token/revoke", { token: child.client_token });
+    assert.equal(r.status, 204);
+    assert.equal((await lookupSelf(t, grandchild.client_token)).status, 403);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("accessor index: lookups by accessor work; a plaintext index is moved at unseal", async () => {
+  const t = await startTestCore();
+  try {
+    const toks = await Promise.all(
+      Array.from({ length: 4 }, () => create(t, { policies: ["default"] })),
+    );
+    const list = await t.req("LIST", "/v1/auth/token/accessors");
+    assert.equal(list.status, 200);
+    for (const a of toks) assert.ok(list.body.data.keys.includes(a.accessor));
+    const la = await t.req("POST", "/v1/auth/token/lookup-accessor", {
+      accessor: toks[0]!.accessor,
+    });
+    assert.equal(la.status, 200);
+    assert.equal(la.body.data.accessor, toks[0]!.accessor);
+    const ra = await t.req("POST", "/v1/auth/token/renew-accessor", {
+      accessor: toks[1]!.accessor,
+    });
+    assert.equal(ra.status, 200);
+    const rv = await t.req("POST", "/v1/auth/token/revoke-accessor", {
+      accessor: toks[1]!.accessor,
+    });
+    assert.equal(rv.status, 204);
+    assert.equal((await lookupSelf(t, toks[1]!.client_token)).status, 403);
+
+    let keys = await t.core.physical.keys("sys/token/accessor/");
+    assert.ok(keys.length >= 4);
+    for (const k of keys) assert.match(k, /^sys\/token\/accessor\/[0-9a-f]{64}$/);
+
+    // Turn token 2's entry back into what the code before the keyed index wrote, then unseal.
+    const old = toks[2]!;
+    const id = (await t.core.tokens.lookup(old.client_token))!.id;
+    const before = new Set(keys);
+    await t.core.barrier.batch(
+      keys.map((k) => ({ op: "delete" as const, key: k })),
+    );
+    await t.core.barrier.batch([putJSONOp(`sys/token/accessor/${old.accessor}`, id)]);
+    assert.equal((await lookupSelf(t, old.client_token)).status, 200);
+    await t.core.sealNow();
+    await t.core.unseal(decodeShare(t.unsealKeys[0]!));
+    keys = await t.core.physical.keys("sys/token/accessor/");
+    assert.equal(keys.length, 1);
+    assert.ok(before.has(keys[0]!), "moved to the same keyed name a new token would get");
+    const found = await t.req("POST", "/v1/auth/token/lookup-accessor", { accessor: old.accessor });
+    assert.equal(found.status, 200, JSON.stringify(found.body));
+    assert.equal(found.body.data.display_name, "token");
+    assert.equal(
+      (await t.req("POST", "/v1/auth/token/revoke-accessor", { accessor: old.accessor })).status,
+      204,
+    );
+    assert.equal((await lookupSelf(t, old.client_token)).status, 403);
+    assert.deepEqual(await t.core.physical.keys("sys/token/accessor/"), []);
+  } finally {
+    await t.close();
+  }
+});
