@@ -68,6 +68,23 @@ export class AuditBroker {
     return hmacString(this.#key, input);
   }
 
+  /** The enabled device at `path` ("file/"), if any. */
+  sink(path: string): SinkConfig | undefined {
+    return this.#sinks.get(path)?.config;
+  }
+
+  /**
+   * The enabled device whose path is `path`, lies under it or above it ("file/" and
+   * "file/x/"), as Vault's enableAudit refuses with "path already in use".
+   */
+  conflicting(path: string): string | undefined {
+    for (const p of this.#sinks.keys()) {
+      if (p.startsWith(path) || path.startsWith(p)) return p;
+    }
+    return undefined;
+  }
+
+  /** Opens the device's file sink (at unseal, from the saved table, or a new device). */
   enableSink(config: SinkConfig): void {
     this.#sinks.get(config.path)?.sink.close();
     this.#sinks.set(config.path, { config, sink: new FileSink(config.options.file_path!) });

@@ -11,6 +11,7 @@ import type { Barrier, BarrierView } from "../barrier/barrier.ts";
 import { compilePaths } from "../router/match.ts";
 import type { CompiledPath, CorePathSpec } from "../router/types.ts";
 import { log } from "../log.ts";
+import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
 
 export interface MountEntry {
   path: string;
@@ -34,16 +35,57 @@ export interface ResolvedMount {
 const MOUNTS_KEY = "core/mounts";
 const RESERVED = ["sys/", "auth/", "cubbyhole/", "identity/"];
 
+/** The KV versions this server can mount: only the versioned engine (v2) exists. */
+export const KV_VERSIONS: readonly string[] = ["2"];
+
+const KV_V1_UNSUPPORTED = 'KV version 1 is not supported; mount kv with options.version "2"';
+
+/**
+ * "kv-v2", and "kv" with no version, mount KV v2 (options.version "2"). KV v1 ("kv-v1", or
+ * "kv" with options.version "1") is not implemented, and any other version is unknown: both
+ * are refused rather than silently mounted as v2.
+ *
+ * @throws BadRequest for KV v1 or a version other than "2".
+ */
 export function normalizeKvType(
   type: string,
   options: Record<string, string> | null,
 ): { type: string; options: Record<string, string> | null } {
+  // Vault: the type names the version and overrides options.version.
   if (type === "kv-v2") return { type: "kv", options: { ...options, version: "2" } };
-  if (type === "kv-v1" || (type === "kv" && options?.version === "1")) {
-    throw new BadRequest('KV version 1 is not supported; mount kv with options.version "2"');
+  if (type === "kv-v1") throw new BadRequest(KV_V1_UNSUPPORTED);
+  if (type !== "kv") return { type, options };
+  const version = options?.version;
+  if (version === "1") throw new BadRequest(KV_V1_UNSUPPORTED);
+  if (version !== undefined && version !== "" && !KV_VERSIONS.includes(version)) {
+    throw new BadRequest(unsupportedKvVersion(version));
   }
-  if (type === "kv") return { type: "kv", options: { ...options, version: "2" } };
-  return { type, options };
+  return { type: "kv", options: { ...options, version: "2" } };
+}
+
+function unsupportedKvVersion(version: string): string {
+  return `unsupported KV version ${JSON.stringify(version)}; supported: ${
+    KV_VERSIONS.map((x) => JSON.stringify(x)).join(", ")
+  } (KV version 1 is not supported)`;
+}
+
+/**
+ * Vault's checks on a mount's lease TTLs (seconds, 0 = the system's): the default may not
+ * exceed the mount's max, nor, without a mount max, the system max.
+ *
+ * @throws BadRequest when the default is larger than the max that applies.
+ */
+export function checkLeaseTtls(defaultTtl: number, maxTtl: number, systemMax: number): void {
+  if (maxTtl !== 0 && defaultTtl > maxTtl) {
+    throw new BadRequest(
+      `default lease TTL (${defaultTtl}s) cannot be larger than max lease TTL (${maxTtl}s)`,
+    );
+  }
+  if (maxTtl === 0 && defaultTtl > systemMax) {
+    throw new BadRequest(
+      `default lease TTL (${defaultTtl}s) cannot be larger than the system max lease TTL (${systemMax}s)`,
+    );
+  }
 }
 
 export class MountTable {
@@ -291,11 +333,13 @@ export class MountTable {
         throw new Conflict(`path is already in use at ${p}`);
       }
     }
-    const e = this.#newEntry(path, norm.type, description, norm.options);
-    e.config = {
+    const ttls = {
       default_lease_ttl: config.default_lease_ttl ?? 0,
       max_lease_ttl: config.max_lease_ttl ?? 0,
     };
+    checkLeaseTtls(ttls.default_lease_ttl, ttls.max_lease_ttl, SYSTEM_MAX_TTL);
+    const e = this.#newEntry(path, norm.type, description, norm.options);
+    e.config = ttls;
     const next = [...this.#entries, e];
     await writeJSON(this.#barrier, MOUNTS_KEY, next);
     this.#entries = next;
@@ -328,24 +372,68 @@ export class MountTable {
     if (engine) await closeEngine(path, engine);
   }
 
+  /**
+   * Vault's tune: a TTL or description left out keeps its value; the resulting TTLs must pass
+   * checkLeaseTtls. `options` are merged into the mount's (an empty value removes a key), except
+   * `version`: a KV mount's version cannot change (KV v1 does not exist here, and "2" is what it
+   * already is, a no-op), and other mounts have none.
+   *
+   * @throws BadRequest for an unknown mount, bad TTLs or a version change; nothing is stored then.
+   */
   async tune(
     path: string,
-    patch: { description?: string; default_lease_ttl?: number; max_lease_ttl?: number },
+    patch: {
+      description?: string;
+      default_lease_ttl?: number;
+      max_lease_ttl?: number;
+      options?: Record<string, string> | null;
+    },
   ): Promise<void> {
     const e = this.#entries.find((x) => x.path === path);
     if (!e) throw new BadRequest(`no mount at "${path}"`);
+    const config = {
+      default_lease_ttl: patch.default_lease_ttl ?? e.config.default_lease_ttl,
+      max_lease_ttl: patch.max_lease_ttl ?? e.config.max_lease_ttl,
+    };
+    checkLeaseTtls(config.default_lease_ttl, config.max_lease_ttl, SYSTEM_MAX_TTL);
+    let options = e.options;
+    if (patch.options) {
+      if ("version" in patch.options) checkTunedVersion(e, patch.options.version!);
+      const merged: Record<string, string> = { ...e.options };
+      for (const [k, val] of Object.entries(patch.options)) {
+        if (val === "" && k !== "version") delete merged[k];
+        else merged[k] = val;
+      }
+      options = e.options === null && Object.keys(merged).length === 0 ? null : merged;
+    }
     const updated: MountEntry = {
       ...e,
       description: patch.description ?? e.description,
-      config: {
-        default_lease_ttl: patch.default_lease_ttl ?? e.config.default_lease_ttl,
-        max_lease_ttl: patch.max_lease_ttl ?? e.config.max_lease_ttl,
-      },
+      config,
+      options,
     };
     const next = this.#entries.map((x) => x === e ? updated : x);
     await writeJSON(this.#barrier, MOUNTS_KEY, next);
     this.#entries = next;
   }
+}
+
+/** options.version on tune: only the version a KV mount already has (a no-op). */
+function checkTunedVersion(e: MountEntry, version: string): void {
+  if (e.type !== "kv") {
+    throw new BadRequest(`options.version applies only to kv mounts, not to "${e.type}"`);
+  }
+  const current = e.options?.version ?? "2";
+  if (version === current) return;
+  if (version === "1") {
+    throw new BadRequest(
+      `cannot change the KV version of "${e.path}" from ${current} to 1: KV version 1 is not supported`,
+    );
+  }
+  if (!KV_VERSIONS.includes(version)) throw new BadRequest(unsupportedKvVersion(version));
+  throw new BadRequest(
+    `cannot change the KV version of "${e.path}" from ${current} to ${version}`,
+  );
 }
 
 async function closeEngine(path: string, engine: Engine): Promise<void> {

@@ -15,6 +15,13 @@ const enableSchema = v.object({
   local: v.optional(v.unknown()),
 });
 
+/** "file", "file/" and "/file//" all name the device "file/". */
+function devicePath(p: string): string {
+  const t = p.replace(/^\/+|\/+$/g, "");
+  if (!t) throw new BadRequest("audit device path is required");
+  return t + "/";
+}
+
 export function auditRoutes(core: Core): CorePathSpec[] {
   return [
     {
@@ -62,9 +69,17 @@ export function auditRoutes(core: Core): CorePathSpec[] {
       operations: {
         update: async (r) => {
           const d = r.data as v.InferOutput<typeof enableSchema>;
-          const path = r.params.path!.replace(/\/+$/, "") + "/";
+          const path = devicePath(r.params.path!);
           if (d.options.file_path === "stdout" || d.options.file_path === "discard") {
             throw new BadRequest("file_path must be a file");
+          }
+          // Vault: a device is enabled once; re-enabling needs a disable first (which a second
+          // PUT used to do silently, reopening the file under a new config).
+          const taken = core.audit.conflicting(path);
+          if (taken !== undefined) {
+            throw new BadRequest(
+              `path already in use: audit device "${taken}" is enabled; disable it first`,
+            );
           }
           try {
             core.audit.enableSink({
@@ -79,7 +94,7 @@ export function auditRoutes(core: Core): CorePathSpec[] {
           await core.saveAuditSinks();
         },
         delete: async (r) => {
-          core.audit.disableSink(r.params.path!.replace(/\/+$/, "") + "/");
+          core.audit.disableSink(devicePath(r.params.path!));
           await core.saveAuditSinks();
         },
       },
@@ -89,7 +104,15 @@ export function auditRoutes(core: Core): CorePathSpec[] {
       injectTopLevel: true,
       input: { write: v.object({ input: v.string("input is required") }) },
       operations: {
-        update: (r) => Promise.resolve({ data: { hash: core.audit.hash(r.data.input as string) } }),
+        update: (r) => {
+          // Vault hashes with the named device's salt and refuses an unknown device. Here every
+          // device (and the chain) shares one key, but a typo still must not look like success.
+          const path = devicePath(r.params.path!);
+          if (!core.audit.sink(path)) {
+            throw new BadRequest(`unknown audit device "${path}": no audit device enabled there`);
+          }
+          return Promise.resolve({ data: { hash: core.audit.hash(r.data.input as string) } });
+        },
       },
     },
   ];

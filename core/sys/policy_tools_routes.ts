@@ -8,6 +8,7 @@ import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreResponse } from "../router/types.ts";
 import { simulate } from "../policy/simulate.ts";
+import { routeNeedsSudo } from "../http/pipeline.ts";
 import { getTemplate, POLICY_TEMPLATES, renderTemplate } from "../policy/templates.ts";
 
 const OPERATIONS = ["read", "create", "update", "patch", "delete", "list"] as const;
@@ -52,19 +53,24 @@ export function policyToolRoutes(core: Core): CorePathSpec[] {
           }
           if (!policies) throw new BadRequest("give either policies or token");
           const acl = await core.policies.acl([...new Set(policies)].sort());
+          const path = d.path.replace(/^\/+/, "");
+          const needSudo = routeNeedsSudo(core, path, d.operation);
           let result;
           try {
             result = simulate(acl, {
-              path: d.path.replace(/^\/+/, ""),
+              path,
               operation: d.operation,
               remoteAddress: d.remote_address,
               time: d.time,
               tokenTtl,
+              // A root-protected route (sys/auth/*, sys/audit/*, …) needs sudo as well, exactly
+              // as the pipeline asks of a real request.
+              needSudo,
             }, core.now());
           } catch (e) {
             throw new BadRequest((e as Error).message);
           }
-          return { data: { ...result } };
+          return { data: { ...result, sudo_required: needSudo } };
         },
       },
     },

@@ -160,6 +160,13 @@ Deno.test("pki/app/issue: the bootstrap token and CSR never reach the audit log 
       r.entry.path === "pki/app/issue" && r.entry.type === "request"
     );
     assert.ok(issueRow, "the unauthenticated issue request is audited");
+    await call(
+      t,
+      "PUT",
+      "sys/audit/x",
+      { type: "file", options: { file_path: `${t.dir}/x.log` } },
+      204,
+    );
     const h = await call(t, "PUT", "sys/audit-hash/x", { input: token });
     assert.equal((issueRow.entry.data as Record<string, string>).bootstrap_token, h.data.hash);
     assert.equal(rows.includes(token), false);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestCore } from "../helpers/test_core.ts";
+import { startTestCore, type TestCore } from "../helpers/test_core.ts";
 
 Deno.test("policy parameter rules are enforced on writes", async () => {
   const t = await startTestCore();
@@ -68,6 +68,194 @@ Deno.test("sys/mounts: enable, list, tune, read through, disable removes the dat
     await t.req("PUT", "/v1/sys/seal");
     await t.req("PUT", "/v1/sys/unseal", { key: t.unsealKeys[0] }, null);
     assert.equal((await t.req("GET", "/v1/sys/mounts")).body.data["team-b/"].type, "kv");
+  } finally {
+    await t.close();
+  }
+});
+
+async function tokenWith(t: TestCore, policy: string): Promise<string> {
+  const name = `p-${crypto.randomUUID().slice(0, 8)}`;
+  assert.equal((await t.req("PUT", `/v1/sys/policies/acl/${name}`, { policy })).status, 204);
+  const r = await t.req("POST", "/v1/auth/token/create", { policies: [name] });
+  assert.equal(r.status, 200, r.text);
+  return r.body.auth.client_token;
+}
+
+async function simulate(t: TestCore, tok: string, path: string, operation: string) {
+  const r = await t.req("POST", "/v1/sys/policies/simulate", { token: tok, path, operation });
+  assert.equal(r.status, 200, r.text);
+  return r.body.data;
+}
+
+Deno.test("sys/mounts needs no sudo (as in Vault); sys/auth does; simulate and capabilities agree with enforcement", async () => {
+  const t = await startTestCore();
+  try {
+    // Vault's sys backend root paths include "auth/*" and "audit/*" but not "mounts/*".
+    const crud = `capabilities = ["create", "read", "update", "delete"]`;
+    const tok = await tokenWith(
+      t,
+      `path "sys/mounts/*" { ${crud} }\npath "sys/auth/*" { ${crud} }`,
+    );
+
+    // Allowed: simulate, capabilities-self and the real requests say the same.
+    let sim = await simulate(t, tok, "sys/mounts/nsm", "update");
+    assert.equal(sim.allowed, true, sim.reason);
+    assert.equal(sim.sudo_required, false);
+    const caps = await t.req(
+      "POST",
+      "/v1/sys/capabilities-self",
+      { paths: ["sys/mounts/nsm"] },
+      tok,
+    );
+    assert.deepEqual(caps.body.data["sys/mounts/nsm"], ["create", "delete", "read", "update"]);
+    let r = await t.req("POST", "/v1/sys/mounts/nsm", { type: "kv" }, tok);
+    assert.equal(r.status, 204, r.text);
+    assert.equal((await t.req("GET", "/v1/sys/mounts/nsm", undefined, tok)).status, 200);
+    r = await t.req("POST", "/v1/sys/mounts/nsm/tune", { description: "x" }, tok);
+    assert.equal(r.status, 204, r.text);
+    assert.equal((await simulate(t, tok, "sys/mounts/nsm", "delete")).allowed, true);
+    assert.equal((await t.req("DELETE", "/v1/sys/mounts/nsm", undefined, tok)).status, 204);
+
+    // Denied: sys/auth/* is root-protected, so the same grant without sudo is not enough, and
+    // the simulator says so (it used to answer allowed: true here).
+    sim = await simulate(t, tok, "sys/auth/up", "update");
+    assert.equal(sim.allowed, false);
+    assert.equal(sim.sudo_required, true);
+    assert.match(sim.reason, /sudo/);
+    r = await t.req("POST", "/v1/sys/auth/up", { type: "userpass" }, tok);
+    assert.equal(r.status, 403);
+    // With sudo it goes through, and the simulator agrees.
+    const sudoTok = await tokenWith(
+      t,
+      `path "sys/auth/*" { capabilities = ["create", "read", "update", "delete", "sudo"] }`,
+    );
+    assert.equal((await simulate(t, sudoTok, "sys/auth/up", "update")).allowed, true);
+    r = await t.req("POST", "/v1/sys/auth/up", { type: "userpass" }, sudoTok);
+    assert.equal(r.status, 204, r.text);
+
+    // Denied: a read-only grant cannot mount, and the simulator agrees.
+    const ro = await tokenWith(t, `path "sys/mounts/*" { capabilities = ["read"] }`);
+    sim = await simulate(t, ro, "sys/mounts/nsm2", "update");
+    assert.equal(sim.allowed, false);
+    assert.equal(sim.sudo_required, false);
+    assert.equal((await t.req("POST", "/v1/sys/mounts/nsm2", { type: "kv" }, ro)).status, 403);
+    assert.equal((await t.req("GET", "/v1/sys/mounts/nsm2")).status, 404);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("sys/mounts: an unsupported KV version is a 400 naming the supported one, on enable and tune", async () => {
+  const t = await startTestCore();
+  try {
+    for (const version of ["3", "0", "v2", "1"]) {
+      const r = await t.req("POST", "/v1/sys/mounts/x", { type: "kv", options: { version } });
+      assert.equal(r.status, 400, `version ${version}: ${r.text}`);
+      const msg = r.body.errors.join(" ");
+      assert.match(msg, /KV version 1 is not supported/, msg);
+      if (version !== "1") assert.match(msg, /supported: "2"/, msg);
+    }
+    assert.equal((await t.req("POST", "/v1/sys/mounts/x", { type: "kv-v1" })).status, 400);
+    assert.equal((await t.req("GET", "/v1/sys/mounts")).body.data["x/"], undefined);
+    // No version, "2" and kv-v2 all mount KV v2.
+    assert.equal((await t.req("POST", "/v1/sys/mounts/x", { type: "kv" })).status, 204);
+    let r = await t.req("POST", "/v1/sys/mounts/y", { type: "kv", options: { version: "2" } });
+    assert.equal(r.status, 204);
+
+    // Tune: the version of a KV mount cannot change (it used to be ignored with a 204).
+    r = await t.req("POST", "/v1/sys/mounts/x/tune", { options: { version: "1" } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.errors.join(" "), /cannot change the KV version.*KV version 1 is not/);
+    r = await t.req("POST", "/v1/sys/mounts/x/tune", { options: { version: "3" } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.errors.join(" "), /unsupported KV version "3"; supported: "2"/);
+    assert.equal(
+      (await t.req("POST", "/v1/sys/mounts/x/tune", { options: { version: "" } })).status,
+      400,
+    );
+    // The same version is a no-op; other options are merged as in Vault ("" removes one).
+    r = await t.req("POST", "/v1/sys/mounts/x/tune", { options: { version: "2", team: "a" } });
+    assert.equal(r.status, 204, r.text);
+    assert.deepEqual((await t.req("GET", "/v1/sys/mounts/x/tune")).body.data.options, {
+      version: "2",
+      team: "a",
+    });
+    await t.req("POST", "/v1/sys/mounts/x/tune", { options: { team: "" } });
+    assert.deepEqual((await t.req("GET", "/v1/sys/mounts/x/tune")).body.data.options, {
+      version: "2",
+    });
+    // A failed tune changes nothing else it was given either.
+    r = await t.req("POST", "/v1/sys/mounts/x/tune", {
+      description: "new",
+      options: { version: "1" },
+    });
+    assert.equal(r.status, 400);
+    assert.equal((await t.req("GET", "/v1/sys/mounts/x/tune")).body.data.description, "");
+    // Only KV mounts have a version.
+    await t.req("POST", "/v1/sys/mounts/pki", { type: "pki" });
+    r = await t.req("POST", "/v1/sys/mounts/pki/tune", { options: { version: "2" } });
+    assert.equal(r.status, 400);
+    // The mount still serves KV v2.
+    assert.equal((await t.req("POST", "/v1/x/data/a", { data: { v: "1" } })).status, 200);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("sys/mounts: a default lease TTL larger than the max (the mount's or the system's) is a 400, on enable and tune", async () => {
+  const t = await startTestCore();
+  try {
+    const tune = async () => (await t.req("GET", "/v1/sys/mounts/kv1/tune")).body.data;
+    let r = await t.req("POST", "/v1/sys/mounts/kv1", {
+      type: "kv",
+      config: { max_lease_ttl: "1h", default_lease_ttl: "2h" },
+    });
+    assert.equal(r.status, 400);
+    assert.match(
+      r.body.errors.join(" "),
+      /default lease TTL .*cannot be larger than max lease TTL/,
+    );
+    // No mount max: the system max (768h) is the limit.
+    r = await t.req("POST", "/v1/sys/mounts/kv1", {
+      type: "kv",
+      config: { default_lease_ttl: "769h" },
+    });
+    assert.equal(r.status, 400);
+    assert.match(r.body.errors.join(" "), /system max lease TTL \(2764800s\)/);
+    assert.equal((await t.req("GET", "/v1/sys/mounts")).body.data["kv1/"], undefined);
+
+    r = await t.req("POST", "/v1/sys/mounts/kv1", {
+      type: "kv",
+      config: { max_lease_ttl: "2h", default_lease_ttl: "1h" },
+    });
+    assert.equal(r.status, 204, r.text);
+    assert.equal((await tune()).default_lease_ttl, 3600);
+
+    // Tune: both given, or one given against the stored other; nothing is stored on a 400.
+    for (
+      const body of [
+        { max_lease_ttl: "1h", default_lease_ttl: "2h" },
+        { max_lease_ttl: "30m" },
+        { default_lease_ttl: "3h" },
+        { max_lease_ttl: 0, default_lease_ttl: "769h" },
+      ]
+    ) {
+      r = await t.req("POST", "/v1/sys/mounts/kv1/tune", body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+      assert.match(r.body.errors.join(" "), /default lease TTL .*cannot be larger than/);
+      const now = await tune();
+      assert.equal(now.default_lease_ttl, 3600);
+      assert.equal(now.max_lease_ttl, 7200);
+    }
+    // Equal is fine, and so is lowering both at once.
+    r = await t.req("POST", "/v1/sys/mounts/kv1/tune", { default_lease_ttl: "2h" });
+    assert.equal(r.status, 204, r.text);
+    r = await t.req("POST", "/v1/sys/mounts/kv1/tune", {
+      max_lease_ttl: "30m",
+      default_lease_ttl: "10m",
+    });
+    assert.equal(r.status, 204, r.text);
+    assert.deepEqual([(await tune()).default_lease_ttl, (await tune()).max_lease_ttl], [600, 1800]);
   } finally {
     await t.close();
   }
