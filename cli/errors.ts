@@ -1,12 +1,14 @@
 /**
  * CLI failures and their exit codes, following Vault: 1 for local problems (flags, arguments,
- * files), 2 for anything the server or the network refused.
+ * files, an unknown subcommand of a known group), 2 for anything the server or the network
+ * refused, 127 for an unknown command.
  * @module
  */
 
 export const EXIT_OK = 0;
 export const EXIT_LOCAL = 1;
 export const EXIT_REMOTE = 2;
+export const EXIT_UNKNOWN_COMMAND = 127;
 
 export class CliError extends Error {
   override name = "CliError";

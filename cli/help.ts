@@ -17,7 +17,8 @@ const FOOTER = [
   "  VAULT_TOKEN are used only together, and only when neither SECRETHUB_ADDR nor",
   "  SECRETHUB_TOKEN is set. Without a token variable, ~/.secrethub-token (see login) is used.",
   "",
-  "Exit codes: 0 success, 1 local error (flags, arguments, files), 2 server or network error.",
+  "Exit codes: 0 success, 1 local error (flags, arguments, files), 2 server or network error,",
+  "127 unknown command.",
   "`status` exits 0 when unsealed, 2 when sealed, 1 on error.",
 ];
 

@@ -8,7 +8,7 @@ import type { Env } from "../lib/client.ts";
 import { FlagError, type FlagSpec, parseFlags } from "../lib/flags.ts";
 import { type Command, GLOBAL_FLAGS, type OfflineVerify } from "./command.ts";
 import { createCtx, type OwnedCtx } from "./context.ts";
-import { CliError, errorText, EXIT_LOCAL, UsageError } from "./errors.ts";
+import { CliError, errorText, EXIT_LOCAL, EXIT_UNKNOWN_COMMAND, UsageError } from "./errors.ts";
 import { commandHelp, groupUsage, usage } from "./help.ts";
 import { createIo, type Io, type IoOptions } from "./io.ts";
 import { COMMANDS, findCommand } from "./registry.ts";
@@ -39,12 +39,20 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
 
   const found = findCommand(argv);
   if (found.kind === "group") {
-    io.err(groupUsage(found.prefix, found.members));
+    // As Vault: `kv frob` (or plain `kv`) shows the group's usage and exits 1; `kv -help` is
+    // asking for it (exit 0).
+    const words = found.prefix.split(" ").length;
+    if (found.next === undefined && argv.slice(words).some((a) => HELP_WORDS.has(a))) {
+      io.out(groupUsage(found.prefix, found.members));
+      return 0;
+    }
+    const what = found.next === undefined ? "" : `Error: unknown subcommand "${found.next}"\n\n`;
+    io.err(what + groupUsage(found.prefix, found.members));
     return EXIT_LOCAL;
   }
   if (found.kind === "unknown") {
     io.err(`Error: unknown command "${first}"\n\n${usage(COMMANDS)}`);
-    return EXIT_LOCAL;
+    return EXIT_UNKNOWN_COMMAND;
   }
 
   const { command, rest } = found;

@@ -29,7 +29,8 @@ export const COMMANDS: readonly Command[] = [
 
 export type Lookup =
   | { kind: "command"; command: Command; rest: string[] }
-  | { kind: "group"; prefix: string; members: Command[] }
+  /** `next`: the word after the group's words that names none of its subcommands, if any. */
+  | { kind: "group"; prefix: string; members: Command[]; next?: string }
   | { kind: "unknown" };
 
 /** The command whose words start argv, longest first; or the group argv's words name. */
@@ -53,7 +54,7 @@ export function findCommand(argv: readonly string[]): Lookup {
   for (let n = leading.length; n > 0; n--) {
     const prefix = leading.slice(0, n).join(" ");
     const members = COMMANDS.filter((c) => c.name.startsWith(`${prefix} `));
-    if (members.length) return { kind: "group", prefix, members };
+    if (members.length) return { kind: "group", prefix, members, next: leading[n] };
   }
   return { kind: "unknown" };
 }

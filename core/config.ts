@@ -2,6 +2,7 @@
 import * as v from "valibot";
 import type { ServerConfig } from "./server.ts";
 import { parseCidr } from "../lib/cidr.ts";
+import { addressProblem } from "./listen_address.ts";
 
 const schema = v.strictObject({
   listener: v.strictObject({
@@ -33,12 +34,11 @@ export function parseConfig(text: string, file: string): FileConfig {
   } catch (e) {
     throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
   }
-  const r = v.safeParse(schema, raw);
-  if (!r.success) {
-    const i = r.issues[0]!;
-    const key = i.path?.map((p) => String(p.key)).join(".") ?? "(root)";
-    throw new Error(`${file}: invalid config key "${key}": ${i.message}`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new Error(`${file}: the config must be a JSON object`);
   }
+  const r = v.safeParse(schema, raw);
+  if (!r.success) throw new Error(`${file}: ${issueText(r.issues[0]!)}`);
   const c = r.output;
   for (const p of c.trusted_proxies ?? []) {
     try {
@@ -52,8 +52,30 @@ export function parseConfig(text: string, file: string): FileConfig {
   }
   // Environment overrides for the keys operators most often change per host.
   const envAddr = Deno.env.get("SECRETHUB_LISTEN_ADDRESS");
-  if (envAddr) c.listener.address = envAddr;
+  const badAddr = addressProblem(c.listener.address);
+  if (badAddr && !envAddr) {
+    throw new Error(`${file}: invalid config key "listener.address": ${badAddr}`);
+  }
+  if (envAddr) {
+    const bad = addressProblem(envAddr);
+    if (bad) throw new Error(`SECRETHUB_LISTEN_ADDRESS: ${bad}`);
+    c.listener.address = envAddr;
+  }
+  const badAgentAddr = c.agent_listener ? addressProblem(c.agent_listener.address) : null;
+  if (badAgentAddr) {
+    throw new Error(`${file}: invalid config key "agent_listener.address": ${badAgentAddr}`);
+  }
   const envLevel = Deno.env.get("SECRETHUB_LOG_LEVEL");
   if (envLevel) c.log_level = envLevel as typeof c.log_level;
   return c as FileConfig;
+}
+
+/** One schema issue as a line: a missing or unknown key by name, else the key and the problem. */
+function issueText(i: v.BaseIssue<unknown>): string {
+  const key = i.path?.map((p) => String(p.key)).join(".") ?? "(root)";
+  if (i.type === "strict_object" && i.expected === "never") return `unknown config key "${key}"`;
+  if (i.type === "strict_object" && i.received === "undefined") {
+    return `missing required config key "${key}"`;
+  }
+  return `invalid config key "${key}": ${i.message}`;
 }

@@ -1,14 +1,23 @@
 /** `secrethub server`: dev mode or a config file. */
 import { FlagError, parseFlags } from "../lib/flags.ts";
-import { parseConfig } from "./config.ts";
-import { createCore, serve } from "./server.ts";
+import { type FileConfig, parseConfig } from "./config.ts";
+import { bindListener, type BoundListener, createCore, type RunningServer } from "./server.ts";
 import { setLogLevel } from "./log.ts";
 import { decodeShare } from "./seal/seal.ts";
 import { AgentListener } from "./agents/listener.ts";
+import { bindProblem, fsProblem, readListenerTls, StartupError } from "./startup.ts";
+import { lockStorageDir, type StorageLock } from "./storage/dir_lock.ts";
+import { addressProblem } from "./listen_address.ts";
 
 function say(s: string): void {
   // deno-lint-ignore no-console
   console.error(s);
+}
+
+/** A failed start: one line, no stack (a StartupError's message already names key and file). */
+function fail(e: unknown): number {
+  say(`error: ${e instanceof Error ? e.message : String(e)}`);
+  return 1;
 }
 
 export async function runServer(argv: string[]): Promise<number> {
@@ -25,93 +34,141 @@ export async function runServer(argv: string[]): Promise<number> {
       booleans: ["dev"],
     }).flags;
   } catch (e) {
-    if (e instanceof FlagError) {
-      say(`Error: ${e.message}`);
-      return 1;
-    }
+    if (e instanceof FlagError) return fail(e);
     throw e;
   }
   const dev = flags.get("dev") === true;
   const configFile = flags.get("config");
   if (dev && typeof configFile === "string") {
-    say("Error: -dev and -config cannot be used together");
-    return 1;
+    return fail("-dev and -config cannot be used together");
   }
   const level = flags.get("log-level");
   if (typeof level === "string") setLogLevel(level);
+  if (dev) return await runDev(flags);
+  if (typeof configFile !== "string") return fail("server needs -config FILE (or -dev)");
+  return await runConfigured(configFile);
+}
 
-  if (dev) {
-    const dir = await Deno.makeTempDir({ prefix: "secrethub-dev-" });
+/** Addresses given on the command line (or env) are checked before anything is created. */
+function checkAddress(label: string, address: string): void {
+  const bad = addressProblem(address);
+  if (bad) throw new StartupError(`${label}: ${bad}`);
+}
+
+async function runDev(flags: Map<string, string | true>): Promise<number> {
+  const listenFlag = flags.get("dev-listen-address");
+  const envListen = Deno.env.get("SECRETHUB_DEV_LISTEN_ADDRESS");
+  const [listen, listenLabel] = typeof listenFlag === "string"
+    ? [listenFlag, "-dev-listen-address"]
+    : envListen
+    ? [envListen, "SECRETHUB_DEV_LISTEN_ADDRESS"]
+    : ["127.0.0.1:8200", "-dev-listen-address"];
+  const agentFlag = flags.get("dev-agent-listen-address");
+  const agentAddress = typeof agentFlag === "string" ? agentFlag : "127.0.0.1:8201";
+  const rootId = flags.get("dev-root-token-id");
+
+  let dir: string | undefined;
+  let bound: BoundListener | undefined;
+  let lock: StorageLock | undefined;
+  let agents: AgentListener | undefined;
+  let srv: RunningServer;
+  let banner: string;
+  try {
+    checkAddress(listenLabel, listen);
+    checkAddress("-dev-agent-listen-address", agentAddress);
+    bound = bindListener(listen, undefined, listenLabel);
+    dir = await Deno.makeTempDir({ prefix: "secrethub-dev-" });
+    lock = await lockStorageDir(dir, "dev storage");
     const { core, app } = await createCore(`${dir}/secrethub.db`);
-    const agentAddress = flags.get("dev-agent-listen-address");
-    const agents = new AgentListener(core, {
-      address: typeof agentAddress === "string" ? agentAddress : "127.0.0.1:8201",
-    });
-    const rootId = flags.get("dev-root-token-id");
     const init = await core.init(1, 1, typeof rootId === "string" ? rootId : undefined);
     await core.unseal(decodeShare(init.keys_base64[0]!));
-    await agents.start();
-    const listen = flags.get("dev-listen-address");
-    const srv = await serve(core, app, {
-      address: typeof listen === "string"
-        ? listen
-        : Deno.env.get("SECRETHUB_DEV_LISTEN_ADDRESS") ?? "127.0.0.1:8200",
-    });
-    say(
-      [
-        "WARNING! dev mode is enabled! In this mode, SecretHub runs on temporary storage",
-        "and starts unsealed with a single unseal key. Do not use it in production.",
-        "",
-        "You may need to set the following environment variable:",
-        `    export SECRETHUB_ADDR='${srv.url}'`,
-        "",
-        `Unseal Key: ${init.keys_base64[0]}`,
-        `Root Token: ${init.root_token}`,
-        `Storage:    ${dir}`,
-        `Agent listener: ${agents.current?.url ?? "(not running)"}`,
-        "",
-      ].join("\n"),
-    );
-    await waitForSignal();
-    await agents.close();
-    await srv.shutdown();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    return 0;
-  }
-
-  if (typeof configFile !== "string") {
-    say("Error: server needs -config FILE (or -dev)");
-    return 1;
-  }
-  let cfg;
-  try {
-    cfg = parseConfig(await Deno.readTextFile(configFile), configFile);
+    // Made after the unseal so that its first start is this one, whose error ends the start.
+    agents = new AgentListener(core, { address: agentAddress });
+    try {
+      await agents.start();
+    } catch (e) {
+      throw new StartupError(bindProblem("-dev-agent-listen-address", agentAddress, e));
+    }
+    srv = bound.attach(core, app);
+    banner = [
+      "WARNING! dev mode is enabled! In this mode, SecretHub runs on temporary storage",
+      "and starts unsealed with a single unseal key. Do not use it in production.",
+      "",
+      "You may need to set the following environment variable:",
+      `    export SECRETHUB_ADDR='${srv.url}'`,
+      "",
+      `Unseal Key: ${init.keys_base64[0]}`,
+      `Root Token: ${init.root_token}`,
+      `Storage:    ${dir}`,
+      `Agent listener: ${agents.current?.url ?? "(not running)"}`,
+      "",
+    ].join("\n");
   } catch (e) {
-    say(`Error: ${(e as Error).message}`);
-    return 1;
+    await agents?.close().catch(() => {});
+    await bound?.close().catch(() => {});
+    lock?.release();
+    if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    return fail(e);
   }
-  if (cfg.log_level) setLogLevel(cfg.log_level);
-  await Deno.mkdir(cfg.storage.path, { recursive: true, mode: 0o700 });
-  const { core, app } = await createCore(`${cfg.storage.path}/secrethub.db`, {
-    maxRequestSize: cfg.max_request_size,
-    requestTimeoutMs: cfg.request_timeout ? cfg.request_timeout * 1000 : undefined,
-    clusterName: cfg.cluster_name,
-    trustedProxies: cfg.trusted_proxies,
-    alertWebhookUrl: cfg.alert_webhook_url,
-  });
-  const agents = cfg.agent_listener?.disable ? null : new AgentListener(core, {
-    address: cfg.agent_listener?.address ?? "0.0.0.0:8201",
-    hosts: cfg.agent_listener?.hosts,
-  });
-  const srv = await serve(
-    core,
-    app,
-    cfg.listener,
-    (url) => say(`SecretHub server listening on ${url}`),
-  );
+  say(banner);
+  await waitForSignal();
+  await agents.close();
+  await srv.shutdown();
+  lock.release();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  return 0;
+}
+
+/**
+ * Everything that can be checked is checked before the storage is opened, in this order: the
+ * config file, the listen addresses, the TLS files, binding the listener (port in use, the TLS
+ * library's verdict on the certificate and key), the storage lock. A start that fails on any of
+ * them creates no database.
+ */
+async function runConfigured(configFile: string): Promise<number> {
+  let bound: BoundListener | undefined;
+  let cfg: FileConfig;
+  let srv: RunningServer;
+  let agents: AgentListener | null;
+  let lock: StorageLock;
+  try {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(configFile);
+    } catch (e) {
+      throw new StartupError(`config file ${configFile}: ${fsProblem(e)}`);
+    }
+    cfg = parseConfig(text, configFile);
+    if (cfg.log_level) setLogLevel(cfg.log_level);
+    const { tls_cert_file: certFile, tls_key_file: keyFile } = cfg.listener;
+    const tls = certFile && keyFile ? await readListenerTls(certFile, keyFile) : undefined;
+    const label = Deno.env.get("SECRETHUB_LISTEN_ADDRESS")
+      ? "SECRETHUB_LISTEN_ADDRESS"
+      : "listener.address";
+    bound = bindListener(cfg.listener.address, tls, label);
+    // Held until shutdown; if the process dies instead, the kernel releases it.
+    lock = await lockStorageDir(cfg.storage.path);
+    const { core, app } = await createCore(`${cfg.storage.path}/secrethub.db`, {
+      maxRequestSize: cfg.max_request_size,
+      requestTimeoutMs: cfg.request_timeout ? cfg.request_timeout * 1000 : undefined,
+      clusterName: cfg.cluster_name,
+      trustedProxies: cfg.trusted_proxies,
+      alertWebhookUrl: cfg.alert_webhook_url,
+    });
+    agents = cfg.agent_listener?.disable ? null : new AgentListener(core, {
+      address: cfg.agent_listener?.address ?? "0.0.0.0:8201",
+      hosts: cfg.agent_listener?.hosts,
+    });
+    srv = bound.attach(core, app);
+  } catch (e) {
+    await bound?.close().catch(() => {});
+    return fail(e);
+  }
+  say(`SecretHub server listening on ${srv.url}`);
   await waitForSignal();
   await agents?.close();
   await srv.shutdown();
+  lock.release();
   return 0;
 }
 

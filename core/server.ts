@@ -15,6 +15,14 @@ import { createIdentityServices, registerIdentityRoutes } from "./identity/mod.t
 import { agentRoutes } from "./agents/routes.ts";
 import { leaseRoutes } from "./lease/routes.ts";
 import { log } from "./log.ts";
+import { parseAddress } from "./listen_address.ts";
+import {
+  bindProblem,
+  type ListenerTls,
+  readListenerTls,
+  StartupError,
+  tlsProblem,
+} from "./startup.ts";
 import type { Hono } from "hono";
 import type { AppEnv } from "./http/app.ts";
 
@@ -53,13 +61,7 @@ export async function createCore(
   return { core, app: buildApp(core) };
 }
 
-export function parseAddress(a: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(a);
-  if (!m) throw new Error(`invalid listen address "${a}" (want HOST:PORT)`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`invalid port in "${a}"`);
-  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
-}
+export { parseAddress } from "./listen_address.ts";
 
 export interface RunningServer {
   core: Core;
@@ -68,42 +70,98 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
+/**
+ * A listener that is bound (the port is taken, the TLS files parsed) but serves nothing yet:
+ * the server binds before it opens the storage, so a port in use or a bad certificate fails the
+ * start before a database is created. Requests that arrive before `attach` wait for it.
+ */
+export interface BoundListener {
+  url: string;
+  addr: { hostname: string; port: number };
+  attach(core: Core, app: Hono<AppEnv>): RunningServer;
+  /** Closes a listener that was never attached (requests waiting get 503). */
+  close(): Promise<void>;
+}
+
+type Handler = (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+
+const notRunning = () => Response.json({ errors: ["server is not running"] }, { status: 503 });
+
+/**
+ * Binds `address` (with TLS when given). Throws a StartupError naming `label` (the config key or
+ * flag) and the address, or the TLS file at fault.
+ */
+export function bindListener(
+  address: string,
+  tls?: ListenerTls,
+  label = "listener.address",
+): BoundListener {
+  let hostname: string, port: number;
+  try {
+    ({ hostname, port } = parseAddress(address));
+  } catch (e) {
+    throw new StartupError(`${label}: ${(e as Error).message}`);
+  }
+  let handler: Handler | null = null;
+  let opened!: () => void;
+  const open = new Promise<void>((r) => opened = r);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      {
+        hostname,
+        port,
+        ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+        onListen: () => {},
+      },
+      (req, info) =>
+        handler ? handler(req, info) : open.then(() => handler ? handler(req, info) : notRunning()),
+    );
+  } catch (e) {
+    const line = tls && e instanceof Error ? tlsProblem(tls, e) : null;
+    throw new StartupError(line ?? bindProblem(label, address, e));
+  }
+  const a = server.addr;
+  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
+  const url = `${tls ? "https" : "http"}://${host}:${a.port}`;
+  const addr = { hostname: a.hostname, port: a.port };
+  return {
+    url,
+    addr,
+    attach(core, app) {
+      handler = (req, info) => {
+        const ra = info.remoteAddr as Deno.NetAddr;
+        return app.fetch(req, { remoteAddr: ra.hostname });
+      };
+      opened();
+      log.info("listening", { address: url });
+      return {
+        core,
+        addr,
+        url,
+        shutdown: async () => {
+          await server.shutdown();
+          await core.close();
+        },
+      };
+    },
+    async close() {
+      opened();
+      await server.shutdown();
+    },
+  };
+}
+
 export async function serve(
   core: Core,
   app: Hono<AppEnv>,
   listener: ServerConfig["listener"],
   onListen?: (url: string) => void,
 ): Promise<RunningServer> {
-  const { hostname, port } = parseAddress(listener.address);
   const tls = listener.tls_cert_file && listener.tls_key_file
-    ? {
-      cert: await Deno.readTextFile(listener.tls_cert_file),
-      key: await Deno.readTextFile(listener.tls_key_file),
-    }
+    ? await readListenerTls(listener.tls_cert_file, listener.tls_key_file)
     : undefined;
-  let resolveAddr: (a: Deno.NetAddr) => void;
-  const addrP = new Promise<Deno.NetAddr>((r) => resolveAddr = r);
-  const server = Deno.serve({
-    hostname,
-    port,
-    ...(tls ?? {}),
-    onListen: (a) => resolveAddr(a as Deno.NetAddr),
-  }, (req, info) => {
-    const ra = info.remoteAddr as Deno.NetAddr;
-    return app.fetch(req, { remoteAddr: ra.hostname });
-  });
-  const a = await addrP;
-  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
-  const url = `${tls ? "https" : "http"}://${host}:${a.port}`;
-  onListen?.(url);
-  log.info("listening", { address: url });
-  return {
-    core,
-    addr: { hostname: a.hostname, port: a.port },
-    url,
-    shutdown: async () => {
-      await server.shutdown();
-      await core.close();
-    },
-  };
+  const srv = bindListener(listener.address, tls).attach(core, app);
+  onListen?.(srv.url);
+  return srv;
 }

@@ -35,8 +35,13 @@ export class AgentListener {
     this.#o = o;
     this.hub = new AgentHub(core, new Pipeline(core));
     core.agentLinks = this.hub;
-    // Errors are logged in #start; an unseal must not fail because this listener did.
-    core.onUnseal.push(() => void this.start().catch(() => {}));
+    // An unseal must not fail because this listener did: the error is logged instead. A caller
+    // of start() gets the error itself.
+    core.onUnseal.push(() =>
+      void this.start().catch((e) => {
+        log.error("agent listener failed to start", { error: (e as Error).message });
+      })
+    );
     core.onSeal.push(() => void this.stop().catch(() => {}));
   }
 
@@ -62,70 +67,65 @@ export class AgentListener {
       return r as unknown as Record<string, unknown>;
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-    try {
-      this.current = await serveMtls(this.#core, {
-        address: this.#o.address,
-        hosts: this.#o.hosts,
-        websocket: wss,
-        extend: (app) => {
-          app.get(
-            "/v1/agent/connect",
-            upgradeWebSocket((c) => {
-              const peer = c.get("peer");
-              const remote = c.env.incoming.socket.remoteAddress ?? "";
-              let session: Awaited<ReturnType<AgentHub["attach"]>> | null = null;
-              let closed = false;
-              const early: unknown[] = [];
-              return {
-                // The adapter does not await onOpen: a rejection here would be unhandled and
-                // end the whole core process, so every failure is caught and closes the link.
-                async onOpen(_e, ws) {
-                  if (peer.kind !== "agent") {
-                    ws.close(4003, "not an agent certificate");
-                    return;
-                  }
-                  try {
-                    const policies = await identity.agentPolicies(peer.id);
-                    session = await hub.attach(
-                      { id: peer.id, serial: peer.serial, remoteAddress: remote },
-                      { send: (t) => ws.send(t), close: (code, reason) => ws.close(code, reason) },
-                      policies,
-                    );
-                  } catch (e) {
-                    log.warn("agent link set-up failed", {
-                      agent_id: peer.id,
-                      error: (e as Error).message,
-                    });
-                    early.length = 0;
-                    ws.close(1011, "link set-up failed");
-                    return;
-                  }
-                  // Closed while being set up: onClose found no session to detach.
-                  if (closed) {
-                    hub.detach(session);
-                    return;
-                  }
-                  for (const m of early.splice(0)) void hub.onFrame(session, m);
-                },
-                onMessage(e) {
-                  if (session) void hub.onFrame(session, e.data);
-                  else if (!closed && early.length < MAX_EARLY_FRAMES) early.push(e.data);
-                },
-                onClose() {
-                  closed = true;
+    this.current = await serveMtls(this.#core, {
+      address: this.#o.address,
+      hosts: this.#o.hosts,
+      websocket: wss,
+      extend: (app) => {
+        app.get(
+          "/v1/agent/connect",
+          upgradeWebSocket((c) => {
+            const peer = c.get("peer");
+            const remote = c.env.incoming.socket.remoteAddress ?? "";
+            let session: Awaited<ReturnType<AgentHub["attach"]>> | null = null;
+            let closed = false;
+            const early: unknown[] = [];
+            return {
+              // The adapter does not await onOpen: a rejection here would be unhandled and
+              // end the whole core process, so every failure is caught and closes the link.
+              async onOpen(_e, ws) {
+                if (peer.kind !== "agent") {
+                  ws.close(4003, "not an agent certificate");
+                  return;
+                }
+                try {
+                  const policies = await identity.agentPolicies(peer.id);
+                  session = await hub.attach(
+                    { id: peer.id, serial: peer.serial, remoteAddress: remote },
+                    { send: (t) => ws.send(t), close: (code, reason) => ws.close(code, reason) },
+                    policies,
+                  );
+                } catch (e) {
+                  log.warn("agent link set-up failed", {
+                    agent_id: peer.id,
+                    error: (e as Error).message,
+                  });
                   early.length = 0;
-                  if (session) hub.detach(session);
-                },
-              };
-            }),
-          );
-        },
-      });
-      log.info("agent listener up", { address: this.current.url });
-    } catch (e) {
-      log.error("agent listener failed to start", { error: (e as Error).message });
-      throw e;
-    }
+                  ws.close(1011, "link set-up failed");
+                  return;
+                }
+                // Closed while being set up: onClose found no session to detach.
+                if (closed) {
+                  hub.detach(session);
+                  return;
+                }
+                for (const m of early.splice(0)) void hub.onFrame(session, m);
+              },
+              onMessage(e) {
+                if (session) void hub.onFrame(session, e.data);
+                else if (!closed && early.length < MAX_EARLY_FRAMES) early.push(e.data);
+              },
+              onClose() {
+                closed = true;
+                early.length = 0;
+                if (session) hub.detach(session);
+              },
+            };
+          }),
+        );
+      },
+    });
+    log.info("agent listener up", { address: this.current.url });
   }
 
   stop(): Promise<void> {

@@ -13,7 +13,7 @@ import { type HttpBindings, serve, type WebSocketServerLike } from "@hono/node-s
 import { Hono } from "hono";
 import type { Core } from "../core.ts";
 import { Pipeline } from "../http/pipeline.ts";
-import { parseAddress } from "../server.ts";
+import { parseAddress } from "../listen_address.ts";
 import type { PeerIdentity } from "../router/types.ts";
 
 export type MtlsEnv = { Bindings: HttpBindings; Variables: { peer: PeerIdentity } };
@@ -71,7 +71,11 @@ export async function serveMtls(core: Core, o: MtlsOptions): Promise<MtlsServer>
   );
 
   let resolveInfo: (a: AddressInfo) => void;
-  const listening = new Promise<AddressInfo>((r) => resolveInfo = r);
+  let rejectListen: (e: Error) => void;
+  const listening = new Promise<AddressInfo>((resolve, reject) => {
+    resolveInfo = resolve;
+    rejectListen = reject;
+  });
   const srv = serve({
     fetch: app.fetch,
     // Its default swaps the global Request/Response for its own classes, which breaks
@@ -89,7 +93,16 @@ export async function serveMtls(core: Core, o: MtlsOptions): Promise<MtlsServer>
       rejectUnauthorized: true,
     },
   }, (info) => resolveInfo(info));
-  const info = await listening;
+  // A bind error (port in use) is an "error" event: without a listener it would be thrown as an
+  // uncaught exception and end the whole process; here it fails this start instead.
+  const onBindError = (e: Error) => rejectListen(e);
+  srv.once("error", onBindError);
+  let info: AddressInfo;
+  try {
+    info = await listening;
+  } finally {
+    srv.off("error", onBindError);
+  }
   const host = info.address.includes(":") ? `[${info.address}]` : info.address;
   return {
     url: `https://${host}:${info.port}`,

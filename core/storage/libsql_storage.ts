@@ -113,6 +113,7 @@ export class LibsqlStorage implements PhysicalStorage {
 
   static async open(path: string, opts: LibsqlOptions = {}): Promise<LibsqlStorage> {
     const busy = opts.busyTimeoutMs ?? 5000;
+    createPrivate(path);
     const walSignal = new SharedArrayBuffer(WAL_SIGNAL_BYTES);
     const open: WriterRequest = {
       t: "open",
@@ -348,6 +349,21 @@ export class LibsqlStorage implements PhysicalStorage {
     await stopWorker(this.#worker);
     this.#db.close();
     this.#cache.clear();
+  }
+}
+
+/**
+ * Creates a missing database file 0600 (an empty file is an empty SQLite database), so libSQL
+ * opens it instead of creating it with the umask's mode (0644). SQLite gives the `-wal` and
+ * `-shm` files the mode of the database file, so they are 0600 too. An existing file is left
+ * as it is.
+ */
+function createPrivate(path: string): void {
+  try {
+    Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return;
+    throw new StorageError(`cannot create ${path}: ${(e as Error).message}`);
   }
 }
 

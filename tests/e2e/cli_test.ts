@@ -138,8 +138,17 @@ Deno.test("CLI end to end against a real server process", async () => {
 
     r = await cli(env, ["version"]);
     assert.match(r.stdout, /SecretHub v0\.1\.0/);
+    r = await cli(env, ["version", "-format=json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { name: "SecretHub", version: "0.1.0" });
     r = await cli(env, ["kv", "get"]);
     assert.equal(r.code, 1); // usage error
+    r = await cli(env, ["kv", "frob", "x"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error: unknown subcommand "frob"\n\nUsage: secrethub kv <subcommand>/);
+    r = await cli(env, ["frob"]);
+    assert.equal(r.code, 127);
+    assert.match(r.stderr, /Error: unknown command "frob"/);
   } finally {
     await srv.kill();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -112,11 +112,15 @@ Deno.test("runCli() reports API errors with status and errors, exit 2", async ()
 });
 
 Deno.test("runCli() usage errors exit 1 without contacting the server", async () => {
-  for (const argv of [["token", "create", "-nope"], ["kv", "put"], ["bogus"], ["policy"]]) {
+  for (const argv of [["token", "create", "-nope"], ["kv", "put"], ["policy"]]) {
     const r = await run(argv, { env: { SECRETHUB_ADDR: "http://127.0.0.1:9" } });
     assert.equal(r.code, 1, argv.join(" "));
     assert.notEqual(r.err, "");
   }
+  // As Vault: an unknown command exits 127, after its name and the usage.
+  const bogus = await run(["bogus"], { env: { SECRETHUB_ADDR: "http://127.0.0.1:9" } });
+  assert.equal(bogus.code, 127);
+  assert.match(bogus.err, /^Error: unknown command "bogus"\n\nUsage: secrethub <command>/);
   const bad = await run(["status", "-format=yaml"], { env: {} });
   assert.equal(bad.code, 1);
   assert.match(bad.err, /Invalid output format "yaml"/);
@@ -238,4 +242,39 @@ Deno.test("runCli() help lists every command; version prints the version", async
   }
   const v = await run(["version"]);
   assert.deepEqual([v.code, v.out], [0, "SecretHub v0.1.0"]);
+  for (const argv of [["version", "-format=json"], ["-version", "-format", "json"]]) {
+    const j = await run(argv);
+    assert.equal(j.code, 0, argv.join(" "));
+    assert.deepEqual(JSON.parse(j.out), { name: "SecretHub", version: "0.1.0" });
+  }
+  const env = await run(["version"], { env: { SECRETHUB_FORMAT: "json" } });
+  assert.equal(JSON.parse(env.out).version, "0.1.0");
+});
+
+Deno.test("runCli() an unknown subcommand of a group is named before the group's usage, exit 1", async () => {
+  for (
+    const [argv, word, group] of [
+      [["kv", "frob", "x"], "frob", "kv"],
+      [["kv", "metadata", "frob"], "frob", "kv metadata"],
+      [["token", "frob", "-format=json"], "frob", "token"],
+    ] as const
+  ) {
+    const r = await run([...argv], { env: { SECRETHUB_ADDR: "http://127.0.0.1:9" } });
+    assert.equal(r.code, 1, argv.join(" "));
+    assert.equal(r.out, "");
+    assert.ok(
+      r.err.startsWith(
+        `Error: unknown subcommand "${word}"\n\nUsage: secrethub ${group} <subcommand>`,
+      ),
+      r.err,
+    );
+    assert.match(r.err, /^Subcommands:$/m);
+  }
+  // The group alone shows its usage without an error line (exit 1, as Vault); -help asks for it.
+  const bare = await run(["kv"]);
+  assert.equal(bare.code, 1);
+  assert.match(bare.err, /^Usage: secrethub kv <subcommand>/);
+  const help = await run(["kv", "-help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /^Usage: secrethub kv <subcommand>/);
 });
