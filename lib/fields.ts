@@ -59,6 +59,23 @@ export const stringList = v.pipe(
   v.maxLength(1000, "too many items"),
 );
 
+/**
+ * Policy names as Vault's SanitizePolicies leaves them on a token or role: trimmed, lowercased
+ * (names are case-insensitive, and the policy store keeps them lowercased), without empties or
+ * duplicates, sorted.
+ */
+export function sanitizePolicies(list: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of list) {
+    const n = p.trim().toLowerCase();
+    if (n) out.add(n);
+  }
+  return [...out].sort();
+}
+
+/** A policy-name list (`["a","b"]` or `"a,b"`), sanitized as on a Vault token. */
+export const policyList = v.pipe(stringList, v.transform((l: string[]) => sanitizePolicies(l)));
+
 /** A string→string map; some clients send it as a JSON string. */
 export const stringMap = v.pipe(
   v.union([v.record(v.string(), v.string()), v.string(), v.null()], "must be a map of strings"),

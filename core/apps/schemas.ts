@@ -8,7 +8,7 @@ const name = v.pipe(
 );
 const text = (max: number) => v.pipe(v.string("must be a string"), v.maxLength(max, "is too long"));
 const policies = v.pipe(
-  fields.stringList,
+  fields.policyList,
   v.check((ps) => !ps.includes("root"), 'the "root" policy cannot be given to an application'),
 );
 const paths = v.pipe(

@@ -6,6 +6,7 @@
 import { BadRequest } from "../../lib/errors.ts";
 import type { StorageView } from "../../engines/sdk.ts";
 import { readJSON, writeJSON } from "../../engines/sdk.ts";
+import { KeyedLock } from "../auth/approle/lock.ts";
 import { Acl } from "./acl.ts";
 import { DEFAULT_POLICY_HCL } from "./defaults.ts";
 import { parsePolicy } from "./parse.ts";
@@ -30,6 +31,8 @@ export class PolicyStore {
   #acls = new Map<string, Acl>();
   #alerts = new Map<string, boolean>();
   #generation = 0;
+  /** Writes and deletes, one at a time per policy name (see #serial). */
+  readonly #writes = new KeyedLock();
 
   constructor(storage: StorageView) {
     this.#s = storage;
@@ -40,10 +43,30 @@ export class PolicyStore {
   }
 
   async ensureDefault(): Promise<void> {
-    if (!await this.#s.get("default")) await this.#store("default", DEFAULT_POLICY_HCL);
+    await this.#serial("default", async () => {
+      if (!await this.#s.get("default")) await this.#storeNow("default", DEFAULT_POLICY_HCL);
+    });
   }
 
-  async #store(
+  /**
+   * Runs `fn` after every earlier write or delete of the policy `name` has finished (FIFO): a
+   * write reads the stored version and writes it back one higher, so two overlapping writes
+   * would both store the same version (and the older text could land last). One process owns
+   * the storage (the directory lock), so an in-process queue per name is enough.
+   */
+  #serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.#writes.run(name, fn);
+  }
+
+  #store(
+    name: string,
+    text: string,
+    extra: { alert?: boolean; template?: string } = {},
+  ): Promise<void> {
+    return this.#serial(name, () => this.#storeNow(name, text, extra));
+  }
+
+  async #storeNow(
     name: string,
     text: string,
     extra: { alert?: boolean; template?: string } = {},
@@ -112,7 +135,9 @@ export class PolicyStore {
     const gen = this.#generation;
     let alert = false;
     for (const n of policies) {
-      if (n !== "root" && (await readJSON<StoredPolicy>(this.#s, n))?.alert) alert = true;
+      // Names are stored lowercased; a token from before tokens' names were lowercased may not be.
+      const stored = n === "root" ? null : await readJSON<StoredPolicy>(this.#s, n.toLowerCase());
+      if (stored?.alert) alert = true;
     }
     if (gen === this.#generation) {
       if (this.#alerts.size >= ACL_CACHE_MAX) this.#alerts.clear();
@@ -132,8 +157,10 @@ export class PolicyStore {
     if (lower === "root" || lower === "default") {
       throw new BadRequest(`cannot delete ${lower} policy`);
     }
-    await this.#s.delete(lower);
-    this.#invalidate();
+    await this.#serial(lower, async () => {
+      await this.#s.delete(lower);
+      this.#invalidate();
+    });
   }
 
   async list(): Promise<string[]> {
@@ -141,7 +168,10 @@ export class PolicyStore {
     return [...new Set([...names, "root"])].sort();
   }
 
-  async #policy(name: string): Promise<Policy | null> {
+  async #policy(given: string): Promise<Policy | null> {
+    // Stored names are lowercase; a token or role from before they were lowercased on tokens
+    // may still carry "MyPol", which is the policy "mypol" (Vault's names are case-insensitive).
+    const name = given.toLowerCase();
     if (this.#parsed.has(name)) return this.#parsed.get(name)!;
     const stored = await readJSON<StoredPolicy>(this.#s, name);
     const p = stored ? parsePolicy(name, stored.policy) : null;

@@ -14,7 +14,7 @@ import { getTemplate, POLICY_TEMPLATES, renderTemplate } from "../policy/templat
 const OPERATIONS = ["read", "create", "update", "patch", "delete", "list"] as const;
 
 const simulateSchema = v.object({
-  policies: v.optional(fields.stringList),
+  policies: v.optional(fields.policyList),
   token: v.optional(v.pipe(v.string(), v.maxLength(256))),
   path: v.pipe(v.string("path is required"), v.minLength(1, "path is required"), v.maxLength(1024)),
   operation: v.picklist(OPERATIONS, `operation must be one of ${OPERATIONS.join(", ")}`),

@@ -10,7 +10,8 @@ import { evalContext } from "../http/pipeline.ts";
 
 const createSchema = v.object({
   id: v.optional(v.string()),
-  policies: v.optional(fields.stringList),
+  /** Lowercased and trimmed, as Vault's SanitizePolicies does: names are case-insensitive. */
+  policies: v.optional(fields.policyList),
   meta: v.optional(fields.weakStringMap),
   no_parent: v.optional(fields.bool),
   no_default_policy: v.optional(fields.bool),
@@ -115,9 +116,11 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
         throw new PermissionDenied("root or sudo privileges required to set id or no_parent");
       }
     }
-    let policies = d.policies ?? parent.policies.filter((p) => p !== "root" || parentIsRoot);
+    // A token stored before names were lowercased may carry mixed case: compare sanitized.
+    const parentPolicies = fields.sanitizePolicies(parent.policies);
+    let policies = d.policies ?? parentPolicies.filter((p) => p !== "root" || parentIsRoot);
     if (!parentIsRoot) {
-      const extra = policies.filter((p) => p !== "default" && !parent.policies.includes(p));
+      const extra = policies.filter((p) => p !== "default" && !parentPolicies.includes(p));
       if (extra.length) throw new BadRequest("child policies must be subset of parent");
     }
     if (!d.no_default_policy && !policies.includes("root") && !policies.includes("default")) {

@@ -6,6 +6,14 @@
  * would let anyone holding one confirm it in a stolen database file).
  * Decoded entries are cached in memory; every change goes through this class, which keeps the
  * cache coherent in this single process.
+ *
+ * A token never outlives its parent (Vault revokes a token's subtree when it expires): a
+ * non-orphan token's expire_time is never later than its parent's. Creation caps it, renewal
+ * caps it at the parent's expiry, and a renewal that shortens a token shortens its descendants
+ * with it, in one transaction. So when a token expires its whole subtree has expired too, and the
+ * request path needs nothing but the token's own entry to refuse it. What relates a token to its
+ * parent (creating a child, renewing, revoking) runs under one in-process lock, so no child is
+ * created or renewed against a parent that a concurrent revoke or renewal has just changed.
  */
 import {
   constantTimeEqual,
@@ -17,6 +25,8 @@ import {
 } from "../../lib/crypto.ts";
 import { HmacSha256 } from "../../lib/sha256.ts";
 import { BadRequest } from "../../lib/errors.ts";
+import { sanitizePolicies } from "../../lib/fields.ts";
+import { Mutex } from "../../lib/mutex.ts";
 import { log } from "../log.ts";
 import type { StorageView, WriteOp } from "../../engines/sdk.ts";
 import { putJSONOp, readJSON, writeJSON } from "../../engines/sdk.ts";
@@ -85,6 +95,11 @@ const SALT = "salt";
 /** An accessor index key: 64 hex digits. Legacy keys were the accessor itself (24 base62). */
 const KEYED = /^[0-9a-f]{64}$/;
 const MIGRATE_CHUNK = 256;
+/**
+ * Set once every stored non-orphan token has been capped at its parent's expiry (databases from
+ * before renewals were capped can hold children that outlive their parents).
+ */
+const TREE_CAPPED = "tree-capped";
 const CACHE_MAX = 50_000;
 
 /** The value under `accessor/<hmac>`: the accessor itself is only in the (encrypted) value. */
@@ -102,6 +117,11 @@ export class TokenStore {
   #deleting = new Map<string, number>();
   /** Bumped when a revoke's deletes are queued and when they commit (see #read). */
   #revokeEpoch = 0;
+  /**
+   * Held by whatever relates a token's life to its parent's: creating a child, renewing, revoking
+   * (see the file comment). None of these is on the request path of other routes.
+   */
+  readonly #tree = new Mutex();
   /**
    * Told the accessors of every token a revoke removed, after the removal committed (core uses
    * it to revoke the leases those tokens created). Must not throw.
@@ -124,10 +144,68 @@ export class TokenStore {
   /**
    * Loads the accessor index key (creating it on first use) and moves accessor index entries
    * written before the index was keyed. Core runs it at unseal; every accessor operation waits
-   * for it, so nothing ever reads the index half-migrated.
+   * for it, so nothing ever reads the index half-migrated. Also caps, once per database, tokens
+   * stored before renewals were capped that outlive their parent.
    */
   async init(): Promise<void> {
     await this.#accessorMac();
+    const revoked = await this.#tree.run(() => this.#capLegacyTrees());
+    if (revoked.length && this.onRevoked) await this.onRevoked(revoked);
+  }
+
+  /**
+   * Once per database: stored tokens that outlive an ancestor (renewed past it before renewals
+   * were capped) are cut back to the ancestor's expiry, and non-orphans whose parent is gone are
+   * revoked, so the invariant the request path relies on holds for old data too. Returns the
+   * accessors of the revoked tokens.
+   */
+  async #capLegacyTrees(): Promise<string[]> {
+    if (await this.#s.get(TREE_CAPPED)) return [];
+    const all = new Map<string, TokenEntry>();
+    for (const k of await this.#s.list(ID)) {
+      if (k.endsWith("/")) continue;
+      const e = await readJSON<TokenEntry>(this.#s, ID + k);
+      if (e) all.set(k, e);
+    }
+    // The latest expiry each token may have: its own, or its parent's limit if that is earlier
+    // (0 = never). Null for a token under a parent that is gone.
+    const limit = new Map<string, number | null>();
+    const limitOf = (e: TokenEntry, depth: number): number | null => {
+      const known = limit.get(e.id);
+      if (known !== undefined) return known;
+      let l: number | null = e.expire_time;
+      if (e.parent) {
+        const p = all.get(e.parent);
+        const pl = p && depth < 1000 ? limitOf(p, depth + 1) : null;
+        if (pl === null) l = null;
+        else if (pl > 0 && (l === 0 || l > pl)) l = pl;
+      }
+      limit.set(e.id, l);
+      return l;
+    };
+    const capped: TokenEntry[] = [];
+    const dangling: string[] = [];
+    for (const e of all.values()) {
+      const l = limitOf(e, 0);
+      if (l === null) {
+        if (!all.has(e.parent)) dangling.push(e.id); // revoking it takes its subtree
+      } else if (l !== e.expire_time) capped.push({ ...e, expire_time: l });
+    }
+    for (let i = 0; i < capped.length; i += MIGRATE_CHUNK) {
+      const chunk = capped.slice(i, i + MIGRATE_CHUNK);
+      await this.#s.batch(chunk.map((e) => putJSONOp(ID + e.id, e)));
+      for (const e of chunk) this.#cache.delete(e.id);
+    }
+    const accessors: string[] = [];
+    for (const id of dangling) accessors.push(...await this.#revokeTree(id));
+    await writeJSON(this.#s, TREE_CAPPED, 1);
+    if (capped.length || dangling.length) {
+      log.info("capped tokens that outlived their parent", {
+        capped: capped.length,
+        revoked: accessors.length,
+      });
+    }
+    return accessors;
   }
 
   #accessorMac(): Promise<HmacSha256> {
@@ -187,8 +265,27 @@ export class TokenStore {
     if (o.id !== undefined && await this.#s.get(ID + id)) {
       throw new BadRequest("cannot create a token with a duplicate ID");
     }
+    const parent = o.noParent ? null : o.parent;
+    if (!parent) return await this.#insert(o, token, id, null);
+    // Under the tree lock, against the parent as it is now: a revoke of it either saw this child
+    // or has already removed it (then this is refused), and a renewal that shortened it is seen.
+    return await this.#tree.run(async () => {
+      const cur = await this.lookupById(parent.id);
+      if (!cur) throw new BadRequest("parent token has expired or been revoked");
+      return await this.#insert(o, token, id, cur);
+    });
+  }
+
+  async #insert(
+    o: CreateOptions,
+    token: string,
+    id: string,
+    parent: TokenEntry | null,
+  ): Promise<{ token: string; entry: TokenEntry }> {
     const now = this.#now();
-    const isRoot = o.policies.includes("root");
+    // Names are case-insensitive and stored lowercased: "MyPol" on a token is the policy mypol.
+    const policies = sanitizePolicies(o.policies);
+    const isRoot = policies.includes("root");
     const explicitMax = o.explicitMaxTtl ?? 0;
     let ttl = o.ttl ?? 0;
     if (!isRoot || ttl > 0) {
@@ -198,23 +295,23 @@ export class TokenStore {
     }
     // A root token without a ttl would never expire; explicit_max_ttl still binds it (Vault).
     if (ttl === 0 && explicitMax > 0) ttl = explicitMax;
-    const parent = o.noParent ? null : o.parent;
-    // A child cannot outlive its parent.
-    if (parent && parent.expire_time > 0) {
-      const left = Math.floor((parent.expire_time - now) / 1000);
-      if (ttl === 0 || ttl > left) ttl = Math.max(left, 0);
+    let expireTime = ttl > 0 ? now + ttl * 1000 : 0;
+    // A child cannot outlive its parent: it expires at the latest when the parent does.
+    if (parent && parent.expire_time > 0 && (expireTime === 0 || expireTime > parent.expire_time)) {
+      expireTime = parent.expire_time;
+      ttl = Math.max(1, Math.ceil((expireTime - now) / 1000));
     }
     const entry: TokenEntry = {
       id,
       accessor: randomBase62(24),
-      policies: [...new Set(o.policies)].sort(),
+      policies,
       parent: parent?.id ?? "",
       meta: o.meta && Object.keys(o.meta).length ? o.meta : null,
       display_name: o.displayName ?? "token",
       num_uses: o.numUses ?? 0,
       creation_time: Math.floor(now / 1000),
       creation_ttl: ttl,
-      expire_time: ttl > 0 ? now + ttl * 1000 : 0,
+      expire_time: expireTime,
       explicit_max_ttl: explicitMax,
       renewable: isRoot && ttl === 0 ? false : (o.renewable ?? true),
       orphan: !parent,
@@ -342,36 +439,102 @@ export class TokenStore {
     });
   }
 
-  /** Extends the TTL by `increment` (or the original TTL), never past explicit or system max. */
+  /**
+   * Extends the TTL by `increment` (or the original TTL), never past explicit or system max, nor
+   * past the parent's expiry (a child never outlives its parent). A renewal that brings the expiry
+   * closer brings its descendants' closer with it (to no later than the token's), in the same
+   * transaction. The entry as renewed: its TTL was cut short when `expire_time -
+   * last_renewal_time` is less than asked.
+   */
   async renew(e: TokenEntry, increment?: number): Promise<TokenEntry> {
-    const next = await this.#update(e.id, (cur) => {
-      if (!cur.renewable || cur.expire_time === 0) {
-        throw new BadRequest("token is not renewable");
-      }
-      const now = this.#now();
-      let ttl = increment && increment > 0 ? increment : cur.creation_ttl;
-      const maxTtl = cur.explicit_max_ttl > 0 ? cur.explicit_max_ttl : SYSTEM_MAX_TTL;
-      const maxExpire = cur.creation_time * 1000 + maxTtl * 1000;
-      ttl = Math.min(ttl, Math.floor((maxExpire - now) / 1000));
-      if (ttl <= 0) {
-        throw new BadRequest("token has reached its maximum TTL and cannot be renewed");
-      }
-      return { ...cur, expire_time: now + ttl * 1000, last_renewal_time: now };
-    });
+    const next = await this.#tree.run(() => this.#renew(e.id, increment));
     if (!next) throw new BadRequest("token not found");
     return next;
+  }
+
+  async #renew(id: string, increment?: number): Promise<TokenEntry | null> {
+    const stored = this.#cache.get(id) ?? await this.#read(id);
+    if (!stored || this.#deleting.has(id)) return null;
+    if (!stored.renewable || stored.expire_time === 0) {
+      throw new BadRequest("token is not renewable");
+    }
+    const now = this.#now();
+    let ttl = increment && increment > 0 ? increment : stored.creation_ttl;
+    const maxTtl = stored.explicit_max_ttl > 0 ? stored.explicit_max_ttl : SYSTEM_MAX_TTL;
+    const maxExpire = stored.creation_time * 1000 + maxTtl * 1000;
+    ttl = Math.min(ttl, Math.floor((maxExpire - now) / 1000));
+    if (ttl <= 0) {
+      throw new BadRequest("token has reached its maximum TTL and cannot be renewed");
+    }
+    // Expired (while the request was on its way): its subtree has expired with it for good.
+    if (stored.expire_time <= now) return null;
+    let expireTime = now + ttl * 1000;
+    if (stored.parent) {
+      // Only the tree lock (held) changes expiries, so the parent read now stays true until the
+      // batch below. A parent that is gone or expired has taken this token's life with it.
+      const parent = await this.lookupById(stored.parent);
+      if (!parent) return null;
+      if (parent.expire_time > 0) expireTime = Math.min(expireTime, parent.expire_time);
+    }
+    // Shorter than before: every descendant that would outlive it is cut back to it.
+    const cuts = expireTime < stored.expire_time ? await this.#descendantsPast(id, expireTime) : [];
+    // From here to the batch nothing is awaited: a use spent meanwhile is in the cache and kept.
+    const cur = this.#cache.get(id) ?? stored;
+    if (this.#deleting.has(id)) return null;
+    const next: TokenEntry = { ...cur, expire_time: expireTime, last_renewal_time: now };
+    const updated = [next];
+    for (const c of cuts) {
+      const d = this.#cache.get(c.id) ?? c;
+      if (this.#deleting.has(c.id)) continue;
+      updated.push({ ...d, expire_time: expireTime });
+    }
+    for (const u of updated) this.#cache.set(u.id, u);
+    try {
+      await this.#s.batch(updated.map((u) => putJSONOp(ID + u.id, u)));
+    } catch (err) {
+      // Not stored: the next lookup reads storage again.
+      for (const u of updated) if (this.#cache.get(u.id) === u) this.#cache.delete(u.id);
+      throw err;
+    }
+    return next;
+  }
+
+  /**
+   * The descendants of `id` that expire after `limit` (or never). A token that does not has no
+   * descendant that does, so its subtree is not walked.
+   */
+  async #descendantsPast(id: string, limit: number): Promise<TokenEntry[]> {
+    const out: TokenEntry[] = [];
+    const walk = async (pid: string, depth: number): Promise<void> => {
+      if (depth > 1000) throw new Error("token tree too deep");
+      for (const child of await this.#s.list(`${PARENT}${pid}/`)) {
+        if (child.endsWith("/")) continue;
+        const c = this.#cache.get(child) ?? await this.#read(child);
+        if (!c || (c.expire_time !== 0 && c.expire_time <= limit)) continue;
+        out.push(c);
+        await walk(child, depth + 1);
+      }
+    };
+    await walk(id, 0);
+    return out;
   }
 
   /** Revokes the token and, recursively, all its children. */
   async revoke(e: TokenEntry | string): Promise<void> {
     const id = typeof e === "string" ? e : e.id;
+    const accessors = await this.#tree.run(() => this.#revokeTree(id));
+    if (accessors.length && this.onRevoked) await this.onRevoked(accessors);
+  }
+
+  /** revoke() under the tree lock (held); returns the removed tokens' accessors. */
+  async #revokeTree(id: string): Promise<string[]> {
     const mac = await this.#accessorMac();
     const ops: WriteOp[] = [];
     const accessors: string[] = [];
     const ids: string[] = [];
     await this.#collect(id, mac, ops, accessors, ids, 0);
     await this.#commitDeletes(ops, ids);
-    if (accessors.length && this.onRevoked) await this.onRevoked(accessors);
+    return accessors;
   }
 
   /**
@@ -379,9 +542,14 @@ export class TokenStore {
    * and becomes an orphan, and keeps working until its own expiry. One transaction.
    */
   async revokeOrphan(e: TokenEntry): Promise<void> {
+    const accessor = await this.#tree.run(() => this.#revokeOrphan(e));
+    if (accessor && this.onRevoked) await this.onRevoked([accessor]);
+  }
+
+  async #revokeOrphan(e: TokenEntry): Promise<string | null> {
     const mac = await this.#accessorMac();
     const stored = this.#cache.get(e.id) ?? await this.#read(e.id);
-    if (!stored) return;
+    if (!stored) return null;
     this.#cache.delete(e.id);
     const ops: WriteOp[] = [];
     const ids = [e.id];
@@ -409,7 +577,7 @@ export class TokenStore {
       for (const n of updated) if (this.#cache.get(n.id) === n) this.#cache.delete(n.id);
       throw err;
     }
-    if (this.onRevoked) await this.onRevoked([stored.accessor]);
+    return stored.accessor;
   }
 
   /**

@@ -296,3 +296,161 @@ Deno.test("accessor index: lookups by accessor work; a plaintext index is moved 
     await t.close();
   }
 });
+
+Deno.test("a child token never outlives its parent: renewals are capped, and it is refused when the parent expires", async () => {
+  const t = await startTestCore(); // no token sweep: refusal must not wait for it
+  try {
+    await t.req("PUT", "/v1/sys/policies/acl/tok", {
+      policy: `path "auth/token/create" { capabilities = ["update"] }`,
+    });
+    const parent = await create(t, { policies: ["tok"], ttl: "3s" });
+    const parentInfo = (await lookupSelf(t, parent.client_token)).body.data;
+    const parentExpires = Date.parse(parentInfo.expire_time);
+    const child = await create(t, { policies: ["tok"], ttl: "2s" }, parent.client_token);
+    assert.equal(child.lease_duration, 2);
+
+    // renew-self asks for an hour and gets what the parent has left, with Vault's warning.
+    let r = await t.req(
+      "POST",
+      "/v1/auth/token/renew-self",
+      { increment: "1h" },
+      child.client_token,
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body.auth.lease_duration <= 3, JSON.stringify(r.body.auth));
+    assert.match(
+      r.body.warnings.join(" "),
+      /TTL of "1h0m0s" exceeded the effective max_ttl of "[0-3]s"; TTL value is capped/,
+    );
+    let info = (await lookupSelf(t, child.client_token)).body.data;
+    assert.ok(Date.parse(info.expire_time) <= parentExpires, info.expire_time);
+
+    // The child can still make children of its own, which are capped the same way.
+    const grandchild = await create(t, { policies: ["default"], ttl: "1h" }, child.client_token);
+    assert.ok(grandchild.lease_duration <= 3);
+    // Renewed by token, by accessor (root's own ACL allows anything): capped alike.
+    r = await t.req("POST", "/v1/auth/token/renew", {
+      token: grandchild.client_token,
+      increment: "1h",
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body.auth.lease_duration <= 3);
+    assert.ok(r.body.warnings?.length);
+    r = await t.req("POST", "/v1/auth/token/renew-accessor", {
+      accessor: child.accessor,
+      increment: "24h",
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body.auth.lease_duration <= 3);
+    for (const tok of [child.client_token, grandchild.client_token]) {
+      info = (await lookupSelf(t, tok)).body.data;
+      assert.ok(Date.parse(info.expire_time) <= parentExpires, info.expire_time);
+    }
+
+    // Right after the parent expires, its whole subtree is refused (no sweep has run).
+    await sleep(Math.max(0, parentExpires - Date.now()) + 20);
+    assert.equal((await lookupSelf(t, parent.client_token)).status, 403);
+    assert.equal((await lookupSelf(t, child.client_token)).status, 403);
+    assert.equal((await lookupSelf(t, grandchild.client_token)).status, 403);
+    r = await t.req("POST", "/v1/auth/token/create", { ttl: "1h" }, child.client_token);
+    assert.equal(r.status, 403);
+    r = await t.req("POST", "/v1/auth/token/renew-accessor", {
+      accessor: child.accessor,
+      increment: "1h",
+    });
+    assert.equal(r.status, 400);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a renewal that shortens a parent shortens its children with it", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("PUT", "/v1/sys/policies/acl/tok", {
+      policy: `path "auth/token/create" { capabilities = ["update"] }`,
+    });
+    const parent = await create(t, { policies: ["tok"], ttl: "1h" });
+    const child = await create(t, { policies: ["tok"], ttl: "1h" }, parent.client_token);
+    const r = await t.req(
+      "POST",
+      "/v1/auth/token/renew-self",
+      { increment: "1s" },
+      parent.client_token,
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.auth.lease_duration, 1);
+    assert.ok((await lookupSelf(t, child.client_token)).body.data.ttl <= 1);
+    await sleep(1100);
+    assert.equal((await lookupSelf(t, child.client_token)).status, 403);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("policy names on tokens and auth roles are lowercased and trimmed, as Vault does", async () => {
+  const t = await startTestCore();
+  try {
+    let r = await t.req("PUT", "/v1/sys/policies/acl/MyPol", {
+      policy: `path "secret/data/mixed" { capabilities = ["read"] }
+               path "auth/token/create" { capabilities = ["update"] }`,
+    });
+    assert.equal(r.status, 204, r.text);
+    assert.equal((await t.req("PUT", "/v1/secret/data/mixed", { data: { a: "1" } })).status, 200);
+
+    r = await t.req("POST", "/v1/auth/token/create", { policies: ["MyPol", " MYPOL "] });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.auth.policies, ["default", "mypol"]);
+    const tok = r.body.auth.client_token;
+    assert.deepEqual((await lookupSelf(t, tok)).body.data.policies, ["default", "mypol"]);
+    assert.equal((await t.req("GET", "/v1/secret/data/mixed", undefined, tok)).status, 200);
+    // The comma-separated form, and a child naming its parent's policy in another case.
+    r = await t.req("POST", "/v1/auth/token/create", { policies: "Default, MyPol" }, tok);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.auth.policies, ["default", "mypol"]);
+    r = await t.req("POST", "/v1/auth/token/create", { policies: ["Other"] }, tok);
+    assert.equal(r.status, 400);
+
+    // Auth method roles store them lowercased; their login tokens carry them so.
+    await t.req("POST", "/v1/sys/auth/userpass", { type: "userpass" });
+    r = await t.req("POST", "/v1/auth/userpass/users/alice", {
+      password: "correct horse",
+      token_policies: ["MyPol", " Default"],
+    });
+    assert.equal(r.status, 204, r.text);
+    r = await t.req("GET", "/v1/auth/userpass/users/alice");
+    assert.deepEqual(r.body.data.token_policies, ["default", "mypol"]);
+    r = await t.req("POST", "/v1/auth/userpass/users/alice/policies", { policies: "MYPOL" });
+    assert.equal(r.status, 204, r.text);
+    assert.deepEqual(
+      (await t.req("GET", "/v1/auth/userpass/users/alice")).body.data.token_policies,
+      ["mypol"],
+    );
+    r = await t.req("POST", "/v1/auth/userpass/login/alice", { password: "correct horse" }, null);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.auth.policies, ["default", "mypol"]);
+    assert.equal(
+      (await t.req("GET", "/v1/secret/data/mixed", undefined, r.body.auth.client_token)).status,
+      200,
+    );
+
+    await t.req("POST", "/v1/sys/auth/approle", { type: "approle" });
+    r = await t.req("POST", "/v1/auth/approle/role/web", { token_policies: ["MyPol "] });
+    assert.equal(r.status, 204, r.text);
+    r = await t.req("GET", "/v1/auth/approle/role/web");
+    assert.deepEqual(r.body.data.token_policies, ["mypol"]);
+
+    await t.req("POST", "/v1/sys/auth/jwt", { type: "jwt" });
+    r = await t.req("POST", "/v1/auth/jwt/role/ci", {
+      role_type: "jwt",
+      bound_audiences: ["secrethub"],
+      user_claim: "sub",
+      token_policies: "MyPol,Default",
+    });
+    assert.equal(r.status, 204, r.text);
+    r = await t.req("GET", "/v1/auth/jwt/role/ci");
+    assert.deepEqual(r.body.data.token_policies, ["default", "mypol"]);
+  } finally {
+    await t.close();
+  }
+});

@@ -285,3 +285,147 @@ Deno.test("TokenStore: a child token cannot outlive its parent", async () => {
     assert.ok(c.entry.creation_ttl <= 100);
   });
 });
+
+Deno.test("TokenStore.create(): a child of a parent with under a second left still expires with it", async () => {
+  await withStore(async (t, clock) => {
+    const p = await t.create({ policies: ["p"], parent: null, ttl: 10 });
+    clock.now += 9_500;
+    // The parent's remaining life rounds down to 0 s: that must not read as "never expires".
+    const c = await t.create({ policies: ["p"], parent: p.entry, ttl: 3600 });
+    assert.equal(c.entry.expire_time, p.entry.expire_time);
+    assert.equal(c.entry.creation_ttl, 1);
+    clock.now += 500;
+    assert.equal(await t.lookup(c.token), null);
+    // A parent that has expired (an entry read before it did) has no children any more.
+    await assert.rejects(
+      () => t.create({ policies: ["p"], parent: p.entry }),
+      /parent token has expired or been revoked/,
+    );
+    await t.revoke(p.entry);
+  });
+});
+
+Deno.test("TokenStore.renew(): a child is renewed no further than its parent's expiry", async () => {
+  await withStore(async (t, clock, _s, env) => {
+    const start = clock.now;
+    const p = await t.create({ policies: ["p"], parent: null, ttl: 3 });
+    const c = await t.create({ policies: ["p"], parent: p.entry, ttl: 2 });
+    const g = await t.create({ policies: ["p"], parent: c.entry, ttl: 1 });
+    // Asked for an hour, given what the parent has left.
+    const rc = await t.renew(c.entry, 3600);
+    assert.equal(rc.expire_time, start + 3000);
+    assert.equal(rc.last_renewal_time, start);
+    const rg = await t.renew(g.entry, 3600);
+    assert.equal(rg.expire_time, start + 3000, "a grandchild: capped by its own parent");
+    // By a fresh store that has nothing cached (a renew by accessor after unseal reads storage).
+    const fresh = env.reopen();
+    const byAcc = (await fresh.lookupByAccessor(c.entry.accessor))!;
+    assert.equal((await fresh.renew(byAcc, 7200)).expire_time, start + 3000);
+    // When the parent expires, the whole subtree has expired with it.
+    clock.now = start + 3000;
+    for (const tok of [p.token, c.token, g.token]) assert.equal(await t.lookup(tok), null);
+    await assert.rejects(() => t.renew(rc, 60), /not found/);
+    assert.ok(await t.tidy() >= 1);
+    assert.deepEqual(await env.view.list("id/"), []);
+  });
+});
+
+Deno.test("TokenStore.renew(): a parent renewed later lets its children be renewed further", async () => {
+  await withStore(async (t, clock) => {
+    const start = clock.now;
+    const p = await t.create({ policies: ["p"], parent: null, ttl: 10 });
+    const c = await t.create({ policies: ["p"], parent: p.entry, ttl: 10 });
+    clock.now += 5_000;
+    const rp = await t.renew(p.entry, 100);
+    assert.equal(rp.expire_time, start + 105_000);
+    // The child keeps its own expiry until it is renewed itself.
+    assert.equal((await t.lookup(c.token))!.expire_time, start + 10_000);
+    assert.equal((await t.renew(c.entry, 50)).expire_time, start + 55_000);
+    assert.equal((await t.renew(c.entry, 1000)).expire_time, start + 105_000);
+  });
+});
+
+Deno.test("TokenStore.renew(): a renewal that shortens a token cuts its subtree back with it", async () => {
+  await withStore(async (t, clock, _s, env) => {
+    const start = clock.now;
+    const p = await t.create({ policies: ["p"], parent: null, ttl: 1000 });
+    const c = await t.create({ policies: ["p"], parent: p.entry, ttl: 1000 });
+    const g = await t.create({ policies: ["p"], parent: c.entry, ttl: 1000 });
+    const short = await t.create({ policies: ["p"], parent: p.entry, ttl: 5 });
+    const shortKid = await t.create({ policies: ["p"], parent: short.entry, ttl: 5 });
+    const spent = await t.create({ policies: ["p"], parent: c.entry, ttl: 1000, numUses: 3 });
+    await t.use(spent.entry);
+    clock.now += 1_000;
+    const rp = await t.renew(p.entry, 10);
+    assert.equal(rp.expire_time, start + 11_000);
+    for (const store of [t, env.reopen()]) {
+      assert.equal((await store.lookup(c.token))!.expire_time, start + 11_000);
+      assert.equal((await store.lookup(g.token))!.expire_time, start + 11_000);
+      const s = (await store.lookup(spent.token))!;
+      assert.equal(s.expire_time, start + 11_000);
+      assert.equal(s.num_uses, 2, "the use spent before is kept");
+      // Already ending sooner: untouched.
+      assert.equal((await store.lookup(short.token))!.expire_time, start + 5_000);
+      assert.equal((await store.lookup(shortKid.token))!.expire_time, start + 5_000);
+    }
+    clock.now = start + 11_000;
+    for (const tok of [p.token, c.token, g.token, spent.token]) {
+      assert.equal(await t.lookup(tok), null);
+    }
+  });
+});
+
+Deno.test("TokenStore: children created while their parent is revoked never survive it", async () => {
+  await withStore(async (t, _c, _s, env) => {
+    for (let round = 0; round < 5; round++) {
+      const p = await t.create({ policies: ["p"], parent: null, ttl: 3600 });
+      const made = await Promise.allSettled([
+        ...Array.from({ length: 10 }, () => t.create({ policies: ["p"], parent: p.entry })),
+        t.revoke(p.entry),
+        ...Array.from({ length: 10 }, () => t.create({ policies: ["p"], parent: p.entry })),
+      ]);
+      for (const m of made) {
+        if (m.status === "fulfilled" && m.value) {
+          assert.equal(await t.lookup(m.value.token), null);
+        } else if (m.status === "rejected") {
+          assert.match(String(m.reason), /parent token has expired or been revoked/);
+        }
+      }
+      assert.deepEqual(await env.view.list("id/"), []);
+    }
+  });
+});
+
+Deno.test("TokenStore.init(): stored children that outlive their parent are capped, once", async () => {
+  await withStore(async (t, clock, _s, env) => {
+    const start = clock.now;
+    const p = await t.create({ policies: ["p"], parent: null, ttl: 10 });
+    const c = await t.create({ policies: ["p"], parent: p.entry, ttl: 10 });
+    const g = await t.create({ policies: ["p"], parent: c.entry, ttl: 10 });
+    const keep = await t.create({ policies: ["p"], parent: p.entry, ttl: 5 });
+    const lost = await t.create({ policies: ["p"], parent: null, ttl: 100 });
+    const under = await t.create({ policies: ["p"], parent: lost.entry, ttl: 100 });
+    // What the old renew could leave behind: children past their parent, and a child whose
+    // parent's entry is gone.
+    await env.view.batch([
+      putJSONOp(`id/${c.entry.id}`, { ...c.entry, expire_time: start + 3_600_000 }),
+      putJSONOp(`id/${g.entry.id}`, { ...g.entry, expire_time: 0 }),
+      { op: "delete", key: `id/${lost.entry.id}` },
+      { op: "delete", key: "tree-capped" },
+    ]);
+    const next = env.reopen();
+    await next.init();
+    assert.equal((await next.lookup(c.token))!.expire_time, start + 10_000);
+    assert.equal((await next.lookup(g.token))!.expire_time, start + 10_000);
+    assert.equal((await next.lookup(keep.token))!.expire_time, start + 5_000);
+    assert.equal(await next.lookup(under.token), null);
+    assert.equal(await next.lookupByAccessor(under.entry.accessor), null);
+    // Done once: what is stored afterwards is not looked at again.
+    await env.view.batch([
+      putJSONOp(`id/${c.entry.id}`, { ...c.entry, expire_time: start + 20_000 }),
+    ]);
+    const third = env.reopen();
+    await third.init();
+    assert.equal((await third.lookup(c.token))!.expire_time, start + 20_000);
+  });
+});

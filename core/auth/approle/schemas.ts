@@ -19,10 +19,7 @@ export const cidrList = v.pipe(
 );
 
 /** Policy names are case-insensitive (as in the policy store); sorted and deduplicated. */
-const policyList = v.pipe(
-  fields.stringList,
-  v.transform((l) => [...new Set(l.map((p) => p.toLowerCase()))].sort()),
-);
+const policyList = fields.policyList;
 
 const noPeriod = v.pipe(fields.duration, v.value(0, "periodic tokens are not supported"));
 

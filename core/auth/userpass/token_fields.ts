@@ -24,9 +24,10 @@ export const cidrList = v.pipe(
 
 /** Spread into a `v.object({...})` for role/user writes. */
 export const tokenFieldSchemas = {
-  token_policies: v.optional(fields.stringList),
+  /** Lowercased, trimmed, deduplicated and sorted, as Vault stores a role's policies. */
+  token_policies: v.optional(fields.policyList),
   /** Legacy name for token_policies. */
-  policies: v.optional(fields.stringList),
+  policies: v.optional(fields.policyList),
   token_ttl: v.optional(fields.duration),
   token_max_ttl: v.optional(fields.duration),
   token_bound_cidrs: v.optional(cidrList),
