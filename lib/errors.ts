@@ -46,6 +46,13 @@ export class MethodNotAllowed extends HttpError {
     super(405, msg);
   }
 }
+/** The client did not send its whole request in time (a body trickled in past the deadline). */
+export class RequestTimeout extends HttpError {
+  constructor(msg: string | string[] = "request timed out") {
+    // The rest of the body is never read: the connection cannot carry another request.
+    super(408, msg, { headers: { connection: "close" } });
+  }
+}
 export class Conflict extends HttpError {
   constructor(msg: string | string[]) {
     super(409, msg);

@@ -8,13 +8,47 @@ import { BadRequest, PayloadTooLarge } from "../../lib/errors.ts";
  */
 export const MAX_BODY_DEPTH = 64;
 
-export async function readBody(req: Request, limit: number): Promise<Record<string, unknown>> {
+/**
+ * Bounds the time spent reading a body: settles as `p` does, or rejects once the request's
+ * deadline passes, after calling `abandon` (which stops the read).
+ */
+export type BodyDeadline = (p: Promise<Uint8Array>, abandon: () => void) => Promise<Uint8Array>;
+
+/**
+ * The request data of `req`'s body. `deadline`, when given, bounds the read: a client that
+ * trickles its body in is answered when the request's time is up (its error, e.g. a 408), and
+ * the rest of the body is not read.
+ */
+export async function readBody(
+  req: Request,
+  limit: number,
+  deadline?: BodyDeadline,
+): Promise<Record<string, unknown>> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) throw new PayloadTooLarge();
   if (!req.body) return {};
+  const reader = req.body.getReader();
+  const reading = collect(reader, limit);
+  const buf = deadline
+    ? await deadline(reading, () => void reader.cancel().catch(() => {}))
+    : await reading;
+  if (buf.length === 0) return {};
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
+  } catch {
+    throw new BadRequest("request body is not valid UTF-8");
+  }
+  return parseBody(text, req.headers.get("content-type") ?? "");
+}
+
+/** The body's bytes, at most `limit` of them (413 past that). */
+async function collect(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = req.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -25,20 +59,14 @@ export async function readBody(req: Request, limit: number): Promise<Record<stri
     }
     chunks.push(value);
   }
-  if (size === 0) return {};
+  if (chunks.length === 1) return chunks[0]!;
   const buf = new Uint8Array(size);
   let off = 0;
   for (const c of chunks) {
     buf.set(c, off);
     off += c.length;
   }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
-  } catch {
-    throw new BadRequest("request body is not valid UTF-8");
-  }
-  return parseBody(text, req.headers.get("content-type") ?? "");
+  return buf;
 }
 
 /** The request data of a body's text: JSON, or a form when Vault's isForm() would say so. */

@@ -10,6 +10,8 @@ interface Pending {
   at: number;
   reject: ((e: unknown) => void) | null;
   onAbandon: (() => void) | undefined;
+  /** The error the deadline rejects with; the 503 "request timed out" when unset. */
+  timeout: (() => unknown) | undefined;
   prev: Pending | null;
   next: Pending | null;
 }
@@ -41,22 +43,32 @@ export class Deadlines {
   /**
    * `p`, or a 503 once the deadline passes. `onAbandon` is called (synchronously, before the
    * 503) when the deadline wins: `p` is still running and its outcome reaches nobody.
+   *
+   * `from`: when the request started (performance.now()), so that several steps of one request
+   * (reading its body, then its handler) share one deadline, `ms` after that start; without it
+   * the deadline is `ms` after this call. `timeout`: the error to reject with instead of the 503.
+   * (Positional, not an options object: this runs on every request.)
    */
-  run<T>(p: Promise<T>, onAbandon?: () => void): Promise<T> {
+  run<T>(
+    p: Promise<T>,
+    onAbandon?: () => void,
+    from?: number,
+    timeout?: () => unknown,
+  ): Promise<T> {
     this.#ensureTimer();
     return new Promise<T>((resolve, reject) => {
       // #now lags the clock by at most one period: adding one keeps every deadline at least
-      // `ms` away, and it fires at most two periods late.
+      // `ms` away, and it fires at most two periods late. A start read from the clock needs no
+      // such margin.
       const entry: Pending = {
-        at: this.#now + this.#ms + this.#period,
+        at: from !== undefined ? from + this.#ms : this.#now + this.#ms + this.#period,
         reject,
         onAbandon,
-        prev: this.#tail,
+        timeout,
+        prev: null,
         next: null,
       };
-      if (this.#tail) this.#tail.next = entry;
-      else this.#head = entry;
-      this.#tail = entry;
+      this.#insert(entry);
       p.then(
         (v) => {
           if (entry.reject === null) return;
@@ -79,6 +91,22 @@ export class Deadlines {
     return n;
   }
 
+  /**
+   * Links `e` in deadline order. Deadlines from this call's time arrive in order; one from an
+   * earlier start may belong a little before the tail, so the walk is from the tail (a step or
+   * two at most in practice).
+   */
+  #insert(e: Pending): void {
+    let after = this.#tail;
+    while (after !== null && after.at > e.at) after = after.prev;
+    e.prev = after;
+    e.next = after ? after.next : this.#head;
+    if (e.next) e.next.prev = e;
+    else this.#tail = e;
+    if (after) after.next = e;
+    else this.#head = e;
+  }
+
   /** Takes a settled (or expired) entry out of the list and drops its closures. */
   #unlink(e: Pending): void {
     if (e.prev) e.prev.next = e.next;
@@ -88,6 +116,7 @@ export class Deadlines {
     e.prev = e.next = null;
     e.reject = null;
     e.onAbandon = undefined;
+    e.timeout = undefined;
   }
 
   #ensureTimer(): void {
@@ -99,17 +128,17 @@ export class Deadlines {
 
   #sweep(): void {
     const now = this.#now = performance.now();
-    // Deadlines are added in order (same `ms`, a clock that only moves forward): the due ones
-    // are a prefix of the list.
+    // The list is kept in deadline order (see #insert): the due ones are a prefix of it.
     while (this.#head !== null && this.#head.at <= now) {
       const e = this.#head;
       const reject = e.reject!;
       const onAbandon = e.onAbandon;
+      const timeout = e.timeout;
       this.#unlink(e);
       try {
         onAbandon?.();
       } finally {
-        reject(new ServiceUnavailable("request timed out"));
+        reject(timeout ? timeout() : new ServiceUnavailable("request timed out"));
       }
     }
     if (this.#head === null) {

@@ -9,6 +9,7 @@ import {
   MethodNotAllowed,
   NotFound,
   PermissionDenied,
+  RequestTimeout,
   Sealed,
   ServiceUnavailable,
   UnsupportedMediaType,
@@ -25,7 +26,7 @@ import type {
   LeaseEnvelope,
   PeerIdentity,
 } from "../router/types.ts";
-import { fromQuery, readBody, truthy } from "./body.ts";
+import { type BodyDeadline, fromQuery, readBody, truthy } from "./body.ts";
 import { errorResponse, jsonResponse, jsonTextResponse } from "./errors.ts";
 import { dataJson } from "./json_memo.ts";
 import { Deadlines } from "./deadlines.ts";
@@ -33,6 +34,7 @@ import { clientAddress } from "./client_address.ts";
 import { inAnyCidr, parseCidr } from "../../lib/cidr.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import { parameterViolation } from "../policy/params.ts";
+import { hasWrappingBounds, wrappingViolation } from "../policy/wrapping.ts";
 import type { EvalContext } from "../policy/acl.ts";
 import {
   errorType,
@@ -57,6 +59,14 @@ const ENVELOPE_KEYS = new Set([
   "auth",
   "mount_type",
 ]);
+
+/**
+ * A body not received within the request's deadline. 408, the status for a request the server
+ * gave up waiting for: the client was too slow, the server is not unavailable (a 503 would send
+ * retries and load balancers elsewhere). Vault's own body-read timeout (Go's read deadline) ends
+ * as a 4xx too: the failed read becomes its 400 "error parsing JSON".
+ */
+const bodyTimedOut = () => new RequestTimeout("request timed out while reading the request body");
 
 const NO_LEASE = '"lease_id":"","renewable":false,"lease_duration":0';
 
@@ -149,7 +159,15 @@ export class Pipeline {
     /** The caller's token after this request spent one of its uses (limited-use tokens). */
     const spent: { token: TokenEntry | null } = { token: null };
     try {
-      const r = await this.#handle(req, remoteAddress, requestId, (t) => route = t, spent, peer);
+      const r = await this.#handle(
+        req,
+        remoteAddress,
+        requestId,
+        started,
+        (t) => route = t,
+        spent,
+        peer,
+      );
       res = r;
     } catch (e) {
       // The audit refuses data nested past its limit (the body parser's lower limit keeps any
@@ -186,6 +204,7 @@ export class Pipeline {
     req: Request,
     remoteAddress: string,
     requestId: string,
+    started: number,
     setRoute: (t: string) => void,
     spent: { token: TokenEntry | null },
     peer?: PeerIdentity,
@@ -247,11 +266,13 @@ export class Pipeline {
     let data: Record<string, unknown> = op === "read" || op === "list" || op === "delete"
       ? {
         ...(query !== null ? fromQuery(query) : undefined),
-        ...(req.body ? await readBody(req, core.maxRequestSize) : undefined),
+        ...(req.body ? await this.#readBody(req, started) : undefined),
       }
-      : await readBody(req, core.maxRequestSize);
+      : await this.#readBody(req, started);
     // On the short route a flat body is the secret itself: {"password": "x"} → {"data": {...}}.
-    if (short && op === "write" && !isPlainObject(data.data)) data = { data };
+    // Only a body with Vault's envelope keys alone ({"data": {...}, "options": {...}}) is taken
+    // as the envelope: {"data": {...}, "name": "n"} is a secret with two fields.
+    if (short && op === "write" && !isKvEnvelope(data)) data = { data };
 
     const base = {
       path: mount.rest,
@@ -352,6 +373,15 @@ export class Pipeline {
         );
         throw new PermissionDenied();
       }
+      // min_wrapping_ttl / max_wrapping_ttl of the matched rule (Vault checks them right after
+      // the capabilities, for every operation). Only a rule that sets one costs anything here.
+      const wrapBad = decision.rule && hasWrappingBounds(decision.rule)
+        ? wrappingViolation(decision.rule, wrapTtl)
+        : null;
+      if (wrapBad) {
+        await this.#auditDenied(creq, `permission denied: ${wrapBad}`);
+        throw new PermissionDenied(["permission denied", wrapBad]);
+      }
       const bad = decision.rule && operation !== "read" && operation !== "list"
         ? parameterViolation(decision.rule, data)
         : null;
@@ -399,7 +429,8 @@ export class Pipeline {
       try {
         if (engine) release = core.mounts.hold(mount.entry.uuid);
         running = handler(creq);
-        resp = await this.#deadlines.run(running, () => abandoned = true);
+        // The same deadline as the body's: request_timeout from the request's start.
+        resp = await this.#deadlines.run(running, () => abandoned = true, started);
         // A dynamic secret gets its lease before the response is audited or sent: if the lease
         // cannot be stored, the client must not receive credentials nobody would ever revoke.
         if (resp?.secret) {
@@ -510,6 +541,18 @@ export class Pipeline {
         ).finally(done);
       } else done();
     }
+  }
+
+  /**
+   * The request's body as data. The request's deadline (request_timeout, from its start) covers
+   * the read: a client that trickles its body in is answered 408 when the time is up, and the
+   * rest of the body is not read.
+   */
+  #readBody(req: Request, started: number): Promise<Record<string, unknown>> {
+    if (!req.body) return readBody(req, this.#core.maxRequestSize);
+    const deadline: BodyDeadline = (p, abandon) =>
+      this.#deadlines.run(p, abandon, started, bodyTimedOut);
+    return readBody(req, this.#core.maxRequestSize, deadline);
   }
 
   /**
@@ -669,6 +712,13 @@ export class Pipeline {
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** A KV v2 write envelope: an object `data`, and no key but "data" and "options". */
+export function isKvEnvelope(body: Record<string, unknown>): boolean {
+  if (!isPlainObject(body.data)) return false;
+  for (const k of Object.keys(body)) if (k !== "data" && k !== "options") return false;
+  return true;
 }
 
 /** "secrets/<p>" → the KV v2 path on the default mount for the operation. */

@@ -33,7 +33,31 @@ export interface ResolvedMount {
 }
 
 const MOUNTS_KEY = "core/mounts";
-const RESERVED = ["sys/", "auth/", "cubbyhole/", "identity/"];
+/**
+ * Prefixes no secrets engine may be mounted at or under. Vault's protected mounts (audit/,
+ * auth/, sys/, cubbyhole/, identity/), and secrets/: /v1/secrets/… is SecretHub's short route
+ * to KV v2 at secret/, so a mount there could be enabled but never reached.
+ */
+const RESERVED: readonly string[] = [
+  "audit/",
+  "auth/",
+  "sys/",
+  "cubbyhole/",
+  "identity/",
+  "secrets/",
+];
+
+/**
+ * Why a secrets engine cannot be mounted at `path` (with its trailing "/"), or null. Every way
+ * of putting a mount at a path (enable; a remount, should one be added) asks this.
+ */
+export function reservedMountPath(path: string): string | null {
+  const r = RESERVED.find((p) => path.startsWith(p));
+  if (r === undefined) return null;
+  return r === "secrets/"
+    ? `cannot mount "${path}": path is reserved (/v1/secrets/ is the short route to KV at secret/)`
+    : `cannot mount "${path}": path is reserved`;
+}
 
 /** The KV versions this server can mount: only the versioned engine (v2) exists. */
 export const KV_VERSIONS: readonly string[] = ["2"];
@@ -150,7 +174,16 @@ export class MountTable {
     }
     this.#entries = entries;
     this.#tables.clear();
-    for (const e of entries) this.#instantiate(e);
+    for (const e of entries) {
+      // Enabled before its path was reserved: kept (its data stays, and it can be unmounted),
+      // but requests cannot reach it.
+      if (e.path.startsWith("secrets/")) {
+        log.warn("a mount under secrets/ cannot be reached (/v1/secrets/ is the short route)", {
+          mount: e.path,
+        });
+      }
+      this.#instantiate(e);
+    }
     this.#resort();
   }
 
@@ -324,9 +357,8 @@ export class MountTable {
   ): Promise<void> {
     const norm = normalizeKvType(type, options);
     if (!ENGINES[norm.type]) throw new BadRequest(`plugin not found in the catalog: ${type}`);
-    if (RESERVED.some((r) => path.startsWith(r))) {
-      throw new BadRequest(`cannot mount under reserved path "${path}"`);
-    }
+    const reserved = reservedMountPath(path);
+    if (reserved) throw new BadRequest(reserved);
     for (const p of this.#sorted) {
       const above = p.startsWith(path) && p !== path;
       if ((above && !this.#nested.has(p)) || path.startsWith(p)) {

@@ -30,3 +30,47 @@ Deno.test("short routes /v1/secrets/:path map onto KV v2 at secret/ under the sa
     await t.close();
   }
 });
+
+Deno.test("short route: only a body of data (an object) and options alone is Vault's envelope; any other key makes the whole body the secret", async () => {
+  const t = await startTestCore();
+  try {
+    const read = async (p: string) => (await t.req("GET", `/v1/secrets/${p}`)).body.data.data;
+
+    // The QA case: "name" beside an object "data" is a field of the secret, not dropped.
+    let r = await t.req("POST", "/v1/secrets/short/d", { data: { x: 1 }, name: "n" });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await read("short/d"), { data: { x: 1 }, name: "n" });
+    // Same with options beside them: still not an envelope (options is then a field too).
+    r = await t.req("POST", "/v1/secrets/short/o", {
+      data: { x: 1 },
+      options: { cas: 0 },
+      name: "n",
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await read("short/o"), { data: { x: 1 }, options: { cas: 0 }, name: "n" });
+    // "data" that is not an object: a field like any other.
+    r = await t.req("POST", "/v1/secrets/short/s", { data: "plain", options: { cas: 0 } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await read("short/s"), { data: "plain", options: { cas: 0 } });
+    // options without data: a field.
+    r = await t.req("POST", "/v1/secrets/short/opt", { options: { cas: 5 } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await read("short/opt"), { options: { cas: 5 } });
+
+    // Envelopes: {data} and {data, options}, options applied (check-and-set).
+    r = await t.req("POST", "/v1/secrets/short/e", { data: { x: 1 } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await read("short/e"), { x: 1 });
+    r = await t.req("POST", "/v1/secrets/short/e", { data: { x: 2 }, options: { cas: 0 } });
+    assert.equal(r.status, 400, r.text); // cas 0 on an existing key: the options were read
+    r = await t.req("POST", "/v1/secrets/short/e", { data: { x: 2 }, options: { cas: 1 } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await read("short/e"), { x: 2 });
+    // An empty data object is still the envelope (a version with no fields).
+    r = await t.req("POST", "/v1/secrets/short/empty", { data: {} });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await read("short/empty"), {});
+  } finally {
+    await t.close();
+  }
+});

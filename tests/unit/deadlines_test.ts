@@ -66,3 +66,51 @@ Deno.test("of several requests only those past their deadline time out", async (
   assert.equal(d.size, 0);
   clearTimeout(keepAlive);
 });
+
+Deno.test("a deadline from the request's start: several steps share it, and it can reject with its own error", async () => {
+  const d = new Deadlines(300);
+  const keepAlive = setTimeout(() => {}, 5000);
+  const start = performance.now();
+  // A first step that finishes in time (e.g. reading the body)...
+  assert.equal(
+    await d.run(new Promise((r) => setTimeout(() => r("body"), 150)), undefined, start),
+    "body",
+  );
+  // ...leaves the second step only what is left of the 300 ms.
+  const err = await d.run(new Promise<never>(() => {}), undefined, start).catch((e) => e);
+  const took = performance.now() - start;
+  assert.equal(err.status, 503);
+  assert.ok(took >= 300 && took < 300 + 250 + 100, `fired ${took} ms after the start`);
+  // Its own error instead of the 503.
+  let abandoned = false;
+  const err2 = await d.run(
+    new Promise<never>(() => {}),
+    () => abandoned = true,
+    performance.now(),
+    () => Object.assign(new Error("too slow"), { status: 408 }),
+  ).catch((e) => e);
+  assert.equal(err2.message, "too slow");
+  assert.equal(err2.status, 408);
+  assert.equal(abandoned, true);
+  assert.equal(d.size, 0);
+  clearTimeout(keepAlive);
+});
+
+Deno.test("a deadline from an earlier start is kept in order: it fires before later ones", async () => {
+  const d = new Deadlines(400);
+  const keepAlive = setTimeout(() => {}, 5000);
+  const fired: string[] = [];
+  const late = d.run(new Promise<never>(() => {})).catch(() => fired.push("late"));
+  await new Promise((r) => setTimeout(r, 50));
+  // Started 300 ms ago: due about 300 ms before `late`, though it was added after it.
+  const early = d.run(new Promise<never>(() => {}), undefined, performance.now() - 300)
+    .catch(() => fired.push("early"));
+  const t0 = performance.now();
+  await early;
+  assert.ok(performance.now() - t0 < 400, `early fired after ${performance.now() - t0} ms`);
+  assert.deepEqual(fired, ["early"]);
+  await late;
+  assert.deepEqual(fired, ["early", "late"]);
+  assert.equal(d.size, 0);
+  clearTimeout(keepAlive);
+});

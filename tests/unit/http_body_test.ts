@@ -159,3 +159,46 @@ Deno.test("list flag parsing matches Go's strconv.ParseBool; empty or absent is 
     );
   }
 });
+
+Deno.test("readBody: a deadline that passes mid-body stops the read and rejects with its error", async () => {
+  let cancelled = false;
+  let pulls = 0;
+  // A body that sends one piece and then nothing more (a client that stalls).
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (pulls++ === 0) c.enqueue(new TextEncoder().encode('{"a":'));
+      return new Promise(() => {});
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const req = new Request("http://h/v1/x", {
+    method: "POST",
+    body: stream,
+    headers: { "content-type": JSON_TYPE },
+  });
+  const deadline = (p: Promise<Uint8Array>, abandon: () => void) =>
+    new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        abandon();
+        reject(Object.assign(new Error("request timed out"), { status: 408 }));
+      }, 50);
+      p.then((v) => {
+        clearTimeout(timer);
+        resolve(v);
+      }, (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+  await assert.rejects(readBody(req, 1000, deadline), { status: 408 });
+  assert.equal(cancelled, true);
+  // A body that arrives in time is read as without a deadline.
+  const ok = new Request("http://h/v1/x", {
+    method: "POST",
+    body: '{"a":1}',
+    headers: { "content-type": JSON_TYPE },
+  });
+  assert.deepEqual(await readBody(ok, 1000, deadline), { a: 1 });
+});
