@@ -1,4 +1,43 @@
 /** In-process counters, rendered as Prometheus text or Vault's JSON metrics shape. */
+
+type MetricType = "counter" | "gauge" | "histogram";
+
+/**
+ * Every metric the server exports, with its Prometheus type and help text. A `_total` is a
+ * counter (it only goes up); the others are gauges or the request histogram.
+ */
+export const METRIC_HELP: Readonly<Record<string, { type: MetricType; help: string }>> = {
+  secrethub_build_info: {
+    type: "gauge",
+    help: "Always 1; the labels name the SecretHub version and the Deno runtime.",
+  },
+  secrethub_core_unsealed: { type: "gauge", help: "1 while the core is unsealed, 0 while sealed." },
+  secrethub_audit_log_failures_total: {
+    type: "counter",
+    help: "Audit records that could not be written since the server started " +
+      "(each failed the request it belonged to).",
+  },
+  secrethub_token_count: { type: "gauge", help: "Tokens currently stored." },
+  secrethub_lease_count: { type: "gauge", help: "Leases currently tracked (not yet revoked)." },
+  secrethub_http_requests_total: {
+    type: "counter",
+    help: "HTTP requests answered, by method, route and status code.",
+  },
+  secrethub_http_request_duration_seconds: {
+    type: "histogram",
+    help: "Time taken to answer HTTP requests, by route.",
+  },
+};
+
+/** The `# HELP` and `# TYPE` lines of a metric; one not in METRIC_HELP still gets both. */
+function header(name: string): string[] {
+  const m = METRIC_HELP[name] ??
+    { type: name.endsWith("_total") ? "counter" : "gauge", help: name.replaceAll("_", " ") };
+  // Prometheus help text escapes backslashes and newlines.
+  const help = m.help.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${m.type}`];
+}
+
 export class Metrics {
   unsealed = 0;
   tidyFailures = 0;
@@ -43,14 +82,14 @@ export class Metrics {
   prometheus(extra: Record<string, number>): string {
     const out: string[] = [];
     out.push(
-      "# TYPE secrethub_build_info gauge",
+      ...header("secrethub_build_info"),
       `secrethub_build_info{version="0.1.0",deno="${Deno.version.deno}"} 1`,
     );
-    out.push("# TYPE secrethub_core_unsealed gauge", `secrethub_core_unsealed ${this.unsealed}`);
-    for (const [k, v] of Object.entries(extra)) out.push(`# TYPE ${k} gauge`, `${k} ${v}`);
-    out.push("# TYPE secrethub_http_requests_total counter");
+    out.push(...header("secrethub_core_unsealed"), `secrethub_core_unsealed ${this.unsealed}`);
+    for (const [k, v] of Object.entries(extra)) out.push(...header(k), `${k} ${v}`);
+    out.push(...header("secrethub_http_requests_total"));
     for (const [k, v] of this.requests) out.push(`secrethub_http_requests_total{${k}} ${v}`);
-    out.push("# TYPE secrethub_http_request_duration_seconds histogram");
+    out.push(...header("secrethub_http_request_duration_seconds"));
     for (const { label: k, d } of this.#routes.values()) {
       Metrics.BUCKETS.forEach((b, i) =>
         out.push(`secrethub_http_request_duration_seconds_bucket{${k},le="${b}"} ${d.buckets[i]}`)
@@ -63,17 +102,30 @@ export class Metrics {
   }
 
   json(extra: Record<string, number>): Record<string, unknown> {
+    const isCounter = (name: string) => header(name)[1]!.endsWith(" counter");
+    const extras = Object.entries(extra);
     return {
       Timestamp: new Date().toISOString(),
       Gauges: [
         { Name: "secrethub.core.unsealed", Value: this.unsealed, Labels: {} },
-        ...Object.entries(extra).map(([Name, Value]) => ({ Name, Value, Labels: {} })),
+        ...extras.filter(([n]) => !isCounter(n)).map(([Name, Value]) => ({
+          Name,
+          Value,
+          Labels: {},
+        })),
       ],
-      Counters: [...this.requests].map(([k, v]) => ({
-        Name: "secrethub.http.requests",
-        Count: v,
-        Labels: k,
-      })),
+      Counters: [
+        ...[...this.requests].map(([k, v]) => ({
+          Name: "secrethub.http.requests",
+          Count: v,
+          Labels: k,
+        })),
+        ...extras.filter(([n]) => isCounter(n)).map(([Name, Count]) => ({
+          Name,
+          Count,
+          Labels: {},
+        })),
+      ],
       Samples: [],
       Points: [],
     };

@@ -2,7 +2,7 @@
 import { FlagError, parseFlags } from "../lib/flags.ts";
 import { type FileConfig, parseConfig } from "./config.ts";
 import { bindListener, type BoundListener, createCore, type RunningServer } from "./server.ts";
-import { setLogLevel } from "./log.ts";
+import { log, setLogLevel } from "./log.ts";
 import { decodeShare } from "./seal/seal.ts";
 import { AgentListener } from "./agents/listener.ts";
 import { bindProblem, fsProblem, readListenerTls, StartupError } from "./startup.ts";
@@ -112,8 +112,7 @@ async function runDev(flags: Map<string, string | true>): Promise<number> {
   }
   say(banner);
   await waitForSignal();
-  await agents.close();
-  await srv.shutdown();
+  await stop(srv, agents);
   lock.release();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   return 0;
@@ -166,10 +165,32 @@ async function runConfigured(configFile: string): Promise<number> {
   }
   say(`SecretHub server listening on ${srv.url}`);
   await waitForSignal();
-  await agents?.close();
-  await srv.shutdown();
+  await stop(srv, agents);
   lock.release();
   return 0;
+}
+
+/**
+ * The shutdown after SIGTERM/SIGINT, as Vault drains: new requests are refused at once (503,
+ * `Connection: close`), requests in flight, including ones still uploading their body, get up
+ * to SHUTDOWN_GRACE_MS to finish, and whatever is still running then is answered 503; a second
+ * signal ends the wait at once. Then the listener closes and the storage, after its queued
+ * writes, so everything answered 200 is on disk.
+ */
+async function stop(srv: RunningServer, agents: AgentListener | null): Promise<void> {
+  log.info("shutting down");
+  const drained = srv.drain();
+  const hurry = () => srv.hurry();
+  Deno.addSignalListener("SIGINT", hurry);
+  Deno.addSignalListener("SIGTERM", hurry);
+  try {
+    await agents?.close();
+    await drained;
+    await srv.shutdown();
+  } finally {
+    Deno.removeSignalListener("SIGINT", hurry);
+    Deno.removeSignalListener("SIGTERM", hurry);
+  }
 }
 
 function waitForSignal(): Promise<void> {

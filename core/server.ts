@@ -10,7 +10,7 @@ import { wrappingRoutes } from "./sys/wrapping_routes.ts";
 import { policyToolRoutes } from "./sys/policy_tools_routes.ts";
 import { AUTH_METHODS } from "./auth/registry.ts";
 import { SlidingLoginLimiter } from "./auth/limiter.ts";
-import { LibsqlStorage } from "./storage/libsql_storage.ts";
+import { type LibsqlOptions, LibsqlStorage } from "./storage/libsql_storage.ts";
 import { createIdentityServices, registerIdentityRoutes } from "./identity/mod.ts";
 import { agentRoutes } from "./agents/routes.ts";
 import { leaseRoutes } from "./lease/routes.ts";
@@ -37,12 +37,13 @@ export interface ServerConfig {
 export async function createCore(
   dbFile: string,
   o: Omit<CoreOptions, "physical"> = {},
+  storage: LibsqlOptions = {},
 ): Promise<{ core: Core; app: Hono<AppEnv> }> {
   const core = await Core.open({
     authMethods: AUTH_METHODS,
     limiter: new SlidingLoginLimiter(),
     ...o,
-    physical: await LibsqlStorage.open(dbFile),
+    physical: await LibsqlStorage.open(dbFile, storage),
   });
   core.identity = createIdentityServices(core);
   const identitySys = registerIdentityRoutes(core, core.identity);
@@ -67,7 +68,107 @@ export interface RunningServer {
   core: Core;
   addr: { hostname: string; port: number };
   url: string;
-  shutdown(): Promise<void>;
+  /**
+   * Stops taking requests (new ones are answered 503 `server is shutting down` with
+   * `Connection: close`) and waits up to `graceMs` for those in flight, uploads included; what
+   * is still running then is answered 503 too. Resolves with how many were cut short. Calling it
+   * again returns the same drain.
+   */
+  drain(graceMs?: number): Promise<number>;
+  /** Ends a drain's grace period now (a second SIGTERM). */
+  hurry(): void;
+  /** drain(), then closes the listener and the core (its storage last). */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * How long a shutdown waits for requests in flight, including ones still uploading their body,
+ * before answering them 503. Well inside systemd's default stop timeout (and the README's 30 s).
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+function shuttingDown(): Response {
+  const r = new Response(JSON.stringify({ errors: ["server is shutting down"] }), { status: 503 });
+  r.headers.set("content-type", "application/json");
+  r.headers.set("cache-control", "no-store");
+  r.headers.set("retry-after", "1");
+  // The connection carries no further request: the client reconnects, to another node or to
+  // this one once it is back.
+  r.headers.set("connection", "close");
+  return r;
+}
+
+/**
+ * Counts the requests in flight and ends them well at shutdown. Deno's own `server.shutdown()`
+ * takes the body away from a request still uploading it (the handler reads BadResource, which
+ * became a 500), so it is called only once nothing is in flight any more: until then the server
+ * keeps serving the requests it has, answers new ones 503, and after the grace period answers the
+ * ones still running 503 itself.
+ */
+class InFlight {
+  #cuts = new Set<(r: Response) => void>();
+  #idle: (() => void) | null = null;
+  #hurry: (() => void) | null = null;
+  #hurried = false;
+  #drain: Promise<number> | null = null;
+
+  run(f: () => Response | Promise<Response>): Response | Promise<Response> {
+    if (this.#drain) return shuttingDown();
+    const p = f();
+    if (!(p instanceof Promise)) return p;
+    // One promise per request: settled by the handler, or by the drain with a 503 (cut).
+    return new Promise<Response>((resolve, reject) => {
+      this.#cuts.add(resolve);
+      p.then(
+        (r) => {
+          this.#done(resolve);
+          resolve(r);
+        },
+        (e) => {
+          this.#done(resolve);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  #done(cut: (r: Response) => void): void {
+    this.#cuts.delete(cut);
+    if (this.#cuts.size === 0) this.#idle?.();
+  }
+
+  drain(graceMs: number): Promise<number> {
+    this.#drain ??= this.#wait(graceMs);
+    return this.#drain;
+  }
+
+  hurry(): void {
+    this.#hurried = true;
+    this.#hurry?.();
+  }
+
+  async #wait(graceMs: number): Promise<number> {
+    if (this.#cuts.size > 0 && !this.#hurried) {
+      log.info("shutting down: waiting for requests in flight", {
+        in_flight: this.#cuts.size,
+        grace_seconds: graceMs / 1000,
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((r) => this.#idle = r),
+        new Promise<void>((r) => this.#hurry = r),
+        new Promise<void>((r) => timer = setTimeout(r, graceMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    const left = this.#cuts.size;
+    if (left > 0) {
+      log.warn("shutting down: answered requests still in flight 503", { requests: left });
+    }
+    for (const cut of this.#cuts) cut(shuttingDown());
+    this.#cuts.clear();
+    return left;
+  }
 }
 
 /**
@@ -129,19 +230,30 @@ export function bindListener(
     url,
     addr,
     attach(core, app) {
+      const inFlight = new InFlight();
       handler = (req, info) => {
         const ra = info.remoteAddr as Deno.NetAddr;
-        return app.fetch(req, { remoteAddr: ra.hostname });
+        return inFlight.run(() => app.fetch(req, { remoteAddr: ra.hostname }));
       };
       opened();
       log.info("listening", { address: url });
+      let closing: Promise<void> | null = null;
+      const drain = (graceMs = SHUTDOWN_GRACE_MS) => inFlight.drain(graceMs);
       return {
         core,
         addr,
         url,
-        shutdown: async () => {
-          await server.shutdown();
-          await core.close();
+        drain,
+        hurry: () => inFlight.hurry(),
+        shutdown(graceMs?: number) {
+          closing ??= (async () => {
+            await drain(graceMs);
+            // Nothing is in flight now (or it was answered 503): the listener and the idle
+            // connections close, then the storage, after the writes queued so far.
+            await server.shutdown();
+            await core.close();
+          })();
+          return closing;
         },
       };
     },

@@ -71,8 +71,7 @@ export class ApiClient {
     try {
       res = await fetch(url, { method, headers: h, body: payload, client: this.#http });
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new NetworkError(`${method} ${url}: ${msg}`, { cause: err });
+      throw new NetworkError(`${method} ${url}: ${networkReason(err)}`, { cause: err });
     }
     const text = await res.text();
     return { status: res.status, body: parseBody(text) };
@@ -83,6 +82,30 @@ export class ApiClient {
     this.#http?.close();
     this.#http = undefined;
   }
+}
+
+/**
+ * Why a fetch failed, in the words of the layer that failed. Deno's fetch rejects with a bare
+ * `TypeError: fetch failed` whose `cause` says what happened ("error sending request for url
+ * (URL): client error (Connect): tcp connect error: Connection refused (os error 111)"); the
+ * URL is already on the line, so what is left is `tcp connect error: Connection refused`, or
+ * `invalid peer certificate: ...` for a TLS failure.
+ */
+export function networkReason(err: unknown): string {
+  const top = err instanceof Error ? err.message : String(err);
+  const reasons: string[] = [];
+  let c: unknown = err instanceof Error ? err.cause : undefined;
+  for (let depth = 0; c !== undefined && c !== null && depth < 8; depth++) {
+    const m = (c instanceof Error ? c.message : String(c))
+      .replace(/^error sending request for url \(.*?\):\s*/, "")
+      .replace(/^client error \([^)]*\):\s*/, "")
+      .replace(/\s*\(os error \d+\)/g, "")
+      .trim();
+    if (m && !reasons.some((r) => r.includes(m))) reasons.push(m);
+    c = c instanceof Error ? c.cause : undefined;
+  }
+  if (reasons.length === 0) return top;
+  return /^fetch failed$/i.test(top) ? reasons.join(": ") : `${top}: ${reasons.join(": ")}`;
 }
 
 function parseBody(text: string): unknown {

@@ -1,16 +1,37 @@
 /** The one place that turns errors into HTTP responses. */
-import { HttpError } from "../../lib/errors.ts";
+import { BadRequest, HttpError } from "../../lib/errors.ts";
+import { StorageError } from "../storage/storage.ts";
 import { log } from "../log.ts";
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
 export function errorResponse(e: unknown, requestId: string): Response {
+  if (bodyGone(e)) {
+    // Nobody reads this answer: the client hung up mid-upload, or a shutdown closed the
+    // connection after answering it 503 (core/server.ts). Not an internal error.
+    log.info("request body incomplete: the connection was closed", { request_id: requestId });
+    e = new BadRequest("request body incomplete: the connection was closed");
+  }
   if (e instanceof HttpError) {
     const body: Record<string, unknown> = { errors: e.errors };
     if (e.data) body.data = e.data;
     return new Response(JSON.stringify(body), {
       status: e.status,
       headers: { ...JSON_HEADERS, ...e.headers },
+    });
+  }
+  // A storage failure (disk full, I/O error, storage closed) says why, to the client and in the
+  // log: its message is built from SQLite's error text and our own words only (storage.ts), as
+  // Vault answers 500 with its storage backend's error.
+  if (e instanceof StorageError) {
+    log.error("storage error", {
+      request_id: requestId,
+      error_type: e.name,
+      error: e.message,
+    });
+    return new Response(JSON.stringify({ errors: [e.message] }), {
+      status: 500,
+      headers: JSON_HEADERS,
     });
   }
   // Unknown failures keep their detail server-side; the client learns only that it was internal.
@@ -27,6 +48,11 @@ export function errorResponse(e: unknown, requestId: string): Response {
     status: 500,
     headers: JSON_HEADERS,
   });
+}
+
+/** Deno's error for a request body read after its connection went away. */
+function bodyGone(e: unknown): boolean {
+  return e instanceof Deno.errors.BadResource && /\bbody\b/i.test(e.message);
 }
 
 export function jsonResponse(body: unknown, status = 200): Response {

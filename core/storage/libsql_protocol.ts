@@ -9,6 +9,8 @@ export type WriterRequest =
     busyTimeoutMs: number;
     fullMode: string;
     walSignal: SharedArrayBuffer;
+    /** SQLite's max_page_count for this connection (LibsqlOptions.maxPageCount). */
+    maxPageCount?: number;
   }
   /** The audit HMAC key the writer links entries with; null forgets it (seal). */
   | { t: "audit-key"; key: Uint8Array | null }

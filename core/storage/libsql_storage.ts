@@ -8,7 +8,14 @@
  * thread never waits on disk.
  */
 import type Database from "libsql";
-import type { AuditLink, AuditRow, PhysicalOp, PhysicalStorage } from "./storage.ts";
+import {
+  type AuditLink,
+  type AuditRow,
+  type PhysicalOp,
+  type PhysicalStorage,
+  StorageError,
+  storageReason,
+} from "./storage.ts";
 import { BlobCache } from "./blob_cache.ts";
 import { decodeAuditBlock } from "./audit_block.ts";
 import { migrate, openDb, readAuditHead, readSignedHead } from "./libsql_schema.ts";
@@ -49,6 +56,12 @@ export interface LibsqlOptions {
   checkpointIntervalMs?: number;
   /** WAL frames (4 KiB) past which the WAL is restarted from the top once it is all copied. */
   walRestartFrames?: number;
+  /**
+   * SQLite's max_page_count on the writing connection: the database cannot grow past this many
+   * pages (a smaller number means its current size), and a write that needs more fails with
+   * "database or disk is full", as on a full disk. Tests use it; unset means no limit.
+   */
+  maxPageCount?: number;
 }
 
 /** 64 MiB of WAL: past it, the WAL is restarted once it is all copied (libsql_checkpointer.ts). */
@@ -71,8 +84,12 @@ const SECOND_BATCH_MIN = 24;
 const AUDIT_PAGE_ROWS = 1024;
 const AUDIT_PAGE_BLOCKS = 64;
 
-export class StorageError extends Error {
-  override name = "StorageError";
+export { StorageError } from "./storage.ts";
+
+/** A read that failed: the database is closed, or SQLite said why (safe words, see storage.ts). */
+function readFailed(e: unknown): StorageError {
+  const why = storageReason(e);
+  return new StorageError(why === "storage is closed" ? why : `storage read failed: ${why}`);
 }
 
 export class LibsqlStorage implements PhysicalStorage {
@@ -89,6 +106,8 @@ export class LibsqlStorage implements PhysicalStorage {
   /** A commit failed: the writer refuses what it already holds until it is told to resume. */
   #resume = false;
   #closed = false;
+  /** The read connection is closed (close() has finished); reads fail "storage is closed". */
+  #shut = false;
   #drained: (() => void) | null = null;
   #batches = 0;
   #cache: BlobCache;
@@ -121,6 +140,7 @@ export class LibsqlStorage implements PhysicalStorage {
       busyTimeoutMs: busy,
       fullMode: opts.synchronous ?? "FULL",
       walSignal,
+      maxPageCount: opts.maxPageCount,
     };
     const worker = await startWorker(new URL("./libsql_writer.ts", import.meta.url), open, path);
     let checkpointer: Worker;
@@ -159,9 +179,15 @@ export class LibsqlStorage implements PhysicalStorage {
   }
 
   get(key: string): Promise<Uint8Array | null> {
+    if (this.#shut) return Promise.reject(new StorageError("storage is closed"));
     const hit = this.#cache.get(key);
     if (hit) return Promise.resolve(hit);
-    const row = this.#get.get(key) as [Uint8Array] | undefined;
+    let row: [Uint8Array] | undefined;
+    try {
+      row = this.#get.get(key) as [Uint8Array] | undefined;
+    } catch (e) {
+      return Promise.reject(readFailed(e));
+    }
     if (!row) return Promise.resolve(null);
     const v = new Uint8Array(row[0]);
     this.#cache.set(key, v);
@@ -176,7 +202,13 @@ export class LibsqlStorage implements PhysicalStorage {
     // Upper bound: the prefix with its last code unit incremented covers every extension.
     const hi = prefix === "" ? "\uffff" : prefix.slice(0, -1) +
       String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-    const rows = this.#keys.all(prefix, hi, limit) as [string][];
+    if (this.#shut) return Promise.reject(new StorageError("storage is closed"));
+    let rows: [string][];
+    try {
+      rows = this.#keys.all(prefix, hi, limit) as [string][];
+    } catch (e) {
+      return Promise.reject(readFailed(e));
+    }
     return Promise.resolve(rows.map((r) => r[0]));
   }
 
@@ -300,11 +332,25 @@ export class LibsqlStorage implements PhysicalStorage {
   }
 
   auditHead(): Promise<{ seq: number; hash: string }> {
-    return Promise.resolve(readAuditHead(this.#db));
+    try {
+      return Promise.resolve(this.#read(() => readAuditHead(this.#db)));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   auditSignedHead(): { seq: number; hash: string; mac: string } | null {
-    return readSignedHead(this.#db);
+    return this.#read(() => readSignedHead(this.#db));
+  }
+
+  /** Runs a read on this thread's connection; a failure is a StorageError that says why. */
+  #read<T>(f: () => T): T {
+    if (this.#shut) throw new StorageError("storage is closed");
+    try {
+      return f();
+    } catch (e) {
+      throw readFailed(e);
+    }
   }
 
   /**
@@ -314,23 +360,36 @@ export class LibsqlStorage implements PhysicalStorage {
    * an old snapshot of the file.
    */
   *auditRows(fromSeq = 1): Iterable<AuditRow> {
-    const rows = this.#db.prepare(
-      `SELECT seq, prev_hash, hash, mac, entry FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`,
-    ).raw(true);
+    const rows = this.#read(() =>
+      this.#db.prepare(
+        `SELECT seq, prev_hash, hash, mac, entry FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`,
+      ).raw(true)
+    );
     for (let next = fromSeq;;) {
-      const page = rows.all(next, AUDIT_PAGE_ROWS) as [number, string, string, string, string][];
+      const page = this.#read(() => rows.all(next, AUDIT_PAGE_ROWS)) as [
+        number,
+        string,
+        string,
+        string,
+        string,
+      ][];
       for (const r of page) {
         yield { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry: JSON.parse(r[4]) };
       }
       if (page.length < AUDIT_PAGE_ROWS) break;
       next = page[page.length - 1]![0] + 1;
     }
-    const blocks = this.#db.prepare(
-      `SELECT first_seq, lines FROM audit_block WHERE last_seq >= ? AND first_seq > ?
+    const blocks = this.#read(() =>
+      this.#db.prepare(
+        `SELECT first_seq, lines FROM audit_block WHERE last_seq >= ? AND first_seq > ?
        ORDER BY first_seq LIMIT ?`,
-    ).raw(true);
+      ).raw(true)
+    );
     for (let after = 0;;) {
-      const page = blocks.all(fromSeq, after, AUDIT_PAGE_BLOCKS) as [number, string][];
+      const page = this.#read(() => blocks.all(fromSeq, after, AUDIT_PAGE_BLOCKS)) as [
+        number,
+        string,
+      ][];
       for (const b of page) yield* decodeAuditBlock(b[0], b[1], fromSeq);
       if (page.length < AUDIT_PAGE_BLOCKS) break;
       after = page[page.length - 1]![0];
@@ -347,6 +406,7 @@ export class LibsqlStorage implements PhysicalStorage {
     // The checkpointer first: the writer's connection, closing last, checkpoints what is left.
     await stopWorker(this.#checkpointer);
     await stopWorker(this.#worker);
+    this.#shut = true;
     this.#db.close();
     this.#cache.clear();
   }

@@ -20,6 +20,7 @@ import {
   headIsSigned,
 } from "../audit/chain.ts";
 import { encodeAuditLine } from "./audit_block.ts";
+import { StorageError, storageReason } from "./storage.ts";
 import type Database from "libsql";
 
 let db: Database.Database | null = null;
@@ -152,6 +153,9 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
       db.exec(`PRAGMA wal_autocheckpoint = 0`);
       db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`);
       migrate(db);
+      if (m.maxPageCount !== undefined) {
+        db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(m.maxPageCount))}`);
+      }
       put = db.prepare(
         `INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       );
@@ -203,7 +207,7 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
       d.exec(`PRAGMA synchronous = ${durable ? fullMode : "NORMAL"}`);
       syncFull = durable;
     }
-    if (m.audit && !linker) throw new Error("audit key not set (core sealed)");
+    if (m.audit && !linker) throw new StorageError("audit key not set (core sealed)");
     restartWalIfAsked();
     let links = "";
     d.exec("BEGIN IMMEDIATE");
@@ -227,7 +231,8 @@ self.onmessage = (ev: MessageEvent<WriterRequest>) => {
     }
     reply(m.wantLinks ? { t: "done", ok: true, links } : { t: "done", ok: true });
   } catch (e) {
-    failed = String(e);
+    // Shown to clients and logged (storage commit failed: …): SQLite's words or our own only.
+    failed = storageReason(e);
     reply({ t: "done", ok: false, error: failed });
   }
 };

@@ -4,6 +4,33 @@
  * embedded libSQL file without touching anything else.
  */
 
+/**
+ * The storage failed (disk full, I/O error, closed). Its message is safe to show a client and to
+ * log: it is built from our own words and SQLite's error text (`storage commit failed: database
+ * or disk is full`), never from keys or values. core/http/errors.ts answers it with a 500 that
+ * carries the message, as Vault returns its storage error text.
+ */
+export class StorageError extends Error {
+  override name = "StorageError";
+}
+
+/**
+ * The words of a storage driver error that can be shown: SQLite's own message for a SQLite
+ * error (`database or disk is full`, `disk I/O error`), only the error's type otherwise (the
+ * message of an arbitrary error might quote data).
+ */
+export function storageReason(e: unknown): string {
+  if (e instanceof StorageError) return e.message;
+  const code = (e as { code?: unknown })?.code;
+  if (e instanceof Error && typeof code === "string" && code.startsWith("SQLITE_")) {
+    return e.message;
+  }
+  if (e instanceof Error && e.message === "The database connection is not open") {
+    return "storage is closed";
+  }
+  return `unexpected ${e instanceof Error ? e.name : typeof e}`;
+}
+
 export type PhysicalOp =
   | { op: "put"; key: string; value: Uint8Array }
   | { op: "delete"; key: string };

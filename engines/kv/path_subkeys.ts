@@ -1,13 +1,14 @@
 /** `subkeys/:path+`: the shape of a version's data with every value replaced by null. */
-import { BadRequest, fields, NotFound, type PathSpec, v } from "../sdk.ts";
+import { BadRequest, NotFound, type PathSpec, v } from "../sdk.ts";
 import type { KvBackend } from "./backend.ts";
 import { secretPath } from "./key_path.ts";
 import { isPlainObject } from "./merge_patch.ts";
 import { isLive, versionView } from "./model.ts";
+import { queryInt } from "./schemas.ts";
 
 const subkeysQuery = v.looseObject({
-  version: v.optional(fields.nonNegInt),
-  depth: v.optional(fields.nonNegInt),
+  version: v.optional(queryInt),
+  depth: v.optional(queryInt),
 });
 
 /**

@@ -35,8 +35,18 @@ export const dataBody = v.pipe(
   v.check((b) => b.data !== undefined, "no data provided"),
 );
 
-/** `?version=N` on reads; 0 or absent means the current version. */
-export const versionQuery = v.looseObject({ version: v.optional(fields.nonNegInt) });
+/**
+ * A non-negative integer from the query string, where an empty value (`?version=`) is 0, as
+ * Vault's TypeInt parses "" (so `?version=` reads the latest version instead of a 400).
+ */
+export const queryInt = v.pipe(
+  v.unknown(),
+  v.transform((x) => x === "" ? 0 : x),
+  fields.nonNegInt,
+);
+
+/** `?version=N` on reads; 0, empty or absent means the current version. */
+export const versionQuery = v.looseObject({ version: v.optional(queryInt) });
 
 /** Vault's TypeCommaIntSlice: `[1,2]`, `["1","2"]`, `"1,2"` or `1`; every entry a positive int. */
 export const versionList = v.pipe(

@@ -25,19 +25,30 @@ export interface ServerProcess {
   url: string;
   dir: string;
   child: Deno.ChildProcess;
+  /** With `logFile`: settles once everything the server wrote to stderr is in the file. */
+  logged: Promise<void>;
   kill(signal?: Deno.Signal): Promise<void>;
 }
 
 export async function startServerProcess(
   dir: string,
   port = freePort(),
-  o: { agentPort?: number; logFile?: string; storagePath?: string } = {},
+  o: {
+    agentPort?: number;
+    logFile?: string;
+    storagePath?: string;
+    /** Serve HTTPS with these files; readiness is then a TCP connect (the cert may be refused). */
+    tls?: { certFile: string; keyFile: string };
+  } = {},
 ): Promise<ServerProcess> {
   const cfg = `${dir}/config.json`;
   await Deno.writeTextFile(
     cfg,
     JSON.stringify({
-      listener: { address: `127.0.0.1:${port}` },
+      listener: {
+        address: `127.0.0.1:${port}`,
+        ...(o.tls ? { tls_cert_file: o.tls.certFile, tls_key_file: o.tls.keyFile } : {}),
+      },
       storage: { path: o.storagePath ?? `${dir}/data` },
       // Without a port of its own the agent listener stays off, so parallel tests don't collide.
       agent_listener: o.agentPort ? { address: `127.0.0.1:${o.agentPort}` } : { disable: true },
@@ -50,13 +61,18 @@ export async function startServerProcess(
     stdout: "null",
     stderr: log ? "piped" : "null",
   }).spawn();
-  if (log) void child.stderr.pipeTo(log.writable).catch(() => {});
-  const url = `http://127.0.0.1:${port}`;
+  const logged = log ? child.stderr.pipeTo(log.writable).catch(() => {}) : Promise.resolve();
+  const url = `${o.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   let exited = null as Deno.CommandStatus | null;
   void child.status.then((st) => exited = st);
   for (;;) {
     try {
+      if (o.tls) {
+        // Bound (the listener is bound before storage opens; requests wait for the attach).
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        break;
+      }
       const r = await fetch(`${url}/v1/sys/health`);
       await r.body?.cancel();
       break;
@@ -75,6 +91,7 @@ export async function startServerProcess(
     url,
     dir,
     child,
+    logged,
     async kill(signal: Deno.Signal = "SIGTERM") {
       if (done) return;
       done = true;

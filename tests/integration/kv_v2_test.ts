@@ -80,9 +80,33 @@ kvTest("data/:path read selects versions with ?version=", async (core) => {
   assert.deepEqual(r.body, { errors: [] });
   r = await core.req("GET", "/v1/secret/data/v?version=abc");
   assert.equal(r.status, 400);
+  assert.match(r.body.errors.join(" "), /version/);
   r = await core.req("GET", "/v1/secret/data/v?version=-1");
   assert.equal(r.status, 400);
+  r = await core.req("GET", "/v1/secret/data/v?version=%20");
+  assert.equal(r.status, 400);
 });
+
+kvTest(
+  "an empty ?version= (and ?depth=) reads the latest version, as Vault's TypeInt",
+  async (core) => {
+    await put(core, "e", { n: 1 });
+    await put(core, "e", { n: 2, m: { x: 1 } });
+    let r = await core.req("GET", "/v1/secret/data/e?version=");
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.data.data, { n: 2, m: { x: 1 } });
+    assert.equal(r.body.data.metadata.version, 2);
+    r = await core.req("GET", "/v1/secret/data/e?version");
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.data.metadata.version, 2);
+    r = await core.req("GET", "/v1/secret/subkeys/e?version=&depth=");
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.data.subkeys, { n: null, m: { x: null } });
+    assert.equal(r.body.data.metadata.version, 2);
+    r = await core.req("GET", "/v1/secret/data/missing?version=");
+    assert.equal(r.status, 404);
+  },
+);
 
 kvTest("data/:path honours check-and-set", async (core) => {
   await put(core, "c", { a: 1 }, { cas: 0 });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { METRIC_HELP } from "../../core/metrics.ts";
+import { checkExposition } from "../helpers/prometheus.ts";
 
 Deno.test("policy parameter rules are enforced on writes", async () => {
   const t = await startTestCore();
@@ -287,6 +289,10 @@ Deno.test("sys/metrics serves Prometheus text that counts requests", async () =>
     );
     assert.doesNotMatch(text, /method="FOO"/);
     assert.match(text, /secrethub_http_request_duration_seconds_bucket/);
+    // Every metric the server exports is described (HELP) and typed; a _total is a counter.
+    const families = checkExposition(text);
+    for (const name of Object.keys(METRIC_HELP)) assert.ok(families.has(name), name);
+    assert.equal(families.get("secrethub_audit_log_failures_total")?.type, "counter");
     const j = await t.req("GET", "/v1/sys/metrics");
     assert.ok(Array.isArray(j.body.Gauges));
     // Metrics need a token with access.

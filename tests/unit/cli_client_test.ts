@@ -3,6 +3,7 @@ import {
   ApiClient,
   DEFAULT_ADDRESS,
   NetworkError,
+  networkReason,
   readTokenFile,
   resolveClientOptions,
   resolveEnv,
@@ -233,7 +234,40 @@ Deno.test("ApiClient.request() throws NetworkError when nothing listens", async 
   const client = new ApiClient({ address: `http://127.0.0.1:${port}` });
   await assert.rejects(client.request("GET", "sys/health"), (err: unknown) => {
     assert.ok(err instanceof NetworkError);
-    assert.match(err.message, new RegExp(`^GET http://127.0.0.1:${port}/v1/sys/health: `));
+    // The cause of Deno's bare "fetch failed", without the URL it repeats or the errno.
+    assert.equal(
+      err.message,
+      `GET http://127.0.0.1:${port}/v1/sys/health: tcp connect error: Connection refused`,
+    );
     return true;
   });
+});
+
+Deno.test("networkReason() prints the cause chain of a failed fetch", () => {
+  const tls = new TypeError("fetch failed", {
+    cause: new Error(
+      "error sending request for url (https://localhost:8200/v1/sys/seal-status): client error " +
+        "(Connect): invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+    ),
+  });
+  assert.equal(
+    networkReason(tls),
+    "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+  );
+  const dns = new TypeError("fetch failed", {
+    cause: new Error(
+      "error sending request for url (http://nope.invalid/v1/x): client error (Connect): " +
+        "dns error: failed to lookup address information: Name or service not known",
+    ),
+  });
+  assert.equal(
+    networkReason(dns),
+    "dns error: failed to lookup address information: Name or service not known",
+  );
+  // Without a cause the error's own message stays; with one beside a message, both.
+  assert.equal(networkReason(new TypeError("fetch failed")), "fetch failed");
+  assert.equal(
+    networkReason(new Error("boom", { cause: new Error("deeper (os error 5)") })),
+    "boom: deeper",
+  );
 });
