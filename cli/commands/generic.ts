@@ -47,8 +47,11 @@ const write: Command = {
     }
     const res = await ctx.api("PUT", path, data, { action: `writing data to ${shown}` });
     const fields = secretFields(res.body);
-    // A 204, or a body with nothing to show, still deserves a confirmation.
-    if (fields.length === 0 && ctx.field === undefined && ctx.format === "table") {
+    // A 204, or a body with nothing to show, still deserves a confirmation. With -format=json a
+    // 204 prints nothing on stdout (the confirmation goes to stderr), as Vault's CLI does, not
+    // "null".
+    const noBody = res.body === null || res.body === undefined;
+    if (fields.length === 0 && ctx.field === undefined && (ctx.format === "table" || noBody)) {
       return printSuccess(ctx, `Data written to: ${shown}`);
     }
     return printSecret(ctx, res.body, fields);

@@ -278,3 +278,16 @@ Deno.test("runCli() an unknown subcommand of a group is named before the group's
   assert.equal(help.code, 0);
   assert.match(help.out, /^Usage: secrethub kv <subcommand>/);
 });
+
+Deno.test("runCli() write -format=json on a 204 prints no JSON null, and confirms on stderr", async () => {
+  await withServer({ "PUT /v1/sys/policy/p": [204] }, async (addr) => {
+    const env = { SECRETHUB_ADDR: addr, SECRETHUB_TOKEN: "t" };
+    const r = await run(["write", "-format=json", "sys/policy/p", "policy=x"], { env });
+    assert.equal(r.code, 0);
+    assert.equal(r.out, "");
+    assert.match(r.err, /^Success! Data written to: sys\/policy\/p$/);
+    const t = await run(["write", "sys/policy/p", "policy=x"], { env });
+    assert.equal(t.code, 0);
+    assert.match(t.out, /^Success! Data written to: sys\/policy\/p$/);
+  });
+});
