@@ -5,7 +5,7 @@
  * the grace period and the request still uploading gets 503. Never a 500, and the exit code is 0.
  */
 import assert from "node:assert/strict";
-import { call, startServerProcess } from "../helpers/server_process.ts";
+import { call, initAndUnseal, startServerProcess } from "../helpers/server_process.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -91,14 +91,6 @@ async function slowPost(
       conn.close();
     } catch { /* closed */ }
   }
-}
-
-async function initAndUnseal(url: string): Promise<{ token: string; key: string }> {
-  const init = await call(url, "PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 });
-  assert.equal(init.status, 200);
-  const key = init.body.keys_base64[0];
-  assert.equal((await call(url, "PUT", "/v1/sys/unseal", { key })).status, 200);
-  return { token: init.body.root_token, key };
 }
 
 function payload(bytes: number): { json: Uint8Array; blob: string } {

@@ -3,7 +3,13 @@
  * that say what is wrong in one line (and create no database), and the storage files' modes.
  */
 import assert from "node:assert/strict";
-import { call, freePort, MAIN, startServerProcess } from "../helpers/server_process.ts";
+import {
+  call,
+  freePort,
+  initAndUnseal,
+  MAIN,
+  startServerProcess,
+} from "../helpers/server_process.ts";
 
 interface Exit {
   code: number;
@@ -62,14 +68,7 @@ Deno.test("a second server on the same storage refuses to start; after kill -9 o
   const storage = `${dir}/data`;
   let first = await startServerProcess(dir, freePort(), { storagePath: storage });
   try {
-    const init = await call(first.url, "PUT", "/v1/sys/init", {
-      secret_shares: 1,
-      secret_threshold: 1,
-    });
-    assert.equal(init.status, 200);
-    const key = init.body.keys_base64[0];
-    const root = init.body.root_token;
-    await call(first.url, "PUT", "/v1/sys/unseal", { key });
+    const { token: root, key } = await initAndUnseal(first.url);
     let w = await call(first.url, "POST", "/v1/secret/data/a", { data: { v: "1" } }, root);
     assert.equal(w.status, 200);
 
@@ -264,17 +263,13 @@ Deno.test("the storage directory is 0700 and the database, WAL, SHM and lock fil
   const storage = `${dir}/var/secrethub`;
   const srv = await startServerProcess(dir, freePort(), { storagePath: storage });
   try {
-    const init = await call(srv.url, "PUT", "/v1/sys/init", {
-      secret_shares: 1,
-      secret_threshold: 1,
-    });
-    await call(srv.url, "PUT", "/v1/sys/unseal", { key: init.body.keys_base64[0] });
+    const { token: root } = await initAndUnseal(srv.url);
     const w = await call(
       srv.url,
       "POST",
       "/v1/secret/data/app",
       { data: { password: "p" } },
-      init.body.root_token,
+      root,
     );
     assert.equal(w.status, 200);
     const mode = (p: string) => (Deno.statSync(p).mode! & 0o777).toString(8);
@@ -296,12 +291,7 @@ Deno.test("an agent listener port in use at unseal does not end the server", asy
   let exited: Deno.CommandStatus | null = null;
   void srv.child.status.then((s) => exited = s);
   try {
-    const init = await call(srv.url, "PUT", "/v1/sys/init", {
-      secret_shares: 1,
-      secret_threshold: 1,
-    });
-    const u = await call(srv.url, "PUT", "/v1/sys/unseal", { key: init.body.keys_base64[0] });
-    assert.equal(u.body.sealed, false);
+    await initAndUnseal(srv.url); // unsealed: the helper checks sealed is false
     // The listener's bind error was an uncaught "error" event that ended the process at once.
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(exited, null);

@@ -103,6 +103,18 @@ export async function startServerProcess(
   };
 }
 
+/** Initialises a fresh server with one share and unseals it: its root token and unseal key. */
+export async function initAndUnseal(url: string): Promise<{ token: string; key: string }> {
+  const init = await call(url, "PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 });
+  if (init.status !== 200) throw new Error(`init: ${init.status} ${JSON.stringify(init.body)}`);
+  const key = init.body.keys_base64[0];
+  const u = await call(url, "PUT", "/v1/sys/unseal", { key });
+  if (u.status !== 200 || u.body.sealed !== false) {
+    throw new Error(`unseal: ${u.status} ${JSON.stringify(u.body)}`);
+  }
+  return { token: init.body.root_token, key };
+}
+
 export async function call(
   url: string,
   method: string,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestCore } from "../helpers/test_core.ts";
-import { call, startServerProcess } from "../helpers/server_process.ts";
+import { call, initAndUnseal, startServerProcess } from "../helpers/server_process.ts";
 
 Deno.test("sys/audit-hash of a device that is not enabled is a 400", async () => {
   const t = await startTestCore();
@@ -71,13 +71,7 @@ Deno.test("sys/audit: the device table survives a restart, and its path is still
   const dir = await Deno.makeTempDir({ prefix: "secrethub-auditdev-" });
   let srv = await startServerProcess(dir);
   try {
-    const init = await call(srv.url, "PUT", "/v1/sys/init", {
-      secret_shares: 1,
-      secret_threshold: 1,
-    });
-    const key = init.body.keys_base64[0];
-    const root = init.body.root_token;
-    await call(srv.url, "PUT", "/v1/sys/unseal", { key });
+    const { token: root, key } = await initAndUnseal(srv.url);
     const logFile = `${dir}/audit.log`;
     const device = { type: "file", description: "d", options: { file_path: logFile } };
     let r = await call(srv.url, "PUT", "/v1/sys/audit/file", device, root);

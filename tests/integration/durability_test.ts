@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
-import { call, startServerProcess } from "../helpers/server_process.ts";
+import { call, initAndUnseal, startServerProcess } from "../helpers/server_process.ts";
 
 Deno.test("every acknowledged write survives kill -9 of the server, and the audit chain verifies", async () => {
   const dir = await Deno.makeTempDir({ prefix: "secrethub-dur-" });
   let srv = await startServerProcess(dir);
   try {
-    const init = await call(srv.url, "PUT", "/v1/sys/init", {
-      secret_shares: 1,
-      secret_threshold: 1,
-    });
-    const key = init.body.keys_base64[0];
-    const root = init.body.root_token;
-    await call(srv.url, "PUT", "/v1/sys/unseal", { key });
+    const { token: root, key } = await initAndUnseal(srv.url);
 
     const acked = new Map<string, string>();
     let stop = false;
