@@ -1,6 +1,7 @@
 /** The one place that turns errors into HTTP responses. */
 import { BadRequest, HttpError } from "../../lib/errors.ts";
 import { StorageError } from "../storage/storage.ts";
+import { AuditDataTooDeep, MAX_DATA_DEPTH } from "../audit/entry.ts";
 import { log } from "../log.ts";
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
@@ -11,6 +12,12 @@ export function errorResponse(e: unknown, requestId: string): Response {
     // connection after answering it 503 (core/server.ts). Not an internal error.
     log.info("request body incomplete: the connection was closed", { request_id: requestId });
     e = new BadRequest("request body incomplete: the connection was closed");
+  } else if (e instanceof AuditDataTooDeep) {
+    // The audit refuses data nested past its limit (the body parser's lower limit keeps any body
+    // from getting there): that is the client's data, not an internal error.
+    e = new BadRequest(
+      `request data nested too deeply (at most ${MAX_DATA_DEPTH} levels of objects and arrays)`,
+    );
   }
   if (e instanceof HttpError) {
     const body: Record<string, unknown> = { errors: e.errors };

@@ -16,7 +16,7 @@ import {
 } from "../../lib/errors.ts";
 import { parseWith } from "../../lib/fields.ts";
 import type { Engine, Operation } from "../../engines/sdk.ts";
-import { AuditDataTooDeep, type AuditInput, MAX_DATA_DEPTH } from "../audit/entry.ts";
+import type { AuditInput } from "../audit/entry.ts";
 import type { Core } from "../core.ts";
 import { matchPath } from "../router/match.ts";
 import type {
@@ -170,16 +170,7 @@ export class Pipeline {
       );
       res = r;
     } catch (e) {
-      // The audit refuses data nested past its limit (the body parser's lower limit keeps any
-      // body from getting there): that is the client's data, not an internal error.
-      res = errorResponse(
-        e instanceof AuditDataTooDeep
-          ? new BadRequest(
-            `request data nested too deeply (at most ${MAX_DATA_DEPTH} levels of objects and arrays)`,
-          )
-          : e,
-        requestId,
-      );
+      res = errorResponse(e, requestId);
     }
     // Any other method was refused (405); one label for all of them keeps the series bounded.
     const method = METHODS.has(req.method) ? req.method : "OTHER";
