@@ -173,6 +173,7 @@ export class LeaseManager {
 
   /** Loads every stored lease into the schedule; expired ones are revoked right away. */
   async start(): Promise<void> {
+    await this.#store.open();
     for (const id of await this.#store.ids()) {
       const e = await this.#store.get(id);
       if (e) this.#track(e.id, e.expireTime);

@@ -2,16 +2,22 @@
  * Lease records, stored through the barrier (the caller hands in a view on `sys/expire/`), so
  * the engine's `internal` state, times and the creating token's accessor are encrypted at rest.
  * Layout, as Vault's expiration manager:
- *   id/<lease id>                          → the LeaseEntry (JSON)
- *   token/<sha256(accessor)>/<sha256(id)>  → the lease id, to revoke a token's leases
- * Keys name the lease id in clear (it is a path, like a KV key); the accessor is hashed.
+ *   id/<lease id>                               → the LeaseEntry (JSON)
+ *   by-token/<hmac(accessor)>/<sha256(id)>      → the lease id, to revoke a token's leases
+ *   salt                                        → the index's HMAC key (random, behind the barrier)
+ * Keys name the lease id in clear (it is a path, like a KV key). Storage keys are not encrypted
+ * and accessors are handed out freely, so the accessor is keyed under a salt, as Vault salts its
+ * index: with a plain hash, anyone holding an accessor could confirm it in a copied database.
+ * Databases from before the salt hold `token/<sha256(accessor)>/…`; the first use moves them.
  */
-import { sha256Hex } from "../../lib/crypto.ts";
+import { fromBase64, randomKey, sha256Hex, toBase64 } from "../../lib/crypto.ts";
+import { HmacSha256 } from "../../lib/sha256.ts";
 import {
   type LeaseInfo,
   putJSONOp,
   readJSON,
   type StorageView,
+  writeJSON,
   type WriteOp,
 } from "../../engines/sdk.ts";
 
@@ -36,7 +42,11 @@ export interface LeaseEntry {
 }
 
 const ID = "id/";
-const TOKEN = "token/";
+const TOKEN = "by-token/";
+/** The unsalted index of databases from before the salt: moved on first use. */
+const LEGACY_TOKEN = "token/";
+const SALT = "salt";
+const MIGRATE_CHUNK = 256;
 
 export function leaseInfo(e: LeaseEntry): LeaseInfo {
   return {
@@ -49,15 +59,72 @@ export function leaseInfo(e: LeaseEntry): LeaseInfo {
   };
 }
 
-function tokenKey(accessor: string): string {
-  return `${TOKEN}${sha256Hex(accessor)}/`;
+function tokenKey(mac: HmacSha256, accessor: string): string {
+  return `${TOKEN}${mac.hex(`lease-token\0${accessor}`)}/`;
 }
 
 export class LeaseStore {
   readonly #s: StorageView;
+  #mac: Promise<HmacSha256> | null = null;
 
   constructor(storage: StorageView) {
     this.#s = storage;
+  }
+
+  /** The index key; loading it moves a legacy index first, so nothing reads it half-moved. */
+  #indexMac(): Promise<HmacSha256> {
+    // Shared, so concurrent first callers cannot each create (and overwrite) a different salt.
+    this.#mac ??= this.#loadMac().catch((e) => {
+      this.#mac = null;
+      throw e;
+    });
+    return this.#mac;
+  }
+
+  async #loadMac(): Promise<HmacSha256> {
+    const stored = await readJSON<{ key: string }>(this.#s, SALT);
+    const key = stored ? fromBase64(stored.key) : randomKey(32);
+    if (!stored) await writeJSON(this.#s, SALT, { key: toBase64(key) });
+    const mac = new HmacSha256(key);
+    key.fill(0);
+    await this.#migrateLegacy(mac);
+    return mac;
+  }
+
+  /**
+   * Rewrites each `token/<sha256(accessor)>/<sha256(id)>` entry under its salted name, reading
+   * the accessor from the (encrypted) lease it points to, and deletes the old key in the same
+   * transaction (256 entries at a time): a crash leaves every entry moved or still legacy, and
+   * the next start finishes the move. Entries whose lease is gone are dropped.
+   */
+  async #migrateLegacy(mac: HmacSha256): Promise<number> {
+    const keys: string[] = [];
+    for (const t of await this.#s.list(LEGACY_TOKEN)) {
+      if (!t.endsWith("/")) continue;
+      for (const k of await this.#s.list(LEGACY_TOKEN + t)) {
+        if (!k.endsWith("/")) keys.push(LEGACY_TOKEN + t + k);
+      }
+    }
+    let moved = 0;
+    for (let i = 0; i < keys.length; i += MIGRATE_CHUNK) {
+      const ops: WriteOp[] = [];
+      for (const key of keys.slice(i, i + MIGRATE_CHUNK)) {
+        ops.push({ op: "delete", key });
+        const id = await readJSON<unknown>(this.#s, key);
+        const e = typeof id === "string" ? await this.get(id) : null;
+        if (e?.tokenAccessor) {
+          ops.push(putJSONOp(tokenKey(mac, e.tokenAccessor) + sha256Hex(e.id), e.id));
+          moved++;
+        }
+      }
+      await this.#s.batch(ops);
+    }
+    return moved;
+  }
+
+  /** Loads the index key (and moves a legacy index): at start, so no request pays for it. */
+  async open(): Promise<void> {
+    await this.#indexMac();
   }
 
   get(id: string): Promise<LeaseEntry | null> {
@@ -65,20 +132,22 @@ export class LeaseStore {
   }
 
   /** Writes the record; a new lease also gets its token index entry, in the same batch. */
-  put(e: LeaseEntry, isNew: boolean): Promise<void> {
+  async put(e: LeaseEntry, isNew: boolean): Promise<void> {
     const ops: WriteOp[] = [putJSONOp(ID + e.id, e)];
     if (isNew && e.tokenAccessor) {
-      ops.push(putJSONOp(tokenKey(e.tokenAccessor) + sha256Hex(e.id), e.id));
+      const mac = await this.#indexMac();
+      ops.push(putJSONOp(tokenKey(mac, e.tokenAccessor) + sha256Hex(e.id), e.id));
     }
-    return this.#s.batch(ops);
+    await this.#s.batch(ops);
   }
 
-  delete(e: LeaseEntry): Promise<void> {
+  async delete(e: LeaseEntry): Promise<void> {
     const ops: WriteOp[] = [{ op: "delete", key: ID + e.id }];
     if (e.tokenAccessor) {
-      ops.push({ op: "delete", key: tokenKey(e.tokenAccessor) + sha256Hex(e.id) });
+      const mac = await this.#indexMac();
+      ops.push({ op: "delete", key: tokenKey(mac, e.tokenAccessor) + sha256Hex(e.id) });
     }
-    return this.#s.batch(ops);
+    await this.#s.batch(ops);
   }
 
   /** Immediate children of `prefix` (lease ids and folders), as Vault's lookup list shows them. */
@@ -102,7 +171,7 @@ export class LeaseStore {
   /** Ids of the leases a token created (index entries whose lease is gone are dropped). */
   async byToken(accessor: string): Promise<string[]> {
     const out: string[] = [];
-    const base = tokenKey(accessor);
+    const base = tokenKey(await this.#indexMac(), accessor);
     for (const k of await this.#s.list(base)) {
       if (k.endsWith("/")) continue;
       const id = await readJSON<string>(this.#s, base + k);
@@ -113,6 +182,7 @@ export class LeaseStore {
 
   /** Token index entries whose lease no longer exists (left by a crash); for tidy. */
   async danglingIndex(): Promise<string[]> {
+    await this.#indexMac();
     const out: string[] = [];
     for (const t of await this.#s.list(TOKEN)) {
       if (!t.endsWith("/")) continue;

@@ -1,3 +1,4 @@
+import { sha256Hex } from "../../lib/crypto.ts";
 /**
  * The lease manager end to end: a real core (libSQL file, barrier, HTTP) with a fixture engine
  * "leasetest" whose reads hand out leased secrets and which records every renew/revoke call.
@@ -587,12 +588,13 @@ Deno.test(
     const text = blobs.map((b) => new TextDecoder("latin1").decode(b)).join("\n");
     assert.ok(text.length > 10_000, "the database holds the data");
     assert.equal(text.includes(marker), false, "internal state is encrypted");
-    // Lease keys name the lease (a path, as Vault's sys/expire/id/...) but only a hash of the
-    // token's accessor.
+    // Lease keys name the lease (a path, as Vault's sys/expire/id/...) but only a salted HMAC of
+    // the token's accessor: not the accessor, nor its plain hash.
     const keys = await t.core.physical.keys("sys/expire/");
     assert.ok(keys.includes(`sys/expire/id/${ids[0]}`));
-    assert.equal(keys.filter((k) => k.startsWith("sys/expire/token/")).length, 20);
+    assert.equal(keys.filter((k) => k.startsWith("sys/expire/by-token/")).length, 20);
     assert.equal(keys.some((k) => k.includes(rootAccessor)), false);
+    assert.equal(keys.some((k) => k.includes(sha256Hex(rootAccessor))), false);
     // The marker does reach the engine (so the scan above looks for something that exists).
     await t.req("PUT", "/v1/sys/leases/revoke", { lease_id: ids[1] });
     assert.equal(revokes(ids[1]!)[0]!.lease.internal.marker, marker);

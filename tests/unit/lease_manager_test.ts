@@ -9,7 +9,8 @@ import {
   validLeasePath,
 } from "../../core/lease/lease_manager.ts";
 import { DueQueue } from "../../core/lease/due_queue.ts";
-import type { Engine, LeaseInfo } from "../../engines/sdk.ts";
+import { type Engine, type LeaseInfo, putJSONOp, type WriteOp } from "../../engines/sdk.ts";
+import { sha256Hex } from "../../lib/crypto.ts";
 
 const MOUNT = {
   path: "db/",
@@ -254,6 +255,51 @@ Deno.test("LeaseManager.revokeByTokens() expires the token's leases only", async
     await until(() => log.includes(`revoke ${a.id}`));
     assert.equal(log.includes(`revoke ${b.id}`), false);
     assert.ok(await m.lookup(b.id));
+  });
+});
+
+Deno.test("the token index is keyed under a salt, and an unsalted legacy index is moved at start", async () => {
+  await withManager(async ({ m, log, barrier, opts }) => {
+    const a = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "acc-A" });
+    const b = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "acc-B" });
+    const view = barrier.view("sys/expire/");
+    const plain = (s: string) => sha256Hex(s);
+    const index = async () => {
+      const out: string[] = [];
+      for (const p of ["by-token/", "token/"]) {
+        for (const t of await view.list(p)) {
+          for (const k of await view.list(p + t)) out.push(p + t + k);
+        }
+      }
+      return out;
+    };
+    const salted = await index();
+    assert.equal(salted.length, 2);
+    assert.ok(salted.every((k) => k.startsWith("by-token/")), salted.join());
+    // Neither the accessor nor its plain hash names a key.
+    for (const acc of ["acc-A", "acc-B"]) {
+      assert.equal(salted.some((k) => k.includes(acc) || k.includes(plain(acc))), false);
+    }
+    // Turn the index back into the pre-salt layout, as an older database holds it, plus one
+    // entry whose lease is gone.
+    const ops: WriteOp[] = salted.map((key) => ({ op: "delete", key }));
+    for (const e of [a, b]) {
+      ops.push(putJSONOp(`token/${plain(e.tokenAccessor)}/${plain(e.id)}`, e.id));
+    }
+    ops.push(putJSONOp(`token/${plain("acc-C")}/${plain("gone")}`, "db/p/gone"));
+    await view.batch(ops);
+    await m.stop();
+    const again = new LeaseManager(opts);
+    await again.start();
+    try {
+      const moved = await index();
+      assert.deepEqual(moved.sort(), salted.sort(), "the same salted keys, and no legacy ones");
+      await again.revokeByTokens(["acc-A"]);
+      await until(() => log.includes(`revoke ${a.id}`));
+      assert.equal(log.includes(`revoke ${b.id}`), false);
+    } finally {
+      await again.stop();
+    }
   });
 });
 
