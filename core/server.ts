@@ -7,6 +7,7 @@ import { auditRoutes } from "./sys/audit_routes.ts";
 import { tokenRoutes } from "./token/routes.ts";
 import { authRoutes } from "./sys/auth_routes.ts";
 import { wrappingRoutes } from "./sys/wrapping_routes.ts";
+import { toolsRoutes } from "./sys/tools_routes.ts";
 import { policyToolRoutes } from "./sys/policy_tools_routes.ts";
 import { AUTH_METHODS } from "./auth/registry.ts";
 import { SlidingLoginLimiter } from "./auth/limiter.ts";
@@ -50,6 +51,7 @@ export async function createCore(
   core.mounts.addBuiltin("sys/", "system", [
     ...authRoutes(core),
     ...wrappingRoutes(core),
+    ...toolsRoutes(),
     ...policyToolRoutes(core),
     ...sealRoutes(core),
     ...adminRoutes(core),
