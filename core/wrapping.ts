@@ -105,14 +105,35 @@ export class Wrapping {
 
   /** The wrapped response, once; every later call fails. */
   unwrap(token: string): Promise<Record<string, unknown>> {
+    return this.#consume(token, (r) => Promise.resolve(r.rec.response));
+  }
+
+  /**
+   * Vault's rewrap: the same response behind a new token with the original creation TTL and
+   * path; the old token stops working. The new record is stored before the old one goes, so a
+   * failure in between leaves the secret reachable (by the old token), never lost.
+   */
+  rewrap(token: string): Promise<WrapInfo> {
+    return this.#consume(
+      token,
+      (r) => this.wrap(r.rec.response, r.rec.creation_ttl, r.rec.creation_path),
+    );
+  }
+
+  /**
+   * Runs `use` on the token's record, then deletes the record and revokes the token, under a
+   * per-token lock so two concurrent calls cannot both succeed.
+   */
+  #consume<T>(token: string, use: (r: { id: string; rec: WrapRecord }) => Promise<T>): Promise<T> {
     const id = token ? sha256Hex(token) : "";
     const prev = this.#locks.get(id) ?? Promise.resolve();
     const run = prev.catch(() => {}).then(async () => {
       const r = await this.#record(token);
       if (!r) throw new BadRequest(INVALID);
+      const out = await use(r);
       await this.#s.delete(r.id);
       await this.#tokens.revoke(r.id);
-      return r.rec.response;
+      return out;
     });
     this.#locks.set(id, run);
     run.finally(() => {

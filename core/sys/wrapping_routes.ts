@@ -1,4 +1,7 @@
-/** sys/wrapping/{unwrap,lookup,wrap}. The wrapping token itself is the credential for the first two. */
+/**
+ * sys/wrapping/{unwrap,lookup,wrap,rewrap}. The wrapping token itself is the credential for
+ * unwrap and lookup.
+ */
 import { v } from "../../lib/fields.ts";
 import { BadRequest } from "../../lib/errors.ts";
 import type { Core } from "../core.ts";
@@ -36,6 +39,33 @@ export function wrappingRoutes(core: Core): CorePathSpec[] {
       input: { write: tokenSchema },
       operations: {
         update: async (r) => ({ data: await core.wrapping.lookup(wrappingToken(r)) }),
+      },
+    },
+    {
+      pattern: "wrapping/rewrap",
+      input: { write: tokenSchema },
+      operations: {
+        // Vault's reply carries only wrap_info: written whole here, outside the envelope the
+        // pipeline builds (which has no wrap_info of a handler's own), and so outside the audit
+        // entry's response data: the new token is never recorded.
+        update: async (r): Promise<CoreResponse> => {
+          const info = await core.wrapping.rewrap(wrappingToken(r));
+          return {
+            raw: {
+              contentType: "application/json",
+              body: JSON.stringify({
+                request_id: r.requestId,
+                lease_id: "",
+                renewable: false,
+                lease_duration: 0,
+                data: null,
+                wrap_info: info,
+                warnings: null,
+                auth: null,
+              }),
+            },
+          };
+        },
       },
     },
     {

@@ -62,3 +62,54 @@ Deno.test("a wrapping token expires with its TTL", async () => {
     await t.close();
   }
 });
+
+Deno.test("sys/wrapping/rewrap moves the response to a new token with the original TTL", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("POST", "/v1/secret/data/rw", { data: { secret_id: "rw-secret-1" } });
+    let r = await t.req("GET", "/v1/secret/data/rw", undefined, undefined, {
+      "x-vault-wrap-ttl": "7m",
+    });
+    const old = r.body.wrap_info;
+    r = await t.req("POST", "/v1/sys/wrapping/rewrap", { token: old.token });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.data, null);
+    assert.match(r.body.request_id, /^[0-9a-f-]{36}$/);
+    const neu = r.body.wrap_info;
+    assert.notEqual(neu.token, old.token);
+    assert.equal(neu.ttl, 420);
+    assert.equal(neu.creation_path, "secret/data/rw");
+    assert.ok(!r.text.includes("rw-secret-1"));
+    // The old token is spent; the new one unwraps the same response, once.
+    r = await t.req("POST", "/v1/sys/wrapping/unwrap", { token: old.token }, null);
+    assert.equal(r.status, 400);
+    assert.equal(
+      (await t.req("POST", "/v1/sys/wrapping/rewrap", { token: old.token })).status,
+      400,
+    );
+    r = await t.req("POST", "/v1/sys/wrapping/lookup", { token: neu.token }, null);
+    assert.equal(r.body.data.creation_ttl, 420);
+    r = await t.req("POST", "/v1/sys/wrapping/unwrap", { token: neu.token }, null);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.data.data.secret_id, "rw-secret-1");
+    // Two concurrent rewraps of one token: exactly one wins.
+    const w = (await t.req("POST", "/v1/sys/wrapping/wrap", { k: "v" }, undefined, {
+      "x-vault-wrap-ttl": "60",
+    })).body.wrap_info.token;
+    const both = await Promise.all([
+      t.req("POST", "/v1/sys/wrapping/rewrap", { token: w }),
+      t.req("POST", "/v1/sys/wrapping/rewrap", { token: w }),
+    ]);
+    assert.deepEqual(both.map((x) => x.status).sort(), [200, 400]);
+    // A token without a policy naming rewrap is refused; bad input is a 400.
+    await t.req("PUT", "/v1/sys/policies/acl/none", {
+      policy: `path "x" { capabilities = ["read"] }`,
+    });
+    const tok = (await t.req("POST", "/v1/auth/token/create", { policies: ["none"] })).body.auth
+      .client_token;
+    assert.equal((await t.req("POST", "/v1/sys/wrapping/rewrap", { token: "x" }, tok)).status, 403);
+    assert.equal((await t.req("POST", "/v1/sys/wrapping/rewrap", { token: 5 })).status, 400);
+  } finally {
+    await t.close();
+  }
+});
