@@ -5,6 +5,7 @@
  */
 import { BadRequest, Conflict, ServiceUnavailable } from "../../lib/errors.ts";
 import { randomBase62, uuid } from "../../lib/crypto.ts";
+import { Mutex } from "../../lib/mutex.ts";
 import { type Engine, readJSON, writeJSON } from "../../engines/sdk.ts";
 import { ENGINES } from "../../engines/registry.ts";
 import type { Barrier, BarrierView } from "../barrier/barrier.ts";
@@ -134,6 +135,12 @@ export class MountTable {
   /** Handlers running (or still running past their deadline) per user mount uuid. */
   #inflight = new Map<string, number>();
   #drainWaiters = new Map<string, Set<() => void>>();
+  /**
+   * Enable, disable and tune each read the table, store a new one and then install it: run
+   * together, the last store won and undid the others (mounts lost, a removed mount back with
+   * no engine behind it). They take turns, as under Vault's mount lock.
+   */
+  readonly #changes = new Mutex();
 
   constructor(barrier: Barrier, now: () => number = Date.now) {
     this.#barrier = barrier;
@@ -348,7 +355,17 @@ export class MountTable {
     return this.#entries.find((e) => e.path === path) ?? this.#builtins.get(path)?.entry;
   }
 
-  async enable(
+  enable(
+    path: string,
+    type: string,
+    description: string,
+    options: Record<string, string> | null,
+    config: Partial<MountEntry["config"]>,
+  ): Promise<void> {
+    return this.#changes.run(() => this.#enable(path, type, description, options, config));
+  }
+
+  async #enable(
     path: string,
     type: string,
     description: string,
@@ -380,10 +397,17 @@ export class MountTable {
   }
 
   async disable(path: string): Promise<void> {
+    const closing = await this.#changes.run(() => this.#disable(path));
+    // Outside the lock: an engine's close may wait on its own connections.
+    if (closing) await closeEngine(path, closing);
+  }
+
+  /** Removes the mount and its data; returns its engine, to be closed. */
+  async #disable(path: string): Promise<Engine | undefined> {
     const e = this.#entries.find((x) => x.path === path);
     if (!e) {
       if (this.#builtins.has(path)) throw new BadRequest(`cannot unmount "${path}"`);
-      return;
+      return undefined;
     }
     const next = this.#entries.filter((x) => x !== e);
     const view = this.#barrier.view(`logical/${e.uuid}/`) as BarrierView;
@@ -401,7 +425,7 @@ export class MountTable {
     const engine = this.#engines.get(e.uuid);
     this.#engines.delete(e.uuid);
     this.#resort();
-    if (engine) await closeEngine(path, engine);
+    return engine;
   }
 
   /**
@@ -412,15 +436,11 @@ export class MountTable {
    *
    * @throws BadRequest for an unknown mount, bad TTLs or a version change; nothing is stored then.
    */
-  async tune(
-    path: string,
-    patch: {
-      description?: string;
-      default_lease_ttl?: number;
-      max_lease_ttl?: number;
-      options?: Record<string, string> | null;
-    },
-  ): Promise<void> {
+  tune(path: string, patch: TunePatch): Promise<void> {
+    return this.#changes.run(() => this.#tune(path, patch));
+  }
+
+  async #tune(path: string, patch: TunePatch): Promise<void> {
     const e = this.#entries.find((x) => x.path === path);
     if (!e) throw new BadRequest(`no mount at "${path}"`);
     const config = {
@@ -448,6 +468,13 @@ export class MountTable {
     await writeJSON(this.#barrier, MOUNTS_KEY, next);
     this.#entries = next;
   }
+}
+
+interface TunePatch {
+  description?: string;
+  default_lease_ttl?: number;
+  max_lease_ttl?: number;
+  options?: Record<string, string> | null;
 }
 
 /** options.version on tune: only the version a KV mount already has (a no-op). */

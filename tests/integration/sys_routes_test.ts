@@ -263,6 +263,51 @@ Deno.test("sys/mounts: a default lease TTL larger than the max (the mount's or t
   }
 });
 
+Deno.test("sys/mounts: concurrent enables, disables and tunes all take effect (none undoes another)", async () => {
+  const t = await startTestCore();
+  try {
+    const mounts = async () => (await t.req("GET", "/v1/sys/mounts")).body.data;
+    const enabled = await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => t.req("POST", `/v1/sys/mounts/race${i}`, { type: "kv-v2" }),
+      ),
+    );
+    assert.deepEqual(enabled.map((r) => r.status), Array(10).fill(204));
+    let m = await mounts();
+    for (let i = 0; i < 10; i++) {
+      assert.ok(m[`race${i}/`], `race${i}/ is mounted`);
+      const w = await t.req("POST", `/v1/race${i}/data/x`, { data: { a: i } });
+      assert.equal(w.status, 200, w.text);
+    }
+    // The same path enabled five times at once: one wins, the others are told it is in use.
+    const dup = await Promise.all(
+      Array.from({ length: 5 }, () => t.req("POST", "/v1/sys/mounts/dup", { type: "kv-v2" })),
+    );
+    assert.deepEqual(dup.map((r) => r.status).sort(), [204, 409, 409, 409, 409]);
+    // Disables racing tunes: every disable sticks (no mount comes back without its engine) and
+    // every tune lands.
+    const mixed = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => [
+        t.req("DELETE", `/v1/sys/mounts/race${i}`),
+        t.req("POST", `/v1/sys/mounts/race${i + 5}/tune`, { description: `tuned ${i + 5}` }),
+      ]).flat(),
+    );
+    assert.ok(mixed.every((r) => r.status === 204), mixed.map((r) => r.status).join());
+    m = await mounts();
+    for (let i = 0; i < 5; i++) {
+      assert.equal(m[`race${i}/`], undefined, `race${i}/ stays unmounted`);
+      const r = await t.req("GET", `/v1/race${i}/data/x`);
+      assert.equal(r.status, 404, r.text);
+      assert.equal(m[`race${i + 5}/`].description, `tuned ${i + 5}`);
+      const k = await t.req("GET", `/v1/race${i + 5}/data/x`);
+      assert.equal(k.body.data.data.a, i + 5);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("sys/metrics serves Prometheus text that counts requests", async () => {
   const t = await startTestCore();
   try {
