@@ -5,6 +5,7 @@
  */
 import { BadRequest } from "../../lib/errors.ts";
 import { randomBase62, uuid } from "../../lib/crypto.ts";
+import { Mutex } from "../../lib/mutex.ts";
 import { readJSON, writeJSON } from "../../engines/sdk.ts";
 import type { Barrier, BarrierView } from "../barrier/barrier.ts";
 import type { MountEntry, MountTable } from "../mounts/mount_table.ts";
@@ -29,6 +30,7 @@ export interface AuthTableDeps {
 export class AuthTable {
   readonly #d: AuthTableDeps;
   #entries: MountEntry[] = [];
+  readonly #changes = new Mutex();
 
   constructor(deps: AuthTableDeps) {
     this.#d = deps;
@@ -64,7 +66,20 @@ export class AuthTable {
     this.#d.mounts.attach(e.path, e, factory(ctx).paths);
   }
 
-  async enable(path: string, type: string, description: string): Promise<void> {
+  /** Changes to the table take turns (see MountTable's), or the last store would undo others. */
+  enable(path: string, type: string, description: string): Promise<void> {
+    return this.#changes.run(() => this.#enable(path, type, description));
+  }
+
+  disable(path: string): Promise<void> {
+    return this.#changes.run(() => this.#disable(path));
+  }
+
+  tune(path: string, description?: string): Promise<void> {
+    return this.#changes.run(() => this.#tune(path, description));
+  }
+
+  async #enable(path: string, type: string, description: string): Promise<void> {
     if (!this.#d.methods[type]) throw new BadRequest(`unknown auth method type "${type}"`);
     const full = `auth/${path}`;
     if (path === "token/") throw new BadRequest("path is already in use at auth/token/");
@@ -87,7 +102,7 @@ export class AuthTable {
     this.#attach(e);
   }
 
-  async disable(path: string): Promise<void> {
+  async #disable(path: string): Promise<void> {
     const full = `auth/${path}`;
     const e = this.#entries.find((x) => x.path === full);
     if (!e) return;
@@ -103,7 +118,7 @@ export class AuthTable {
     this.#entries = next;
   }
 
-  async tune(path: string, description?: string): Promise<void> {
+  async #tune(path: string, description?: string): Promise<void> {
     const full = `auth/${path}`;
     const e = this.#entries.find((x) => x.path === full);
     if (!e) throw new BadRequest(`no auth mount at "${full}"`);

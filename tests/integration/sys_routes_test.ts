@@ -308,6 +308,31 @@ Deno.test("sys/mounts: concurrent enables, disables and tunes all take effect (n
   }
 });
 
+Deno.test("sys/auth: concurrent enables, disables and tunes all take effect", async () => {
+  const t = await startTestCore();
+  try {
+    const on = await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) => t.req("POST", `/v1/sys/auth/ar${i}`, { type: "approle" }),
+      ),
+    );
+    assert.deepEqual(on.map((r) => r.status), Array(8).fill(204));
+    const off = await Promise.all([
+      ...[0, 1, 2, 3].map((i) => t.req("DELETE", `/v1/sys/auth/ar${i}`)),
+      ...[4, 5, 6, 7].map((i) =>
+        t.req("POST", `/v1/sys/auth/ar${i}/tune`, { description: `d${i}` })
+      ),
+    ]);
+    assert.ok(off.every((r) => r.status === 204), off.map((r) => r.status).join());
+    const auth = (await t.req("GET", "/v1/sys/auth")).body.data;
+    for (let i = 0; i < 4; i++) assert.equal(auth[`ar${i}/`], undefined, `ar${i}/ stays disabled`);
+    for (let i = 4; i < 8; i++) assert.equal(auth[`ar${i}/`]?.description, `d${i}`);
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("sys/metrics serves Prometheus text that counts requests", async () => {
   const t = await startTestCore();
   try {
