@@ -10,7 +10,7 @@ import { deepFreeze } from "../lib/freeze.ts";
 export { deepFreeze };
 export * as fields from "../lib/fields.ts";
 export { v } from "../lib/fields.ts";
-export { formatDuration, parseDuration } from "../lib/duration.ts";
+export { formatDuration, MAX_DURATION_SECONDS, parseDuration } from "../lib/duration.ts";
 export { Mutex } from "../lib/mutex.ts";
 import type * as v from "valibot";
 
@@ -50,6 +50,11 @@ export interface EngineRequest {
   /** Accessor of the calling token ("" when unauthenticated). */
   tokenAccessor: string;
   requestId: string;
+  /**
+   * On lists only: whether the caller's policies grant `operation` on `path` (relative to the
+   * mount), for a list that would show more than key names. Unset when no token was checked.
+   */
+  allowed?: (operation: Operation, path: string) => boolean;
 }
 
 export interface EngineResponse {

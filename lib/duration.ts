@@ -11,15 +11,24 @@ const UNIT_SECONDS: Record<string, number> = {
   d: 86400,
 };
 
-/** Parses a duration to whole seconds (rounded down); throws RangeError on bad input. */
+/**
+ * Go's time.Duration is int64 nanoseconds, so Vault (parseutil.ParseDurationSecond) refuses
+ * anything past 2562047h47m16.854775807s as an overflow. Holding the same line keeps every stored
+ * duration small enough for Date arithmetic and for formatDuration to print plain digits.
+ */
+export const MAX_DURATION_SECONDS = 9_223_372_036;
+// The exact limit, fraction included, so "2562047h47m16.8s" is accepted as Go accepts it.
+const MAX_EXACT_SECONDS = 9_223_372_036.854775807;
+
+/** Parses a duration to whole seconds (rounded down); throws RangeError on bad or too large input. */
 export function parseDuration(input: string | number): number {
   if (typeof input === "number") {
     if (!Number.isFinite(input) || input < 0) throw new RangeError(`invalid duration "${input}"`);
-    return Math.floor(input);
+    return bounded(input, input);
   }
   const s = input.trim();
   if (s === "") return 0;
-  if (/^\d+$/.test(s)) return Number(s);
+  if (/^\d+$/.test(s)) return bounded(Number(s), input);
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/gy;
   let total = 0;
   let pos = 0;
@@ -29,18 +38,29 @@ export function parseDuration(input: string | number): number {
     pos = re.lastIndex;
   }
   if (pos !== s.length || pos === 0) throw new RangeError(`invalid duration "${input}"`);
-  return Math.floor(total);
+  return bounded(total, input);
+}
+
+function bounded(seconds: number, input: string | number): number {
+  if (!(seconds <= MAX_EXACT_SECONDS)) {
+    throw new RangeError(`invalid duration "${input}": overflows the maximum of 2562047h47m16s`);
+  }
+  return Math.floor(seconds);
 }
 
 /** Formats seconds as a Go duration string ("0s", "3h25m19s"), as KV v2 reports delete_version_after. */
 export function formatDuration(seconds: number): string {
-  if (seconds <= 0) return "0s";
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
+  if (!(seconds > 0)) return "0s";
+  // Nothing valid exceeds the Go limit; clamping keeps a value stored before that bound existed
+  // printing as digits rather than "1e+22h".
+  const total = Math.min(seconds, MAX_DURATION_SECONDS);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
   let out = "";
   if (h) out += `${h}h`;
   if (h || m) out += `${m}m`;
-  out += `${s}s`;
+  // A fractional second (never from parseDuration) as Go prints it, without "1e-7" notation.
+  out += `${Number.isInteger(s) ? s : s.toFixed(9).replace(/\.?0+$/, "")}s`;
   return out;
 }

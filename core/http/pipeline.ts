@@ -97,6 +97,17 @@ function routeLabel(mountType: string, spec: CorePathSpec): string {
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
+/**
+ * The bare media type of a Content-Type, as Go's mime.ParseMediaType gives Vault: type names are
+ * case-insensitive and parameters (`; charset=utf-8`) do not change the type, but a longer name
+ * is another type, so a prefix match is not enough.
+ */
+function mediaType(header: string | null): string {
+  if (header === null) return "";
+  const semi = header.indexOf(";");
+  return (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
+}
+
 function flag(v: boolean | Operation[] | undefined, op: Operation): boolean {
   return v === true || (Array.isArray(v) && v.includes(op));
 }
@@ -224,7 +235,7 @@ export class Pipeline {
         op = "delete";
         break;
       case "PATCH":
-        if (!(req.headers.get("content-type") ?? "").startsWith("application/merge-patch+json")) {
+        if (mediaType(req.headers.get("content-type")) !== "application/merge-patch+json") {
           throw new UnsupportedMediaType(
             "PATCH requires the Content-Type application/merge-patch+json",
           );
@@ -350,6 +361,11 @@ export class Pipeline {
         creq.token = entry = spent.token = left;
       }
       const acl = cached?.acl ?? await core.policies.acl(entry.policies);
+      if (operation === "list") {
+        // Only lists get it: a closure per request is not free, and only a filtered list asks.
+        const prefix = mount.entry.path;
+        creq.allowed = (op, p) => acl.check(prefix + p, op, false, evalContext(core, creq)).allowed;
+      }
       const decision = acl.check(
         path,
         operation,

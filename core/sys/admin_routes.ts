@@ -21,7 +21,8 @@ const mountSchema = v.object({
     }),
     {},
   ),
-  options: v.optional(v.nullable(v.record(v.string(), v.string())), null),
+  // Vault's TypeKVPairs, weakly decoded: {"version":2} is the string "2".
+  options: v.optional(v.nullable(fields.weakStringMap), null),
   local: v.optional(fields.bool),
   seal_wrap: v.optional(fields.bool),
 });
@@ -30,7 +31,7 @@ const tuneSchema = v.object({
   description: v.optional(v.pipe(v.string(), v.maxLength(1024))),
   default_lease_ttl: v.optional(fields.duration),
   max_lease_ttl: v.optional(fields.duration),
-  options: v.optional(v.nullable(v.record(v.string(), v.string()))),
+  options: v.optional(v.nullable(fields.weakStringMap)),
 });
 
 const policySchema = v.object({

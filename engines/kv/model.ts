@@ -3,7 +3,7 @@
  * max_versions), scheduling deletion, deciding whether a version is live, and rendering the API
  * views. Pure functions over plain records, so the handlers stay short and the rules testable.
  */
-import { formatDuration, rfc3339 } from "../sdk.ts";
+import { formatDuration, MAX_DURATION_SECONDS, rfc3339 } from "../sdk.ts";
 
 /** Vault's default when neither the mount config nor the key sets max_versions. */
 export const DEFAULT_MAX_VERSIONS = 10;
@@ -69,7 +69,11 @@ export function effectiveMaxVersions(meta: KeyMeta, config: KvConfig): number {
 export function scheduledDeletion(fromMs: number, meta: KeyMeta, config: KvConfig): number | null {
   if (config.deleteVersionAfter < 0) return null;
   const set = [config.deleteVersionAfter, meta.deleteVersionAfter].filter((s) => s > 0);
-  return set.length ? fromMs + Math.min(...set) * 1000 : null;
+  if (!set.length) return null;
+  // Inputs are bounded by parseDuration, but a setting stored before that bound could still put
+  // the deadline past what Date can print, and the version would be committed before rendering
+  // failed; the Go limit keeps every deadline printable.
+  return fromMs + Math.min(...set, MAX_DURATION_SECONDS) * 1000;
 }
 
 /**

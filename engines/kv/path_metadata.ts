@@ -83,9 +83,13 @@ export function pathMetadata(kv: KvBackend): PathSpec {
         // Filters look only at the leaves of this folder; sub-folders are always returned.
         // Deciding whether a folder holds a match would mean reading its whole subtree on every
         // LIST; keeping folders lets a client walking the tree repeat the filter one level down.
+        // A filter reads custom_metadata, which `list` alone does not grant: a leaf whose
+        // metadata the caller may not read never matches, or trying values would reveal it.
         if (hasFilter(query)) {
+          const readable = (k: string) =>
+            !req.allowed || req.allowed("read", `metadata/${folder}${k}`);
           const metas = await Promise.all(
-            keys.map((k) => k.endsWith("/") ? null : kv.store.meta(folder + k)),
+            keys.map((k) => k.endsWith("/") || !readable(k) ? null : kv.store.meta(folder + k)),
           );
           keys = keys.filter((k, i) =>
             k.endsWith("/") || (metas[i] != null && matchesFilter(metas[i]!.customMetadata, query))

@@ -5,6 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { startTestCore } from "../helpers/test_core.ts";
+import {
+  addVersion,
+  configView,
+  DEFAULT_CONFIG,
+  metadataView,
+  newKeyMeta,
+  versionView,
+} from "../../engines/kv/model.ts";
 
 type Core = Awaited<ReturnType<typeof startTestCore>>;
 
@@ -345,6 +353,37 @@ kvTest("metadata LIST shows folders, 404s when empty and filters leaves", async 
   assert.deepEqual(r.body.data.keys, ["team/"]);
 });
 
+kvTest(
+  "metadata LIST filters never match a leaf whose metadata the caller cannot read",
+  async (core) => {
+    await put(core, "team/a", { a: 1 });
+    await put(core, "team/b", { a: 1 });
+    await put(core, "team/c", { a: 1 });
+    for (const k of ["a", "b", "c"]) {
+      await core.req("POST", `/v1/secret/metadata/team/${k}`, {
+        custom_metadata: { environment: "prod", tags: "pci" },
+      });
+    }
+    await core.req("PUT", "/v1/sys/policies/acl/lister", {
+      policy: `path "secret/metadata/*" { capabilities = ["list"] }
+path "secret/metadata/team/b" { capabilities = ["read"] }`,
+    });
+    const tok = (await core.req("POST", "/v1/auth/token/create", { policies: ["lister"] })).body
+      .auth.client_token;
+    // Listing names needs list only, as in Vault.
+    let r = await core.req("LIST", "/v1/secret/metadata/team/", undefined, tok);
+    assert.deepEqual(r.body.data.keys, ["a", "b", "c"]);
+    assert.equal((await core.req("GET", "/v1/secret/metadata/team/a", undefined, tok)).status, 403);
+    // A filter reads metadata: only leaves the token may read can match.
+    for (const q of ["environment=prod", "tag=pci"]) {
+      r = await core.req("LIST", `/v1/secret/metadata/team/?${q}`, undefined, tok);
+      assert.deepEqual(r.body.data.keys, ["b"], q);
+    }
+    r = await core.req("LIST", "/v1/secret/metadata/team/?environment=prod");
+    assert.deepEqual(r.body.data.keys, ["a", "b", "c"], "root reads everything");
+  },
+);
+
 kvTest("custom_metadata limits and well-known keys are validated", async (core) => {
   const bad: unknown[] = [
     { secret_type: "banana" },
@@ -397,6 +436,117 @@ kvTest("config read and write", async (core) => {
   for (let i = 1; i <= 4; i++) await put(core, "capped", { i });
   r = await core.req("GET", "/v1/secret/metadata/capped");
   assert.deepEqual(Object.keys(r.body.data.versions).sort(), ["2", "3", "4"]);
+});
+
+kvTest("durations past Go's int64 nanoseconds are a 400 and never break a secret", async (core) => {
+  await put(core, "big", { a: 1 });
+  const tooBig: [string, string, unknown][] = [
+    ["POST", "/v1/secret/metadata/big", { delete_version_after: "3000000000h" }],
+    ["POST", "/v1/secret/metadata/big", { delete_version_after: "2562048h" }],
+    ["POST", "/v1/secret/metadata/big", { delete_version_after: 1e20 }],
+    ["POST", "/v1/secret/metadata/big", { delete_version_after: "99999999999999999999" }],
+    ["PATCH", "/v1/secret/metadata/big", { delete_version_after: "3000000000h" }],
+    ["POST", "/v1/secret/config", { delete_version_after: "9999999999999999999999h" }],
+    ["POST", "/v1/secret/config", { delete_version_after: "-9999999999999999999999h" }],
+    ["POST", "/v1/secret/metadata/big", {
+      custom_metadata: { rotation_period: "99999999999999999999h" },
+    }],
+  ];
+  for (const [method, path, body] of tooBig) {
+    const r = await core.req(method, path, body);
+    assert.equal(r.status, 400, `${method} ${path} ${JSON.stringify(body)}: ${r.text}`);
+  }
+  // Nothing was stored: writes and reads still work and report no schedule.
+  let r = await core.req("GET", "/v1/secret/config");
+  assert.equal(r.body.data.delete_version_after, "0s");
+  const w = await put(core, "big", { a: 2 });
+  assert.equal(w.deletion_time, "");
+  for (const sub of ["data", "metadata", "subkeys"]) {
+    r = await core.req("GET", `/v1/secret/${sub}/big`);
+    assert.equal(r.status, 200, `${sub}: ${r.text}`);
+  }
+
+  // Go's own maximum is accepted and renders as plain digits and a real timestamp.
+  r = await core.req("POST", "/v1/secret/config", { delete_version_after: "2562047h" });
+  assert.equal(r.status, 204, r.text);
+  r = await core.req("GET", "/v1/secret/config");
+  assert.equal(r.body.data.delete_version_after, "2562047h0m0s");
+  r = await core.req("POST", "/v1/secret/metadata/big", {
+    delete_version_after: "2562047h47m16.854775807s",
+  });
+  assert.equal(r.status, 204, r.text);
+  r = await core.req("POST", "/v1/secret/data/big", { data: { a: 3 } });
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.body.data.deletion_time, RFC3339_NANO);
+  r = await core.req("GET", "/v1/secret/metadata/big");
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.data.delete_version_after, "2562047h47m16s");
+});
+
+Deno.test("kv v2 a setting stored before durations were bounded still renders", () => {
+  // Defence in depth for data written by an older build: such a value must not make a write
+  // commit and then fail to render, nor print in exponent notation.
+  const meta = newKeyMeta(Date.now());
+  meta.deleteVersionAfter = 3.6e25;
+  const config = { ...DEFAULT_CONFIG, deleteVersionAfter: 3.6e25 };
+  const { version } = addVersion(meta, config, Date.now());
+  assert.match(versionView(meta, version).deletion_time as string, RFC3339_NANO);
+  assert.equal(metadataView(meta).delete_version_after, "2562047h47m16s");
+  assert.equal(configView(config).delete_version_after, "2562047h47m16s");
+});
+
+kvTest(
+  "data/:path patch compares the media type as Vault's mime.ParseMediaType does",
+  async (core) => {
+    await put(core, "t1", { a: 1 });
+    const patch = (type: string) =>
+      core.req("PATCH", "/v1/secret/data/t1", { data: { b: 2 } }, undefined, {
+        "content-type": type,
+      });
+    for (const type of ["application/merge-patch+jsonx", "application/merge-patch", "text/plain"]) {
+      const r = await patch(type);
+      assert.equal(r.status, 415, `${type}: ${r.text}`);
+    }
+    for (
+      const type of [
+        "Application/Merge-Patch+Json",
+        "application/merge-patch+json; charset=utf-8",
+        "APPLICATION/MERGE-PATCH+JSON ;charset=UTF-8",
+      ]
+    ) {
+      const r = await patch(type);
+      assert.equal(r.status, 200, `${type}: ${r.text}`);
+    }
+  },
+);
+
+kvTest("metadata LIST: an empty filter value filters nothing, for every filter", async (core) => {
+  await put(core, "f/a", { a: 1 });
+  await put(core, "f/b", { a: 1 });
+  await put(core, "f/plain", { a: 1 });
+  await core.req("POST", "/v1/secret/metadata/f/a", {
+    custom_metadata: { service: "pay", environment: "prod", secret_type: "token", tags: "db" },
+  });
+  await core.req("POST", "/v1/secret/metadata/f/b", {
+    custom_metadata: { service: "web", environment: "dev" },
+  });
+  const all = ["a", "b", "plain"];
+  for (
+    const q of [
+      "tag=",
+      "service=",
+      "environment=",
+      "secret_type=",
+      "tag=&service=&environment=&secret_type=",
+    ]
+  ) {
+    const r = await core.req("LIST", `/v1/secret/metadata/f/?${q}`);
+    assert.equal(r.status, 200, `${q}: ${r.text}`);
+    assert.deepEqual(r.body.data.keys, all, q);
+  }
+  // A blank filter next to a real one leaves just the real one.
+  const r = await core.req("LIST", "/v1/secret/metadata/f/?service=&environment=prod");
+  assert.deepEqual(r.body.data.keys, ["a"]);
 });
 
 kvTest("malformed input is a 400, never a 500", async (core) => {

@@ -204,6 +204,38 @@ Deno.test("sys/mounts: an unsupported KV version is a 400 naming the supported o
   }
 });
 
+Deno.test("sys/mounts: options are decoded weakly as Vault's TypeKVPairs, on enable and tune", async () => {
+  const t = await startTestCore();
+  try {
+    let r = await t.req("POST", "/v1/sys/mounts/numopt", { type: "kv", options: { version: 2 } });
+    assert.equal(r.status, 204, r.text);
+    assert.deepEqual((await t.req("GET", "/v1/sys/mounts/numopt")).body.data.options, {
+      version: "2",
+    });
+    assert.equal((await t.req("POST", "/v1/numopt/data/a", { data: { v: 1 } })).status, 200);
+    r = await t.req("POST", "/v1/sys/mounts/numopt/tune", {
+      options: { version: 2, team: 7, on: true, off: false },
+    });
+    assert.equal(r.status, 204, r.text);
+    assert.deepEqual((await t.req("GET", "/v1/sys/mounts/numopt/tune")).body.data.options, {
+      version: "2",
+      team: "7",
+      on: "1",
+      off: "0",
+    });
+    // Values that are not scalars stay a 400 on both.
+    for (const bad of [{ x: { y: "z" } }, { x: ["a"] }, { x: null }, ["a"], 5]) {
+      r = await t.req("POST", "/v1/sys/mounts/badopt", { type: "kv", options: bad });
+      assert.equal(r.status, 400, `enable ${JSON.stringify(bad)}: ${r.text}`);
+      r = await t.req("POST", "/v1/sys/mounts/numopt/tune", { options: bad });
+      assert.equal(r.status, 400, `tune ${JSON.stringify(bad)}: ${r.text}`);
+    }
+    assert.equal((await t.req("GET", "/v1/sys/mounts/badopt")).status, 404);
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("sys/mounts: a default lease TTL larger than the max (the mount's or the system's) is a 400, on enable and tune", async () => {
   const t = await startTestCore();
   try {
