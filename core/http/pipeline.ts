@@ -389,8 +389,12 @@ export class Pipeline {
         await this.#auditDenied(creq, `permission denied: ${wrapBad}`);
         throw new PermissionDenied(["permission denied", wrapBad]);
       }
-      const bad = decision.rule && operation !== "read" && operation !== "list"
-        ? parameterViolation(decision.rule, data)
+      // Vault checks parameter rules on reads too (their query is their data: a rule denying
+      // `version` keeps old KV versions out of reach), but not on lists or deletes.
+      const rule = decision.rule;
+      const bad = rule && operation !== "list" && operation !== "delete" &&
+          (rule.allowedParameters || rule.deniedParameters || rule.requiredParameters)
+        ? parameterViolation(rule, data)
         : null;
       if (bad) {
         await this.#auditDenied(creq, `permission denied: ${bad}`);

@@ -174,16 +174,17 @@ export function adminRoutes(core: Core): CorePathSpec[] {
         },
       },
     },
-    {
-      pattern: "policy",
+    // Vault's policy/?$ serves both read and LIST.
+    ...["policy", "policy/"].map((pattern): CorePathSpec => ({
+      pattern,
       injectTopLevel: true,
       operations: {
-        read: async () => {
+        [pattern === "policy" ? "read" : "list"]: async () => {
           const keys = await core.policies.list();
           return { data: { keys, policies: keys } };
         },
       },
-    },
+    })),
     {
       pattern: "policies/acl/",
       operations: {

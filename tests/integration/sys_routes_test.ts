@@ -31,6 +31,52 @@ Deno.test("policy parameter rules are enforced on writes", async () => {
   }
 });
 
+Deno.test("policy parameter rules apply to reads too: a denied ?version keeps old KV versions out", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("POST", "/v1/secret/data/v1", { data: { pw: "old" } });
+    await t.req("POST", "/v1/secret/data/v1", { data: { pw: "new" } });
+    await t.req("PUT", "/v1/sys/policies/acl/latest-only", {
+      policy: `path "secret/data/v1" {
+        capabilities = ["read"]
+        denied_parameters = { "version" = [] }
+      }
+      path "secret/data/req" {
+        capabilities = ["read"]
+        required_parameters = ["version"]
+      }`,
+    });
+    const tok = (await t.req("POST", "/v1/auth/token/create", { policies: ["latest-only"] })).body
+      .auth.client_token;
+    let r = await t.req("GET", "/v1/secret/data/v1", undefined, tok);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.data.data.pw, "new");
+    r = await t.req("GET", "/v1/secret/data/v1?version=1", undefined, tok);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.body.errors.join(" "), /version/);
+    await t.req("POST", "/v1/secret/data/req", { data: { pw: "x" } });
+    assert.equal((await t.req("GET", "/v1/secret/data/req", undefined, tok)).status, 403);
+    assert.equal((await t.req("GET", "/v1/secret/data/req?version=1", undefined, tok)).status, 200);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("sys/policy lists policies on GET and on LIST, as Vault's policy/?$ does", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("PUT", "/v1/sys/policy/reader", { policy: `path "x" { capabilities = ["read"] }` });
+    for (const [method, path] of [["GET", "/v1/sys/policy"], ["LIST", "/v1/sys/policy"]]) {
+      const r = await t.req(method!, path!);
+      assert.equal(r.status, 200, `${method}: ${r.text}`);
+      assert.deepEqual(r.body.data.keys, ["default", "reader", "root"]);
+      assert.deepEqual(r.body.policies, ["default", "reader", "root"]);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("sys/mounts: enable, list, tune, read through, disable removes the data", async () => {
   const t = await startTestCore();
   try {
