@@ -1,16 +1,26 @@
 /**
- * Vault's fine-grained parameter rules on a path: `denied_parameters` (a listed key, or "*",
- * refuses the request; a non-empty value list refuses only those values), `allowed_parameters`
- * (when present, every key must be listed or "*" must be; a non-empty value list limits values)
- * and `required_parameters`. Values may use a leading or trailing "*" glob, as in Vault.
+ * Vault's fine-grained parameter rules on a path (acl.go AllowOperation): `denied_parameters`
+ * ("*" refuses any request with data; a listed key is refused, or only the listed values of it),
+ * `allowed_parameters` (when present, every key must be listed, unless "*" is; a non-empty value
+ * list limits a listed key's values, while the value list of "*" itself limits nothing, as in
+ * Vault) and `required_parameters`. Values match as Vault's strutil.GlobbedStringsMatch.
  */
 import type { PathRule } from "./types.ts";
 
+/**
+ * strutil.GlobbedStringsMatch: "*x*" contains x, "x*" starts with it, "*x" ends with it.
+ * A lone "*" stays "any value" here, as it always has in SecretHub's policies.
+ */
 function valueMatches(pattern: unknown, value: unknown): boolean {
   if (typeof pattern === "string" && typeof value === "string") {
     if (pattern === "*") return true;
-    if (pattern.length > 1 && pattern.endsWith("*")) return value.startsWith(pattern.slice(0, -1));
-    if (pattern.length > 1 && pattern.startsWith("*")) return value.endsWith(pattern.slice(1));
+    if (pattern.length < 2) return value === pattern;
+    const lead = pattern.startsWith("*");
+    const trail = pattern.endsWith("*");
+    if (lead && trail) return value.includes(pattern.slice(1, -1));
+    if (lead) return value.endsWith(pattern.slice(1));
+    if (trail) return value.startsWith(pattern.slice(0, -1));
+    return value === pattern;
   }
   return JSON.stringify(pattern) === JSON.stringify(value);
 }
@@ -30,19 +40,24 @@ export function parameterViolation(rule: PathRule, data: Record<string, unknown>
   const keys = Object.keys(data);
   const denied = rule.deniedParameters;
   if (denied) {
-    const star = denied["*"];
+    // "*" denies every request that carries data, whatever other keys are listed beside it.
+    if (keys.length > 0 && Object.hasOwn(denied, "*")) return `parameter "${keys[0]}" is denied`;
     for (const k of keys) {
-      const list = Object.hasOwn(denied, k) ? denied[k]! : star;
-      if (list === undefined) continue;
+      if (!Object.hasOwn(denied, k)) continue;
+      const list = denied[k]!;
       if (list.length === 0 || anyMatch(list, data[k])) return `parameter "${k}" is denied`;
     }
   }
   const allowed = rule.allowedParameters;
   if (allowed && Object.keys(allowed).length > 0) {
-    const star = allowed["*"];
+    const star = Object.hasOwn(allowed, "*");
     for (const k of keys) {
-      const list = Object.hasOwn(allowed, k) ? allowed[k]! : star;
-      if (list === undefined) return `parameter "${k}" is not allowed`;
+      // A key "*" lets in: Vault checks values only for keys listed by name.
+      if (!Object.hasOwn(allowed, k)) {
+        if (star) continue;
+        return `parameter "${k}" is not allowed`;
+      }
+      const list = allowed[k]!;
       if (list.length > 0 && !allMatch(list, data[k])) {
         return `value of parameter "${k}" is not allowed`;
       }

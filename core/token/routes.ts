@@ -98,6 +98,45 @@ function renewWarning(increment: number | undefined, e: TokenEntry): string[] | 
   return cappedWarning(increment, granted);
 }
 
+/**
+ * A child token's policies, as Vault's handleCreateCommon picks them. None asked (absent, [] or
+ * "") means the parent's, `default` only if the parent has it. Otherwise a caller without root
+ * or sudo may only name policies it holds (`default` included: a parent made without it cannot
+ * hand it out), and gets `default` added only if it has it; root or sudo may name any.
+ * no_default_policy removes `default` whichever way it came.
+ */
+export function childPolicies(
+  parentPolicies: readonly string[],
+  asked: readonly string[],
+  isSudo: boolean,
+  noDefault = false,
+): string[] {
+  // A token stored before names were lowercased may carry mixed case: compare sanitized.
+  const held = fields.sanitizePolicies(parentPolicies);
+  let out: string[];
+  if (asked.length === 0) out = held;
+  else if (isSudo) out = [...asked, "default"];
+  else {
+    if (asked.some((p) => !held.includes(p))) {
+      throw new BadRequest("child policies must be subset of parent");
+    }
+    out = held.includes("default") ? [...asked, "default"] : [...asked];
+  }
+  // root stands alone: Vault adds nothing to it.
+  if (out.includes("root")) out = out.filter((p) => p !== "default" || asked.includes(p));
+  if (noDefault) out = out.filter((p) => p !== "default");
+  return fields.sanitizePolicies(out);
+}
+
+/**
+ * Vault's displayNameSanitize: after the "token-" prefix, anything but [a-zA-Z0-9-] becomes "-"
+ * (one per code point), and one trailing "-" is cut (Go's TrimSuffix, not TrimRight).
+ */
+export function tokenDisplayName(name: string | undefined): string {
+  if (!name) return "token";
+  return `token-${name}`.replace(/[^a-zA-Z0-9-]/gu, "-").replace(/-$/, "");
+}
+
 export function tokenRoutes(core: Core): CorePathSpec[] {
   const create = async (r: CoreRequest, orphan: boolean): Promise<CoreResponse> => {
     const d = r.data as v.InferOutput<typeof createSchema>;
@@ -109,30 +148,27 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
     if (parent.num_uses !== 0) {
       throw new BadRequest("limited-use tokens cannot create child tokens");
     }
-    const needSudo = d.id !== undefined || (d.no_parent && !orphan);
-    if (needSudo && !parentIsRoot) {
-      const acl = await core.policies.acl(parent.policies);
-      if (!acl.check(r.fullPath, "update", true, evalContext(core, r)).allowed) {
-        throw new PermissionDenied("root or sudo privileges required to set id or no_parent");
-      }
+    // Vault acts on id only when it is non-empty: "" asks for a generated token, like no id.
+    const id = d.id === "" ? undefined : d.id;
+    // Vault's isSudo: root, or sudo on this path. It lifts the subset rule on policies too.
+    const isSudo = parentIsRoot ||
+      (await core.policies.acl(parent.policies))
+        .check(r.fullPath, "update", true, evalContext(core, r)).allowed;
+    if ((id !== undefined || (d.no_parent && !orphan)) && !isSudo) {
+      throw new PermissionDenied("root or sudo privileges required to set id or no_parent");
     }
-    // A token stored before names were lowercased may carry mixed case: compare sanitized.
-    const parentPolicies = fields.sanitizePolicies(parent.policies);
-    let policies = d.policies ?? parentPolicies.filter((p) => p !== "root" || parentIsRoot);
-    if (!parentIsRoot) {
-      const extra = policies.filter((p) => p !== "default" && !parentPolicies.includes(p));
-      if (extra.length) throw new BadRequest("child policies must be subset of parent");
-    }
-    if (!d.no_default_policy && !policies.includes("root") && !policies.includes("default")) {
-      policies = [...policies, "default"];
+    const policies = childPolicies(parent.policies, d.policies ?? [], isSudo, d.no_default_policy);
+    if (policies.includes("root") && !parentIsRoot) {
+      // sudo on auth/token/create must not be a way to mint root tokens.
+      throw new BadRequest("root tokens may not be created without parent token being root");
     }
     if (policies.length === 0) throw new BadRequest("token must have at least one policy");
     const { token, entry } = await core.tokens.create({
-      id: d.id,
+      id,
       policies,
       parent: orphan || d.no_parent ? null : parent,
       meta: d.meta,
-      displayName: d.display_name ? `token-${d.display_name}` : "token",
+      displayName: tokenDisplayName(d.display_name),
       numUses: d.num_uses,
       ttl: d.ttl,
       explicitMaxTtl: d.explicit_max_ttl,
@@ -166,7 +202,16 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
     const own = r.token!;
     if (by.token !== undefined && by.token !== "" && tokenId(by.token) === own.id) return own;
     if (by.accessor !== undefined && by.accessor === own.accessor) return own;
-    return by.token !== undefined ? await byToken(by.token) : await byAccessor(by.accessor);
+    if (by.accessor !== undefined) return await byAccessor(by.accessor);
+    const e = by.token ? await core.tokens.lookup(by.token) : null;
+    // Vault's handleLookup answers an unknown token with ErrPermissionDenied, not a 400.
+    if (!e) throw new PermissionDenied("bad token");
+    return e;
+  };
+  /** Vault's handleLookup: read or update; no token (or "") means the caller's own. */
+  const lookup = async (r: CoreRequest): Promise<CoreResponse> => {
+    const t = (r.data as { token?: string }).token || r.clientToken;
+    return { data: tokenData(core, await lookedUp(r, { token: t }), t) };
   };
 
   return [
@@ -190,12 +235,7 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
     {
       pattern: "lookup",
       input: { write: tokenSchema, read: tokenSchema },
-      operations: {
-        update: async (r) => {
-          const t = (r.data as { token?: string }).token;
-          return { data: tokenData(core, await lookedUp(r, { token: t ?? "" }), t) };
-        },
-      },
+      operations: { read: lookup, update: lookup },
     },
     {
       pattern: "lookup-accessor",

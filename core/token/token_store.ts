@@ -257,12 +257,13 @@ export class TokenStore {
   }
 
   async create(o: CreateOptions): Promise<{ token: string; entry: TokenEntry }> {
-    const token = o.id ?? `hvs.${randomBase62(24)}`;
-    if (o.id !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(o.id)) {
+    // As in Vault, an empty id is no id: the token is generated.
+    const token = o.id || `hvs.${randomBase62(24)}`;
+    if (o.id && !/^[A-Za-z0-9._-]{1,128}$/.test(o.id)) {
       throw new BadRequest("invalid token id");
     }
     const id = tokenId(token);
-    if (o.id !== undefined && await this.#s.get(ID + id)) {
+    if (o.id && await this.#s.get(ID + id)) {
       throw new BadRequest("cannot create a token with a duplicate ID");
     }
     const parent = o.noParent ? null : o.parent;

@@ -454,3 +454,186 @@ Deno.test("policy names on tokens and auth roles are lowercased and trimmed, as 
     await t.close();
   }
 });
+
+/** A policy granting update on auth/token/create, with sudo when asked. */
+async function creatorPolicy(t: TestCore, name: string, sudo = false): Promise<void> {
+  const caps = sudo ? `["update", "sudo"]` : `["update"]`;
+  const r = await t.req("PUT", `/v1/sys/policies/acl/${name}`, {
+    policy: `path "auth/token/create" { capabilities = ${caps} }`,
+  });
+  assert.equal(r.status, 204, r.text);
+}
+
+Deno.test("auth/token/create: a parent without default cannot give its child default (Vault's handleCreateCommon)", async () => {
+  const t = await startTestCore();
+  try {
+    await creatorPolicy(t, "q2");
+    const parent = await create(t, { policies: ["q2"], no_default_policy: true });
+    let r = await t.req("POST", "/v1/auth/token/create", {}, parent.client_token);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.auth.policies, ["q2"]);
+    r = await t.req("POST", "/v1/auth/token/create", { policies: ["q2"] }, parent.client_token);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.auth.policies, ["q2"]);
+    r = await t.req(
+      "POST",
+      "/v1/auth/token/create",
+      { policies: ["default"] },
+      parent.client_token,
+    );
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.body.errors, ["child policies must be subset of parent"]);
+
+    // A parent that has default passes it on, unless the child asks not to get it.
+    const withDefault = await create(t, { policies: ["q2"] });
+    r = await t.req(
+      "POST",
+      "/v1/auth/token/create",
+      { policies: ["q2"] },
+      withDefault.client_token,
+    );
+    assert.deepEqual(r.body.auth.policies, ["default", "q2"]);
+    r = await t.req(
+      "POST",
+      "/v1/auth/token/create",
+      { no_default_policy: true },
+      withDefault.client_token,
+    );
+    assert.deepEqual(r.body.auth.policies, ["q2"]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/create: an empty policies list inherits the parent's, as Vault's len(policies) == 0", async () => {
+  const t = await startTestCore();
+  try {
+    await creatorPolicy(t, "q2");
+    await creatorPolicy(t, "q3");
+    const parent = await create(t, { policies: ["q2", "q3"] });
+    for (const policies of [[], ""]) {
+      const r = await t.req("POST", "/v1/auth/token/create", { policies }, parent.client_token);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.auth.policies, ["default", "q2", "q3"], JSON.stringify(policies));
+    }
+    const bare = await create(t, { policies: ["q2"], no_default_policy: true });
+    const r = await t.req("POST", "/v1/auth/token/create", { policies: [] }, bare.client_token);
+    assert.deepEqual(r.body.auth.policies, ["q2"]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/create: sudo on the path lifts the subset rule, but only a root parent makes root", async () => {
+  const t = await startTestCore();
+  try {
+    await creatorPolicy(t, "maker", true);
+    await t.req("PUT", "/v1/sys/policies/acl/other", {
+      policy: `path "secret/data/x" { capabilities = ["read"] }`,
+    });
+    const sudo = await create(t, { policies: ["maker"] });
+    let r = await t.req(
+      "POST",
+      "/v1/auth/token/create",
+      { policies: ["other"] },
+      sudo.client_token,
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.auth.policies, ["default", "other"]);
+    // Even from a parent without default, as Vault adds it for sudo callers.
+    const bare = await create(t, { policies: ["maker"], no_default_policy: true });
+    r = await t.req("POST", "/v1/auth/token/create", { policies: ["other"] }, bare.client_token);
+    assert.deepEqual(r.body.auth.policies, ["default", "other"]);
+    r = await t.req("POST", "/v1/auth/token/create", { policies: ["root"] }, sudo.client_token);
+    assert.equal(r.status, 400, r.text);
+    assert.match(
+      r.body.errors[0],
+      /root tokens may not be created without parent token being root/,
+    );
+
+    // Without sudo the subset rule holds.
+    await creatorPolicy(t, "plain");
+    const plain = await create(t, { policies: ["plain"] });
+    r = await t.req("POST", "/v1/auth/token/create", { policies: ["other"] }, plain.client_token);
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.body.errors, ["child policies must be subset of parent"]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/lookup: no token means the caller's own, GET works, an unknown token is 403", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("PUT", "/v1/sys/policies/acl/looker", {
+      policy: `path "auth/token/lookup" { capabilities = ["read", "update"] }`,
+    });
+    const tok = await create(t, { policies: ["looker"] });
+    for (
+      const [method, body] of [["POST", {}], ["POST", { token: "" }], ["GET", undefined]] as const
+    ) {
+      const r = await t.req(method, "/v1/auth/token/lookup", body, tok.client_token);
+      assert.equal(r.status, 200, `${method} ${JSON.stringify(body)}: ${r.text}`);
+      assert.equal(r.body.data.accessor, tok.accessor);
+      assert.equal(r.body.data.id, tok.client_token);
+    }
+    // GET with the token in the query looks that one up.
+    const other = await create(t, { policies: ["looker"] });
+    const q = await t.req(
+      "GET",
+      `/v1/auth/token/lookup?token=${other.client_token}`,
+      undefined,
+      tok.client_token,
+    );
+    assert.equal(q.status, 200, q.text);
+    assert.equal(q.body.data.accessor, other.accessor);
+
+    const bad = await t.req("POST", "/v1/auth/token/lookup", { token: "hvs.nope" });
+    assert.equal(bad.status, 403, bad.text);
+    assert.deepEqual(bad.body.errors, ["bad token"]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/create: an empty id generates a token, as Vault acts on id only when set", async () => {
+  const t = await startTestCore();
+  try {
+    let r = await t.req("POST", "/v1/auth/token/create", { id: "" });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.body.auth.client_token, /^hvs\.[A-Za-z0-9]{24}$/);
+    await creatorPolicy(t, "q2");
+    const plain = await create(t, { policies: ["q2"] });
+    r = await t.req("POST", "/v1/auth/token/create", { id: "" }, plain.client_token);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.body.auth.client_token, /^hvs\./);
+    // A real id still needs root or sudo.
+    r = await t.req("POST", "/v1/auth/token/create", { id: "mine" }, plain.client_token);
+    assert.equal(r.status, 403, r.text);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("auth/token/create: display_name is sanitized as Vault's displayNameSanitize", async () => {
+  const t = await startTestCore();
+  try {
+    for (
+      const [name, want] of [
+        ["CI job #5", "token-CI-job--5"],
+        ["web-1", "token-web-1"],
+        ["a.b/c!", "token-a-b-c"],
+        ["x!!", "token-x-"],
+        ["naïve", "token-na-ve"],
+        ["", "token"],
+      ]
+    ) {
+      const r = await t.req("POST", "/v1/auth/token/create", { display_name: name });
+      assert.equal(r.status, 200, r.text);
+      const info = await lookupSelf(t, r.body.auth.client_token);
+      assert.equal(info.body.data.display_name, want, name);
+    }
+  } finally {
+    await t.close();
+  }
+});

@@ -67,6 +67,81 @@ const CASES: [string, string, Record<string, unknown>, RegExp | null][] = [
   ["allowed star", `path "a" { capabilities=["update"] allowed_parameters = { "*" = [] } }`, {
     anything: 1,
   }, null],
+  // strutil.GlobbedStringsMatch: a leading and trailing "*" means "contains".
+  [
+    "denied contains glob",
+    `path "a" { capabilities=["update"] denied_parameters = { "display_name" = ["*admin*"] } }`,
+    { display_name: "my-admin-x" },
+    /denied/,
+  ],
+  [
+    "denied contains glob other passes",
+    `path "a" { capabilities=["update"] denied_parameters = { "display_name" = ["*admin*"] } }`,
+    { display_name: "my-user-x" },
+    null,
+  ],
+  [
+    "allowed contains glob",
+    `path "a" { capabilities=["update"] allowed_parameters = { "name" = ["*x*"] } }`,
+    { name: "axb" },
+    null,
+  ],
+  [
+    "allowed contains glob refuses",
+    `path "a" { capabilities=["update"] allowed_parameters = { "name" = ["*x*"] } }`,
+    { name: "ab" },
+    /not allowed/,
+  ],
+  [
+    "allowed prefix glob is not contains",
+    `path "a" { capabilities=["update"] allowed_parameters = { "name" = ["x*"] } }`,
+    { name: "axb" },
+    /not allowed/,
+  ],
+  // acl.go: "*" in denied_parameters refuses any request with data, whatever else is listed.
+  [
+    "denied star beside a listed key",
+    `path "a" { capabilities=["update"] denied_parameters = { "*" = [], "ttl" = ["1h"] } }`,
+    { ttl: "2h" },
+    /denied/,
+  ],
+  [
+    "denied star beside a listed key, other key",
+    `path "a" { capabilities=["update"] denied_parameters = { "*" = [], "ttl" = ["1h"] } }`,
+    { other: "x" },
+    /denied/,
+  ],
+  [
+    "denied star with values still denies all",
+    `path "a" { capabilities=["update"] denied_parameters = { "*" = ["nope"] } }`,
+    { x: "fine" },
+    /denied/,
+  ],
+  [
+    "denied star, no data",
+    `path "a" { capabilities=["update"] denied_parameters = { "*" = [] } }`,
+    {},
+    null,
+  ],
+  // acl.go: with "*" allowed, an unlisted key is let in; the value list of "*" limits nothing.
+  [
+    "allowed star with values lets any unlisted key in",
+    `path "a" { capabilities=["update"] allowed_parameters = { "*" = ["dev"] } }`,
+    { env: "prod" },
+    null,
+  ],
+  [
+    "allowed star beside a listed key still limits that key",
+    `path "a" { capabilities=["update"] allowed_parameters = { "*" = [], "env" = ["dev"] } }`,
+    { env: "prod", other: 1 },
+    /value of parameter "env" is not allowed/,
+  ],
+  [
+    "allowed star beside a listed key lets others in",
+    `path "a" { capabilities=["update"] allowed_parameters = { "*" = ["z"], "env" = ["dev"] } }`,
+    { env: "dev", other: "y" },
+    null,
+  ],
   ["required missing", `path "a" { capabilities=["update"] required_parameters = ["reason"] }`, {
     x: 1,
   }, /required/],

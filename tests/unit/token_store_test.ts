@@ -39,6 +39,16 @@ Deno.test("TokenStore stores only the token hash, never the token", async () => 
   });
 });
 
+Deno.test("TokenStore.create(): an empty id is no id, so a token is generated (Vault)", async () => {
+  await withStore(async (t) => {
+    const { token } = await t.create({ id: "", policies: ["default"], parent: null });
+    assert.match(token, /^hvs\.[A-Za-z0-9]{24}$/);
+    assert.ok(await t.lookup(token));
+    const mine = await t.create({ id: "mine", policies: ["default"], parent: null });
+    assert.equal(mine.token, "mine");
+  });
+});
+
 Deno.test("TokenStore.lookup() refuses an expired token", async () => {
   await withStore(async (t, clock) => {
     const { token } = await t.create({ policies: ["default"], parent: null, ttl: 60 });
