@@ -26,6 +26,7 @@ import { type Cidr, parseCidr } from "../lib/cidr.ts";
 import type { IdentityServices } from "./identity/mod.ts";
 import type { AgentLinks } from "./agents/routes.ts";
 import { LeaseManager } from "./lease/lease_manager.ts";
+import { Mutex } from "../lib/mutex.ts";
 
 /** Used only when no limiter was configured: logins are refused rather than left unprotected. */
 const refuseAllLogins: LoginLimiter = {
@@ -89,6 +90,13 @@ export class Core {
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
   #tidyIntervalMs: number;
   #tidying = false;
+  /**
+   * Init, unseal, rotate and a requested seal take turns, as under Vault's state lock. Run
+   * together, two inits each stored a keyring and handed out shares of which only the last
+   * worked, and two rotates built the same term from one keyring, so values written under the
+   * losing key could never be decrypted again.
+   */
+  readonly #lifecycle = new Mutex();
   /** Builtin path tables register here; set by the HTTP layer. */
   onUnseal: (() => void)[] = [];
   /** Run by sealNow, so services drop what they derived from the keys (e.g. a CA's key). */
@@ -164,7 +172,15 @@ export class Core {
   }
 
   /** Vault's init: shares + root token, and the server is left sealed. */
-  async init(
+  init(
+    shares: number,
+    threshold: number,
+    rootTokenId?: string,
+  ): Promise<{ keys: string[]; keys_base64: string[]; root_token: string }> {
+    return this.#lifecycle.run(() => this.#init(shares, threshold, rootTokenId));
+  }
+
+  async #init(
     shares: number,
     threshold: number,
     rootTokenId?: string,
@@ -188,7 +204,11 @@ export class Core {
   }
 
   /** Adds one unseal share; unseals when the threshold is met and the key proves correct. */
-  async unseal(share: Uint8Array): Promise<SealStatus> {
+  unseal(share: Uint8Array): Promise<SealStatus> {
+    return this.#lifecycle.run(() => this.#unseal(share));
+  }
+
+  async #unseal(share: Uint8Array): Promise<SealStatus> {
     if (!this.sealed) return this.sealStatus();
     const r = await this.seal.submit(share);
     if (r) await this.#open(r.keyring, r.rootKey, false);
@@ -324,7 +344,16 @@ export class Core {
   }
 
   /** Adds a keyring term: new writes use it, old terms keep decrypting. */
-  async rotate(): Promise<void> {
+  rotate(): Promise<void> {
+    return this.#lifecycle.run(() => this.#rotate());
+  }
+
+  /** Seals on request (sys/seal), after any init, unseal or rotate under way. */
+  sealOnRequest(): Promise<void> {
+    return this.#lifecycle.run(() => this.sealNow());
+  }
+
+  async #rotate(): Promise<void> {
     const u = this.#need();
     const next = this.barrier.keyring.rotated(new Date(this.now()));
     await this.seal.persistKeyring(next, u.rootKey);

@@ -152,7 +152,7 @@ export function sealRoutes(core: Core): CorePathSpec[] {
       sudo: true,
       operations: {
         update: async () => {
-          await core.sealNow();
+          await core.sealOnRequest();
         },
       },
     },

@@ -129,3 +129,51 @@ Deno.test("sys/rotate adds a key term; old data still reads; key-status reports 
     await t.close();
   }
 });
+
+Deno.test("concurrent sys/init: one wins, the others are told it is done, and the winner's keys unseal", async () => {
+  const t = await startTestCore({ uninitialized: true });
+  try {
+    const inits = await Promise.all(
+      [1, 2, 3].map(() => t.req("PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 })),
+    );
+    assert.deepEqual(inits.map((r) => r.status).sort(), [200, 400, 400]);
+    const ok = inits.find((r) => r.status === 200)!;
+    for (const r of inits.filter((x) => x.status === 400)) {
+      assert.match(r.body.errors.join(" "), /already initialized/);
+    }
+    const u = await t.req("PUT", "/v1/sys/unseal", { key: ok.body.keys_base64[0] });
+    assert.equal(u.body.sealed, false, u.text);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("concurrent sys/rotate: each adds one term, and everything written meanwhile reads after a re-unseal", async () => {
+  const t = await startTestCore();
+  try {
+    const before = (await t.req("GET", "/v1/sys/key-status")).body.data.term;
+    const jobs: Promise<{ status: number; text: string }>[] = [];
+    for (let i = 0; i < 12; i++) {
+      jobs.push(t.req("PUT", "/v1/sys/rotate"));
+      jobs.push(t.req("POST", `/v1/secret/data/rot/${i}`, { data: { v: `value-${i}` } }));
+    }
+    const done = await Promise.all(jobs);
+    assert.ok(
+      done.every((r) => r.status === 204 || r.status === 200),
+      done.map((r) => r.status).join(),
+    );
+    const term = (await t.req("GET", "/v1/sys/key-status")).body.data.term;
+    assert.equal(term, before + 12);
+    // Sealing drops every decrypted value: what reads now comes from the stored keyring.
+    assert.equal((await t.req("PUT", "/v1/sys/seal")).status, 204);
+    const u = await t.req("PUT", "/v1/sys/unseal", { key: t.unsealKeys[0] }, null);
+    assert.equal(u.body.sealed, false, u.text);
+    for (let i = 0; i < 12; i++) {
+      const r = await t.req("GET", `/v1/secret/data/rot/${i}`);
+      assert.equal(r.status, 200, `rot/${i}: ${r.text}`);
+      assert.equal(r.body.data.data.v, `value-${i}`);
+    }
+  } finally {
+    await t.close();
+  }
+});
