@@ -69,7 +69,8 @@ function codeParam(q: Record<string, unknown>, name: string, dflt: number): numb
   const x = q[name];
   if (x === undefined) return dflt;
   const s = String(Array.isArray(x) ? x[0] : x);
-  const n = /^[0-9]{1,3}$/.test(s) ? Number(s) : NaN;
+  // As Go's strconv.Atoi reads Vault's: a sign and leading zeros are fine ("0200" is 200).
+  const n = /^[+-]?[0-9]{1,9}$/.test(s) ? Number(s) : NaN;
   if (!(n >= 200 && n <= 599)) {
     const shown = s.length > 16 ? JSON.stringify(s.slice(0, 16)) + "…" : JSON.stringify(s);
     throw new BadRequest(`invalid ${name}: ${shown} (must be a status code from 200 to 599)`);

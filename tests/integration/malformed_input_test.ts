@@ -249,6 +249,11 @@ Deno.test("sys/health code overrides: 200-599 only; 204, 205 and 304 are sent wi
       assert.equal(r.status, code);
       assert.equal(r.text, "");
     }
+    // Read as Go's strconv.Atoi reads Vault's: leading zeros and a plus sign are fine.
+    for (const [given, code] of [["0200", 200], ["+429", 429], ["000503", 503]] as const) {
+      const r = await t.req("GET", `/v1/sys/health?activecode=${encodeURIComponent(given)}`);
+      assert.equal(r.status, code, `${given}: ${r.text}`);
+    }
     for (const code of [200, 299, 418, 599]) {
       const r = await t.req("GET", `/v1/sys/health?activecode=${code}`, undefined, null);
       assert.equal(r.status, code);
