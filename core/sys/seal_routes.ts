@@ -99,12 +99,14 @@ export function sealRoutes(core: Core): CorePathSpec[] {
       pattern: "init",
       unauthenticated: true,
       whileSealed: true,
-      input: { write: initSchema },
       operations: {
         read: () => Promise.resolve(raw({ initialized: core.initialized })),
         update: async (r) => {
-          const d = r.data as v.InferOutput<typeof initSchema>;
-          if (d.pgp_keys !== undefined || d.root_token_pgp_key !== undefined) {
+          // Vault says so before looking at the body: a second init, whatever it asks, is told
+          // the server is initialised (core.init checks again under its lock).
+          if (core.initialized) throw new BadRequest("Vault is already initialized");
+          const d = fields.parseWith(initSchema, r.data, (m) => new BadRequest(m));
+          if (d.pgp_keys != null || d.root_token_pgp_key != null) {
             throw new BadRequest("PGP-encrypted shares are not supported");
           }
           if (d.secret_threshold > d.secret_shares) {

@@ -17,8 +17,21 @@ Deno.test("sys/init → unseal → KV write/read/version/delete/undelete/destroy
     r = await t.req("PUT", "/v1/sys/init", { secret_shares: 3, secret_threshold: 4 }, null);
     assert.equal(r.status, 400);
 
-    r = await t.req("PUT", "/v1/sys/init", { secret_shares: 5, secret_threshold: 3 }, null);
-    assert.equal(r.status, 200);
+    r = await t.req("PUT", "/v1/sys/init", {
+      secret_shares: 2,
+      secret_threshold: 2,
+      pgp_keys: ["x"],
+    }, null);
+    assert.equal(r.status, 400);
+    assert.match(r.body.errors[0], /PGP/);
+    // null is no PGP keys, as Vault's clients send it.
+    r = await t.req("PUT", "/v1/sys/init", {
+      secret_shares: 5,
+      secret_threshold: 3,
+      pgp_keys: null,
+      root_token_pgp_key: null,
+    }, null);
+    assert.equal(r.status, 200, r.text);
     const { keys, keys_base64, root_token } = r.body;
     assert.equal(keys.length, 5);
     assert.equal(keys_base64.length, 5);
@@ -26,6 +39,12 @@ Deno.test("sys/init → unseal → KV write/read/version/delete/undelete/destroy
     r = await t.req("PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 }, null);
     assert.equal(r.status, 400);
     assert.deepEqual(r.body.errors, ["Vault is already initialized"]);
+    // Whatever the body: an empty one, or bad fields, get the same answer as in Vault.
+    for (const body of [{}, { secret_shares: "x" }]) {
+      const again = await t.req("PUT", "/v1/sys/init", body, null);
+      assert.equal(again.status, 400);
+      assert.deepEqual(again.body.errors, ["Vault is already initialized"], JSON.stringify(body));
+    }
 
     r = await t.req("GET", "/v1/sys/seal-status", undefined, null);
     assert.equal(r.body.sealed, true);
