@@ -111,7 +111,11 @@ function writer(name: "put" | "patch"): Command {
       const shown = displayPath(t, "data");
       const res = await ctx.api(method, v2Path(t, "data"), body, {
         action: `writing data to ${shown}`,
+        // Patching a secret that does not exist (or whose latest version is deleted): Vault's
+        // CLI says there is no value, with exit code 2, as `kv get` does.
+        accept: name === "patch" ? [404] : [],
       });
+      if (res.status === 404) return notFound(ctx, shown);
       const fields = mapFields(dataOf(res.body));
       if (ctx.field !== undefined || ctx.format === "json") {
         return printSecret(ctx, res.body, fields);

@@ -182,6 +182,22 @@ Deno.test("runCli() kv put builds a KV v2 write from K=V, K=- and -cas", async (
   });
 });
 
+Deno.test("runCli() kv patch of a missing secret says no value is there, exit 2 (Vault's CLI)", async () => {
+  const routes: Record<string, Reply> = {
+    "GET /v1/sys/internal/ui/mounts/secret/nope": [200, {
+      data: { path: "secret/", type: "kv", options: { version: "2" } },
+    }],
+    "PATCH /v1/secret/data/nope": [404, { errors: [] }],
+  };
+  await withServer(routes, async (addr) => {
+    const r = await run(["kv", "patch", "secret/nope", "a=1"], {
+      env: { SECRETHUB_ADDR: addr, SECRETHUB_TOKEN: "t" },
+    });
+    assert.equal(r.code, 2, r.err);
+    assert.equal(r.err, "No value found at secret/data/nope");
+  });
+});
+
 Deno.test("runCli() kv list sends LIST to the metadata path of -mount", async () => {
   const routes: Record<string, Reply> = {
     "LIST /v1/kv/metadata/team/": [200, { data: { keys: ["a", "b/"] } }],
