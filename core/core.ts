@@ -6,7 +6,8 @@
 import { BadRequest, Sealed } from "../lib/errors.ts";
 import { randomKey, toBase64, toHex } from "../lib/crypto.ts";
 import { readJSON, writeJSON } from "../engines/sdk.ts";
-import { AuditBroker, type SinkConfig } from "./audit/broker.ts";
+import { AuditBroker, AuditDeviceUnavailable, type SinkConfig } from "./audit/broker.ts";
+import { log } from "./log.ts";
 import { Barrier } from "./barrier/barrier.ts";
 import type { Keyring } from "./barrier/keyring.ts";
 import { MountTable } from "./mounts/mount_table.ts";
@@ -232,7 +233,20 @@ export class Core {
       await tokens.init();
       const audit = new AuditBroker(this.physical, auditKey);
       for (const s of await readJSON<SinkConfig[]>(this.barrier, AUDIT_SINKS_PATH) ?? []) {
-        audit.enableSink(s);
+        try {
+          audit.enableSink(s);
+        } catch (e) {
+          // Fail closed, as Vault's "failed to setup audit table": no unseal without every
+          // device, but say which one and why instead of a bare internal error.
+          const why = (e as Error).message;
+          log.error("cannot open audit device at unseal; the core stays sealed", {
+            device: s.path,
+            file_path: s.options.file_path,
+            error: why,
+          });
+          void audit.close();
+          throw new AuditDeviceUnavailable(s.path, s.options.file_path ?? "", why);
+        }
       }
       await this.mounts.load();
       leases = new LeaseManager({
@@ -303,10 +317,12 @@ export class Core {
     this.#tidyTimer = undefined;
     const u = this.#u;
     this.#u = null;
+    // Waited for at the end: records committed before the seal still reach the file devices.
+    let auditClosed: Promise<void> | undefined;
     if (u) {
       void u.leases.stop();
       u.tokens.onRevoked = null;
-      u.audit.close();
+      auditClosed = u.audit.close();
       u.rootKey.fill(0);
       u.tokens.clearCache();
     }
@@ -316,7 +332,7 @@ export class Core {
     this.barrier.seal();
     this.seal.resetProgress();
     this.metrics.unsealed = 0;
-    await closing;
+    await Promise.all([closing, auditClosed]);
   }
 
   async #issueLoginToken(
@@ -368,7 +384,8 @@ export class Core {
     if (this.#tidyTimer !== undefined) clearInterval(this.#tidyTimer);
     // A revoke in flight finishes (or fails) before storage goes away under it.
     await this.#u?.leases.stop();
-    this.#u?.audit.close();
+    // Records still on their way to the file devices get there before the files close.
+    await this.#u?.audit.close();
     await this.mounts.unload();
     this.barrier.seal();
     await this.physical.close();

@@ -14,8 +14,8 @@ export const METRIC_HELP: Readonly<Record<string, { type: MetricType; help: stri
   secrethub_core_unsealed: { type: "gauge", help: "1 while the core is unsealed, 0 while sealed." },
   secrethub_audit_log_failures_total: {
     type: "counter",
-    help: "Audit records that could not be written since the server started " +
-      "(each failed the request it belonged to).",
+    help: "Audit records that could not be written since the server started: to the chain " +
+      "(which failed the request it belonged to) or to a file device (which did not).",
   },
   secrethub_token_count: { type: "gauge", help: "Tokens currently stored." },
   secrethub_lease_count: { type: "gauge", help: "Leases currently tracked (not yet revoked)." },

@@ -8,6 +8,7 @@ import { AgentListener } from "./agents/listener.ts";
 import { bindProblem, fsProblem, readListenerTls, StartupError } from "./startup.ts";
 import { lockStorageDir, type StorageLock } from "./storage/dir_lock.ts";
 import { addressProblem } from "./listen_address.ts";
+import type { Core } from "./core.ts";
 
 function say(s: string): void {
   // deno-lint-ignore no-console
@@ -130,6 +131,7 @@ async function runConfigured(configFile: string): Promise<number> {
   let srv: RunningServer;
   let agents: AgentListener | null;
   let lock: StorageLock;
+  let hubCore: Core;
   try {
     let text: string;
     try {
@@ -154,6 +156,7 @@ async function runConfigured(configFile: string): Promise<number> {
       trustedProxies: cfg.trusted_proxies,
       alertWebhookUrl: cfg.alert_webhook_url,
     });
+    hubCore = core;
     agents = cfg.agent_listener?.disable ? null : new AgentListener(core, {
       address: cfg.agent_listener?.address ?? "0.0.0.0:8201",
       hosts: cfg.agent_listener?.hosts,
@@ -164,7 +167,10 @@ async function runConfigured(configFile: string): Promise<number> {
     return fail(e);
   }
   say(`SecretHub server listening on ${srv.url}`);
+  const reopen = () => reopenAuditFiles(hubCore);
+  Deno.addSignalListener("SIGHUP", reopen);
   await waitForSignal();
+  Deno.removeSignalListener("SIGHUP", reopen);
   await stop(srv, agents);
   lock.release();
   return 0;
@@ -191,6 +197,20 @@ async function stop(srv: RunningServer, agents: AgentListener | null): Promise<v
     Deno.removeSignalListener("SIGINT", hurry);
     Deno.removeSignalListener("SIGTERM", hurry);
   }
+}
+
+/**
+ * SIGHUP, as in Vault: file audit devices close and reopen their files, so logrotate can move
+ * a log away and the next record goes to a new file at the configured path. Sealed, there are
+ * no devices open; the next unseal opens them at their paths anyway.
+ */
+function reopenAuditFiles(core: Core): void {
+  if (core.sealed) {
+    log.info("SIGHUP: sealed, no audit files to reopen");
+    return;
+  }
+  core.audit.reopen();
+  log.info("SIGHUP: reopened audit device files", { devices: core.audit.sinks().length });
 }
 
 function waitForSignal(): Promise<void> {

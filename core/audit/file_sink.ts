@@ -1,31 +1,86 @@
 import { Buffer } from "node:buffer";
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, fsyncSync, openSync, writeSync } from "node:fs";
 import type { AuditRecord } from "./entry.ts";
 
 export interface FileSinkOptions {
   /** fsync after every record: durable against power loss, at the cost of one disk flush each. */
   fsync?: boolean;
-  /** Mode when the file is created; the log reveals paths and timing, so owner-only by default. */
+  /**
+   * The file's mode, set at every open even when the file exists (Vault's file device chmods it
+   * too, so a log created world-readable by someone else is closed down); 0 leaves it as it is.
+   * Owner-only by default: the log reveals paths and timing.
+   */
   mode?: number;
+  /** For tests: stands in for writeSync (a disk that fills up part-way through a line). */
+  writeSync?: typeof writeSync;
+}
+
+/** Vault's `mode` option: an octal string, "0600" when not given. */
+export function parseFileMode(mode: string | undefined): number {
+  return mode === undefined ? 0o600 : parseInt(mode, 8);
 }
 
 /** Appends one JSON record per line. Synchronous so that records land in the order appended. */
 export class FileSink {
+  readonly path: string;
   #fd: number | null;
   #fsync: boolean;
+  #mode: number;
+  #write: typeof writeSync;
+  /**
+   * A write failed part-way (disk full) and left a partial line: the next record starts on a new
+   * line so it is not glued to the fragment, and every complete record still parses on its own.
+   */
+  #torn = false;
 
   constructor(path: string, options: FileSinkOptions = {}) {
-    this.#fd = openSync(path, "a", options.mode ?? 0o600);
+    this.path = path;
+    this.#mode = options.mode ?? 0o600;
     this.#fsync = options.fsync ?? false;
+    this.#write = options.writeSync ?? writeSync;
+    this.#fd = this.#open();
+  }
+
+  #open(): number {
+    const fd = openSync(this.path, "a", this.#mode || 0o600);
+    try {
+      // Only a regular file: chmodding a device such as /dev/stdout would change it for everyone.
+      if (this.#mode !== 0 && fstatSync(fd).isFile()) fchmodSync(fd, this.#mode);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return fd;
   }
 
   write(record: AuditRecord): void {
     if (this.#fd === null) throw new Error("audit file sink is closed");
     // One buffer per line and O_APPEND: a line is never interleaved with another writer's bytes.
-    const buf = Buffer.from(JSON.stringify(record) + "\n", "utf8");
+    const line = JSON.stringify(record) + "\n";
+    const buf = Buffer.from(this.#torn ? "\n" + line : line, "utf8");
     let off = 0;
-    while (off < buf.length) off += writeSync(this.#fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += this.#write(this.#fd, buf, off, buf.length - off);
+    } catch (e) {
+      // Nothing written leaves the file as it was (and a pending break still pending).
+      if (off > 0) this.#torn = true;
+      throw e;
+    }
+    this.#torn = false;
     if (this.#fsync) fsyncSync(this.#fd);
+  }
+
+  /**
+   * Closes and reopens the file at its path (SIGHUP, after logrotate moved it away). If the
+   * path cannot be opened the old file stays in use, so no record is lost to a bad rotation.
+   */
+  reopen(): void {
+    if (this.#fd === null) return;
+    const fd = this.#open();
+    closeSync(this.#fd);
+    this.#fd = fd;
+    // A new (rotated) file has no fragment to break away from; the same file still may.
+    if (fstatSync(fd).size === 0) this.#torn = false;
   }
 
   close(): void {

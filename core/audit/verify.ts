@@ -6,7 +6,7 @@ import {
   headIsSigned,
   type SignedHead,
 } from "./chain.ts";
-import { AuditHmac, type AuditRecord, recordHash } from "./entry.ts";
+import { AuditHmac, type AuditRecord, canonicalize, recordHashFromJson } from "./entry.ts";
 
 export interface VerifyResult {
   ok: boolean;
@@ -24,6 +24,11 @@ export interface VerifyOptions {
    * were committed after the head was read.
    */
   expectHead?: ChainHead;
+  /**
+   * Rows after `expectHead`: "ignore" (online: committed after the head was read) or "refuse"
+   * (offline: nothing is committing, so a row past the head was put there by hand).
+   */
+  afterHead?: "ignore" | "refuse";
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -65,15 +70,26 @@ export function verifyChain(
 
   const end = options.expectHead;
   for (const row of rows) {
-    if (end !== undefined && prevSeq >= end.seq) break;
+    if (end !== undefined && prevSeq >= end.seq) {
+      if (options.afterHead === "refuse") {
+        return bad(end.seq + 1, `records after the audit head at seq ${end.seq}`);
+      }
+      break;
+    }
     const want = prevSeq + 1;
     if (!isWellFormed(row)) return bad(want, "malformed row");
     // Integrity of the row itself first: until its mac checks out, none of its fields (seq
     // included) can be trusted to say where the chain broke.
-    if (recordHash(row.prevHash, row.seq, row.entry) !== row.hash) {
+    const entryJson = canonicalize(row.entry);
+    if (recordHashFromJson(row.prevHash, row.seq, entryJson) !== row.hash) {
       return bad(want, "hash does not match row contents");
     }
     if (hmac.hex(row.hash) !== row.mac) return bad(want, "mac does not match hash");
+    // A stored line's text must be the canonical JSON its hash covers: an edit that parses to
+    // the same value (a space, 2e2 for 200) is still an edit.
+    if (row.entryJson !== undefined && row.entryJson !== entryJson) {
+      return bad(want, "stored entry is not its canonical JSON (edited)");
+    }
     if (row.seq > want) return bad(want, `seq gap: expected ${want}, found ${row.seq}`);
     if (row.seq < want) return bad(want, `seq out of order: expected ${want}, found ${row.seq}`);
     if (row.prevHash !== prevHash) return bad(want, "prevHash does not link to previous row");
@@ -98,6 +114,7 @@ export function verifyChain(
 export function verifyStoredChain(
   storage: { auditSignedHead(): SignedHead | null; auditRows(): Iterable<unknown> },
   key: Uint8Array,
+  opts: { offline?: boolean } = {},
 ): VerifyResult {
   const head = storage.auditSignedHead();
   const rows = storage.auditRows() as Iterable<AuditRecord>;
@@ -120,7 +137,10 @@ export function verifyStoredChain(
       reason: "audit head mac does not match",
     };
   }
-  return verifyChain(rows, key, { expectHead: { seq: head.seq, hash: head.hash } });
+  return verifyChain(rows, key, {
+    expectHead: { seq: head.seq, hash: head.hash },
+    afterHead: opts.offline ? "refuse" : "ignore",
+  });
 }
 
 /** The API/CLI shape of a verify result (`GET sys/audit/verify`, `audit verify -db`). */

@@ -39,7 +39,13 @@ function decodeLine(line: string, seq: number): AuditRow {
   ) {
     return malformed(seq);
   }
-  return { seq: s, prevHash, hash, mac, entry };
+  // JSON.parse forgives what the writer never produces (spaces, 2e2 for 200, escaped letters),
+  // and verify hashes what it parsed: so the stored text itself must be what the writer wrote.
+  // The fixed head is compared here; the entry's text goes to verify, which canonicalises the
+  // entry anyway and compares (one string comparison a line).
+  const head = `[${s},"${prevHash}","${hash}","${mac}",`;
+  if (!line.startsWith(head) || line.charCodeAt(line.length - 1) !== 0x5d) return malformed(seq);
+  return { seq: s, prevHash, hash, mac, entry, entryJson: line.slice(head.length, -1) };
 }
 
 /**

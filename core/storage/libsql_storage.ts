@@ -374,7 +374,15 @@ export class LibsqlStorage implements PhysicalStorage {
         string,
       ][];
       for (const r of page) {
-        yield { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry: JSON.parse(r[4]) };
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(r[4]);
+        } catch {
+          // An edited entry that is no JSON at all: verify names it "malformed row" at its place.
+          yield { seq: r[0], prevHash: "", hash: "", mac: "", entry: {} };
+          continue;
+        }
+        yield { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry };
       }
       if (page.length < AUDIT_PAGE_ROWS) break;
       next = page[page.length - 1]![0] + 1;

@@ -11,9 +11,27 @@ const enableSchema = v.object({
   description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
   options: v.object({
     file_path: v.pipe(v.string(), v.minLength(1, "options.file_path is required")),
+    // Vault's file device: an octal string the file is chmodded to, even when it exists already
+    // ("0000": leave the mode alone); "0600" when not given.
+    mode: v.optional(
+      v.pipe(
+        v.string('options.mode must be an octal string such as "0600"'),
+        v.regex(/^[0-7]{1,5}$/, 'options.mode must be an octal string such as "0600"'),
+        v.check((m) => parseInt(m, 8) <= 0o7777, "options.mode is out of range"),
+      ),
+    ),
   }),
   local: v.optional(v.unknown()),
 });
+
+/**
+ * Vault's `input` is a string field decoded weakly: 4711 is "4711" (the decimal text, the same
+ * text a number in audit data is HMAC'd from, so the two hashes match) and true/false "1"/"0".
+ */
+const weakString = v.pipe(
+  v.union([v.string(), v.number(), v.boolean()], "input is required"),
+  v.transform((x) => typeof x === "boolean" ? (x ? "1" : "0") : String(x)),
+);
 
 /** "file", "file/" and "/file//" all name the device "file/". */
 function devicePath(p: string): string {
@@ -86,7 +104,10 @@ export function auditRoutes(core: Core): CorePathSpec[] {
               path,
               type: "file",
               description: d.description,
-              options: { file_path: d.options.file_path },
+              options: {
+                file_path: d.options.file_path,
+                ...(d.options.mode === undefined ? {} : { mode: d.options.mode }),
+              },
             });
           } catch (e) {
             throw new BadRequest(`cannot open audit file: ${(e as Error).message}`);
@@ -102,7 +123,7 @@ export function auditRoutes(core: Core): CorePathSpec[] {
     {
       pattern: "audit-hash/:path+",
       injectTopLevel: true,
-      input: { write: v.object({ input: v.string("input is required") }) },
+      input: { write: v.object({ input: weakString }) },
       operations: {
         update: (r) => {
           // Vault hashes with the named device's salt and refuses an unknown device. Here every

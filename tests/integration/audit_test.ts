@@ -238,3 +238,78 @@ Deno.test("a deleted or forged audit head row is reported, and noted in the chai
     await t.close();
   }
 });
+
+Deno.test("audit verify names a stored line edited to the same JSON value (spaces, 2e2)", async () => {
+  const t = await startTestCore();
+  try {
+    for (let i = 0; i < 4; i++) await t.req("POST", `/v1/secret/data/n${i}`, { data: { v: "x" } });
+    const keyFile = `${t.dir}/audit.key`;
+    await Deno.writeTextFile(keyFile, (await t.req("GET", "/v1/sys/audit/key")).body.data.key);
+    const db = new Database(t.dbFile);
+    db.exec("PRAGMA busy_timeout = 5000");
+    try {
+      const seq = 4;
+      const rec = auditLine(db, seq);
+      assert.match(rec.line, /"status":200/);
+      for (
+        const edited of [
+          rec.line.replace('"operation":', '"operation": '),
+          rec.line.replace('"status":200', '"status":2e2'),
+        ]
+      ) {
+        assert.notEqual(edited, rec.line);
+        assert.deepEqual(JSON.parse(edited), JSON.parse(rec.line));
+        rec.put(edited);
+        const v = (await t.req("GET", "/v1/sys/audit/verify")).body.data;
+        assert.deepEqual([v.ok, v.first_bad_seq], [false, seq], edited);
+        const off = await offline(t.dbFile, { keyFile });
+        assert.equal(off.code, 1);
+        assert.equal(JSON.parse(off.out).first_bad_seq, seq);
+      }
+      rec.put(rec.line);
+      assert.equal((await t.req("GET", "/v1/sys/audit/verify")).body.data.ok, true);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("offline verify names records put after the signed head while the server was stopped", async () => {
+  const t = await startTestCore();
+  try {
+    for (let i = 0; i < 4; i++) await t.req("POST", `/v1/secret/data/f${i}`, { data: { v: "x" } });
+    const keyFile = `${t.dir}/audit.key`;
+    await Deno.writeTextFile(keyFile, (await t.req("GET", "/v1/sys/audit/key")).body.data.key);
+    // Sealed, nothing commits: as good as stopped for the file.
+    await t.core.sealNow();
+    assert.equal((await offline(t.dbFile, { keyFile })).code, 0);
+    const db = new Database(t.dbFile);
+    db.exec("PRAGMA busy_timeout = 5000");
+    try {
+      const head = (db.prepare("SELECT seq FROM audit_head").get() as { seq: number }).seq;
+      // A forged block after the head: a copy of the last one, renumbered.
+      const last = db.prepare(
+        "SELECT first_seq, last_seq, last_hash, lines FROM audit_block ORDER BY first_seq DESC",
+      ).get() as { first_seq: number; last_seq: number; last_hash: string; lines: string };
+      assert.equal(last.last_seq, head);
+      const n = last.last_seq - last.first_seq + 1;
+      db.prepare("INSERT INTO audit_block VALUES (?, ?, ?, ?)").run(
+        head + 1,
+        head + n,
+        last.last_hash,
+        last.lines,
+      );
+      const off = await offline(t.dbFile, { keyFile });
+      assert.equal(off.code, 1, off.out);
+      const r = JSON.parse(off.out);
+      assert.equal(r.first_bad_seq, head + 1);
+      assert.equal(r.reason, `records after the audit head at seq ${head}`);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await t.close();
+  }
+});

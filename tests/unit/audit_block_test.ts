@@ -134,3 +134,61 @@ Deno.test("a database with records in the v1 audit table goes on linking after t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a v1 audit row whose entry is not JSON is a malformed row at its seq, not a crash", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/a.db`;
+  try {
+    const db = new Database(file);
+    db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+      CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE audit (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+        mac TEXT NOT NULL, entry TEXT NOT NULL);
+      INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z');`);
+    const linker = new ChainLinker(KEY, GENESIS_HEAD);
+    const insert = db.prepare("INSERT INTO audit VALUES (?, ?, ?, ?, ?)");
+    for (let n = 1; n <= 5; n++) {
+      const l = linker.link(entry(n));
+      insert.run(l.seq, l.prevHash, l.hash, l.mac, n === 3 ? "{not json" : entry(n));
+    }
+    linker.wipe();
+    db.close();
+    const s = await LibsqlStorage.open(file);
+    try {
+      const v = verifyChain([...s.auditRows()] as AuditRecord[], KEY);
+      assert.deepEqual([v.ok, v.firstBadSeq, v.reason], [false, 3, "malformed row"]);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a block line edited without changing what it parses to is named at its seq", () => {
+  const linker = new ChainLinker(KEY, GENESIS_HEAD);
+  const e = (n: number) => JSON.stringify({ n, operation: "read", status: 200 });
+  const links = [1, 2, 3].map((n) => linker.link(e(n)));
+  linker.wipe();
+  const lines = links.map((l, i) => encodeAuditLine(l, e(i + 1)).slice(0, -1));
+  const verifyWith = (line2: string) =>
+    verifyChain(
+      [...decodeAuditBlock(1, [lines[0], line2, lines[2]].join("\n"))] as AuditRecord[],
+      KEY,
+    );
+  assert.equal(verifyWith(lines[1]!).ok, true);
+  for (
+    const edited of [
+      lines[1]!.replace('"operation":', '"operation": '),
+      lines[1]!.replace('"status":200', '"status":2e2'),
+      lines[1]!.replace('"read"', '"\\u0072ead"'),
+      lines[1]!.replace("[2,", "[2 ,"),
+      lines[1]!.replace("[2,", "[2.0,"),
+      lines[1]! + " ",
+    ]
+  ) {
+    assert.notEqual(edited, lines[1]);
+    const v = verifyWith(edited);
+    assert.deepEqual([v.ok, v.firstBadSeq], [false, 2], edited);
+  }
+});

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditChain, GENESIS_HEAD } from "../../core/audit/chain.ts";
@@ -83,5 +92,60 @@ Deno.test("an edit to the file on disk is caught by verify", () => {
     assert.notDeepEqual(rows, readRows(path));
     const res = verifyChain(rows, KEY);
     assert.equal(res.firstBadSeq, 3);
+  });
+});
+
+Deno.test("a write cut short by a full disk leaves no later record glued to the fragment", () => {
+  withDir((dir) => {
+    const path = join(dir, "audit.log");
+    const chain = new AuditChain(KEY, GENESIS_HEAD);
+    // The disk: "ok" writes all, "partial" takes 40 bytes and then fills up, "full" refuses.
+    let disk: "ok" | "partial" | "full" = "ok";
+    const sink = new FileSink(path, {
+      writeSync: ((fd: number, buf: Uint8Array, off: number, len: number) => {
+        if (disk === "full") throw new Error("ENOSPC: no space left on device, write");
+        if (disk === "partial") {
+          disk = "full";
+          return writeSync(fd, buf, off, 40);
+        }
+        return writeSync(fd, buf, off, len);
+      }) as typeof writeSync,
+    });
+    const recs = [1, 2, 3, 4].map((i) => chain.append(input(i)));
+    sink.write(recs[0]!);
+    disk = "partial";
+    assert.throws(() => sink.write(recs[1]!), /ENOSPC/);
+    // Still full and nothing written: no second break owed.
+    assert.throws(() => sink.write(recs[2]!), /ENOSPC/);
+    disk = "ok";
+    sink.write(recs[3]!);
+    sink.write(recs[3]!);
+    sink.close();
+    const lines = readFileSync(path, "utf8").split("\n");
+    assert.equal(lines.pop(), "");
+    // Record 1, the 40-byte fragment of record 2 on a line of its own, then record 4 twice.
+    assert.equal(lines.length, 4, lines.join("\n"));
+    assert.equal(lines[1]!.length, 40);
+    assert.throws(() => JSON.parse(lines[1]!));
+    assert.deepEqual([lines[0], lines[2], lines[3]].map((l) => JSON.parse(l!).seq), [1, 4, 4]);
+  });
+});
+
+Deno.test("FileSink sets its mode on an existing file and reopens at its path after a rename", () => {
+  withDir((dir) => {
+    const path = join(dir, "audit.log");
+    writeFileSync(path, "");
+    chmodSync(path, 0o644);
+    const chain = new AuditChain(KEY, GENESIS_HEAD);
+    const sink = new FileSink(path);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    sink.write(chain.append(input(1)));
+    renameSync(path, `${path}.1`);
+    sink.reopen();
+    sink.write(chain.append(input(2)));
+    sink.close();
+    assert.deepEqual(readRows(`${path}.1`).map((r) => r.seq), [1]);
+    assert.deepEqual(readRows(path).map((r) => r.seq), [2]);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
   });
 });
