@@ -4,7 +4,7 @@
  * state, so tests build a core in-process in milliseconds.
  */
 import { BadRequest, Sealed } from "../lib/errors.ts";
-import { randomKey, toBase64, toHex } from "../lib/crypto.ts";
+import { randomKey, toBase64, toHex, uuid } from "../lib/crypto.ts";
 import { readJSON, writeJSON } from "../engines/sdk.ts";
 import { AuditBroker, AuditDeviceUnavailable, type SinkConfig } from "./audit/broker.ts";
 import { log } from "./log.ts";
@@ -38,6 +38,7 @@ const refuseAllLogins: LoginLimiter = {
 
 export const VERSION = "0.1.0";
 export const AUDIT_KEY_PATH = "core/audit-key";
+const CLUSTER_INFO_PATH = "core/cluster-info";
 const AUDIT_SINKS_PATH = "core/audit-sinks";
 
 export interface CoreOptions {
@@ -80,7 +81,12 @@ export class Core {
   readonly maxRequestSize: number;
   readonly requestTimeoutMs: number;
   readonly clusterName: string;
-  readonly clusterId = crypto.randomUUID();
+  /**
+   * Stored behind the barrier at the first unseal and read at each one after, so it names the
+   * cluster across restarts (Vault's core/cluster/local/info); "" while sealed, as Vault
+   * reports none then.
+   */
+  clusterId = "";
   readonly authMethods: Record<string, AuthMethodFactory>;
   readonly limiter: LoginLimiter | undefined;
   readonly trustedProxies: Cidr[];
@@ -226,6 +232,8 @@ export class Core {
         auditKey = randomKey(32);
         await this.barrier.put(AUDIT_KEY_PATH, auditKey);
       }
+      let cluster = await readJSON<{ id: string }>(this.barrier, CLUSTER_INFO_PATH);
+      if (!cluster) await writeJSON(this.barrier, CLUSTER_INFO_PATH, cluster = { id: uuid() });
       const policies = new PolicyStore(this.barrier.view("sys/policy/"));
       await policies.ensureDefault();
       const tokens = new TokenStore(this.barrier.view("sys/token/"), this.now);
@@ -273,6 +281,7 @@ export class Core {
       await auth.load();
       const wrapping = new Wrapping(this.barrier.view("sys/wrapping/"), tokens, this.now);
       this.#u = { tokens, policies, audit, auth, wrapping, leases, rootKey };
+      this.clusterId = cluster.id;
       this.metrics.unsealed = 1;
       if (this.#tidyIntervalMs > 0) {
         this.#tidyTimer = setInterval(() => void this.#tidy(), this.#tidyIntervalMs);
@@ -317,6 +326,7 @@ export class Core {
     this.#tidyTimer = undefined;
     const u = this.#u;
     this.#u = null;
+    this.clusterId = "";
     // Waited for at the end: records committed before the seal still reach the file devices.
     let auditClosed: Promise<void> | undefined;
     if (u) {

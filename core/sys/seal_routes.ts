@@ -88,8 +88,8 @@ function healthBody(core: Core): Record<string, unknown> {
     replication_dr_mode: "disabled",
     server_time_utc: Math.floor(core.now() / 1000),
     version: VERSION,
-    cluster_name: core.clusterName,
-    cluster_id: core.clusterId,
+    // Vault names the cluster only while unsealed (its id is behind the barrier).
+    ...(core.sealed ? {} : { cluster_name: core.clusterName, cluster_id: core.clusterId }),
   };
 }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestCore } from "../helpers/test_core.ts";
+import { createCore } from "../../core/server.ts";
+import { decodeShare } from "../../core/seal/seal.ts";
 
 Deno.test("sys/init → unseal → KV write/read/version/delete/undelete/destroy → seal → 503 → unseal", async () => {
   const t = await startTestCore({ uninitialized: true });
@@ -192,6 +194,48 @@ Deno.test("concurrent sys/rotate: each adds one term, and everything written mea
       assert.equal(r.status, 200, `rot/${i}: ${r.text}`);
       assert.equal(r.body.data.data.v, `value-${i}`);
     }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("cluster_id is stored: the same after a restart, and not reported while sealed", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/c.db`;
+  try {
+    let { core } = await createCore(db, { tidyIntervalMs: 0 });
+    const init = await core.init(1, 1);
+    assert.equal(core.clusterId, "", "sealed: no id");
+    await core.unseal(decodeShare(init.keys_base64[0]!));
+    const id = core.clusterId;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    await core.close();
+    ({ core } = await createCore(db, { tidyIntervalMs: 0 }));
+    try {
+      assert.equal(core.clusterId, "");
+      await core.unseal(decodeShare(init.keys_base64[0]!));
+      assert.equal(core.clusterId, id);
+      await core.sealNow();
+      assert.equal(core.clusterId, "");
+    } finally {
+      await core.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sys/health names the cluster only while unsealed, as Vault does", async () => {
+  const t = await startTestCore();
+  try {
+    let r = await t.req("GET", "/v1/sys/health", undefined, null);
+    assert.equal(r.body.cluster_name, "secrethub-cluster");
+    assert.match(r.body.cluster_id, /^[0-9a-f-]{36}$/);
+    await t.req("PUT", "/v1/sys/seal");
+    r = await t.req("GET", "/v1/sys/health", undefined, null);
+    assert.equal(r.status, 503);
+    assert.equal(r.body.cluster_id, undefined);
+    assert.equal(r.body.cluster_name, undefined);
   } finally {
     await t.close();
   }
