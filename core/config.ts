@@ -1,4 +1,5 @@
 /** The server's JSON config file, validated at startup; errors name the file and the key. */
+import { isLogLevel, logLevelProblem } from "./log.ts";
 import * as v from "valibot";
 import type { ServerConfig } from "./server.ts";
 import { parseCidr } from "../lib/cidr.ts";
@@ -66,7 +67,10 @@ export function parseConfig(text: string, file: string): FileConfig {
     throw new Error(`${file}: invalid config key "agent_listener.address": ${badAgentAddr}`);
   }
   const envLevel = Deno.env.get("SECRETHUB_LOG_LEVEL");
-  if (envLevel) c.log_level = envLevel as typeof c.log_level;
+  if (envLevel) {
+    if (!isLogLevel(envLevel)) throw new Error(`SECRETHUB_LOG_LEVEL: ${logLevelProblem(envLevel)}`);
+    c.log_level = envLevel;
+  }
   return c as FileConfig;
 }
 

@@ -4,8 +4,20 @@ const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 let threshold: Level = "info";
 
+export const LOG_LEVELS = Object.keys(ORDER) as Level[];
+
+/** Own keys only: `l in ORDER` also took "constructor" and "toString", which printed everything. */
+export function isLogLevel(l: string): l is Level {
+  return Object.hasOwn(ORDER, l);
+}
+
 export function setLogLevel(l: string): void {
-  if (l in ORDER) threshold = l as Level;
+  if (!isLogLevel(l)) throw new RangeError(logLevelProblem(l));
+  threshold = l;
+}
+
+export function logLevelProblem(l: string): string {
+  return `invalid log level ${JSON.stringify(l)} (one of ${LOG_LEVELS.join(", ")})`;
 }
 
 function emit(level: Level, message: string, fields: Record<string, unknown> = {}): void {

@@ -2,7 +2,7 @@
 import { FlagError, parseFlags } from "../lib/flags.ts";
 import { type FileConfig, parseConfig } from "./config.ts";
 import { bindListener, type BoundListener, createCore, type RunningServer } from "./server.ts";
-import { log, setLogLevel } from "./log.ts";
+import { isLogLevel, log, logLevelProblem, setLogLevel } from "./log.ts";
 import { decodeShare } from "./seal/seal.ts";
 import { AgentListener } from "./agents/listener.ts";
 import { bindProblem, fsProblem, readListenerTls, StartupError } from "./startup.ts";
@@ -43,11 +43,20 @@ export async function runServer(argv: string[]): Promise<number> {
   if (dev && typeof configFile === "string") {
     return fail("-dev and -config cannot be used together");
   }
-  const level = flags.get("log-level");
-  if (typeof level === "string") setLogLevel(level);
+  // Vault's order: the flag, then the environment, then the config file. A level nobody knows
+  // is a startup error wherever it comes from.
+  const flagLevel = flags.get("log-level");
+  const envLevel = Deno.env.get("SECRETHUB_LOG_LEVEL") || undefined;
+  const [level, from] = typeof flagLevel === "string"
+    ? [flagLevel, "-log-level"]
+    : [envLevel, "SECRETHUB_LOG_LEVEL"];
+  if (level !== undefined) {
+    if (!isLogLevel(level)) return fail(`${from}: ${logLevelProblem(level)}`);
+    setLogLevel(level);
+  }
   if (dev) return await runDev(flags);
   if (typeof configFile !== "string") return fail("server needs -config FILE (or -dev)");
-  return await runConfigured(configFile);
+  return await runConfigured(configFile, level !== undefined);
 }
 
 /** Addresses given on the command line (or env) are checked before anything is created. */
@@ -125,7 +134,7 @@ async function runDev(flags: Map<string, string | true>): Promise<number> {
  * library's verdict on the certificate and key), the storage lock. A start that fails on any of
  * them creates no database.
  */
-async function runConfigured(configFile: string): Promise<number> {
+async function runConfigured(configFile: string, levelGiven: boolean): Promise<number> {
   let bound: BoundListener | undefined;
   let cfg: FileConfig;
   let srv: RunningServer;
@@ -140,7 +149,7 @@ async function runConfigured(configFile: string): Promise<number> {
       throw new StartupError(`config file ${configFile}: ${fsProblem(e)}`);
     }
     cfg = parseConfig(text, configFile);
-    if (cfg.log_level) setLogLevel(cfg.log_level);
+    if (cfg.log_level && !levelGiven) setLogLevel(cfg.log_level);
     const { tls_cert_file: certFile, tls_key_file: keyFile } = cfg.listener;
     const tls = certFile && keyFile ? await readListenerTls(certFile, keyFile) : undefined;
     const label = Deno.env.get("SECRETHUB_LISTEN_ADDRESS")

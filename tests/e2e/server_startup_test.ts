@@ -303,3 +303,66 @@ Deno.test("an agent listener port in use at unseal does not end the server", asy
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("log level: an unknown one is a startup error from the flag, env or file; the flag beats the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cfg = (extra: Record<string, unknown> = {}) =>
+      writeConfig(`${dir}/c.json`, {
+        listener: { address: `127.0.0.1:${freePort()}` },
+        storage: { path: `${dir}/data` },
+        agent_listener: { disable: true },
+        ...extra,
+      });
+    assertOneLine(
+      await serverArgsExit(["-log-level=bogus", "-config", await cfg()]),
+      /-log-level: invalid log level "bogus" \(one of debug, info, warn, error\)/,
+    );
+    // Prototype names are not levels either.
+    assertOneLine(
+      await serverExit(await cfg(), { SECRETHUB_LOG_LEVEL: "constructor" }),
+      /SECRETHUB_LOG_LEVEL: invalid log level "constructor"/,
+    );
+    assertOneLine(
+      await serverArgsExit(["-dev", "-log-level=toString"]),
+      /invalid log level "toString"/,
+    );
+    assertOneLine(await serverExit(await cfg({ log_level: "loud" })), /log_level/);
+    // The config says error (no info lines); the flag asks for info and wins: "listening" shows.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "server",
+        "-log-level=info",
+        "-config",
+        await cfg({
+          log_level: "error",
+        }),
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let seen = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    try {
+      while (!seen.includes('"@message":"listening"')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += value;
+      }
+    } finally {
+      clearTimeout(deadline);
+      child.kill("SIGTERM");
+      await reader.cancel().catch(() => {});
+      await child.status;
+    }
+    assert.match(seen, /"@level":"info","@message":"listening"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
