@@ -27,6 +27,7 @@ import { type Cidr, parseCidr } from "../lib/cidr.ts";
 import type { IdentityServices } from "./identity/mod.ts";
 import type { AgentLinks } from "./agents/routes.ts";
 import { LeaseManager } from "./lease/lease_manager.ts";
+import { CubbyholeStore } from "./cubbyhole/cubbyhole_store.ts";
 import { Mutex } from "../lib/mutex.ts";
 
 /** Used only when no limiter was configured: logins are refused rather than left unprotected. */
@@ -68,6 +69,7 @@ interface Unsealed {
   auth: AuthTable;
   wrapping: Wrapping;
   leases: LeaseManager;
+  cubbyhole: CubbyholeStore;
   rootKey: Uint8Array;
 }
 
@@ -162,6 +164,9 @@ export class Core {
   }
   get wrapping(): Wrapping {
     return this.#need().wrapping;
+  }
+  get cubbyhole(): CubbyholeStore {
+    return this.#need().cubbyhole;
   }
   get leases(): LeaseManager {
     return this.#need().leases;
@@ -268,7 +273,19 @@ export class Core {
       const lm = leases;
       // Vault revokes the leases a token created with the token (here: marked expired, so the
       // lease timer revokes them without holding up the token revoke).
-      tokens.onRevoked = (accessors) => lm.revokeByTokens(accessors);
+      // A token's cubbyhole goes with it. onRevoked must not throw: a failed destroy leaves
+      // data nobody can reach (its accessor is gone), which the periodic tidy removes.
+      const cubbyhole = new CubbyholeStore(this.barrier.view("sys/cubbyhole/"));
+      tokens.onRevoked = async (accessors) => {
+        await Promise.all([
+          lm.revokeByTokens(accessors),
+          cubbyhole.destroy(accessors).catch((e) =>
+            log.warn("could not remove the cubbyholes of revoked tokens", {
+              error_type: (e as Error).name,
+            })
+          ),
+        ]);
+      };
       const auth = new AuthTable({
         barrier: this.barrier,
         mounts: this.mounts,
@@ -280,7 +297,7 @@ export class Core {
       });
       await auth.load();
       const wrapping = new Wrapping(this.barrier.view("sys/wrapping/"), tokens, this.now);
-      this.#u = { tokens, policies, audit, auth, wrapping, leases, rootKey };
+      this.#u = { tokens, policies, audit, auth, wrapping, leases, cubbyhole, rootKey };
       this.clusterId = cluster.id;
       this.metrics.unsealed = 1;
       if (this.#tidyIntervalMs > 0) {
@@ -309,6 +326,7 @@ export class Core {
       const tokens = this.tokens;
       await tokens.tidy();
       await this.leases.tidy(async (a) => (await tokens.lookupByAccessor(a)) !== null);
+      await this.cubbyhole.tidy(await tokens.accessors());
     } catch {
       this.metrics.tidyFailures++;
     } finally {
@@ -335,6 +353,7 @@ export class Core {
       auditClosed = u.audit.close();
       u.rootKey.fill(0);
       u.tokens.clearCache();
+      u.cubbyhole.wipe();
     }
     u?.auth.unload();
     const closing = this.mounts.unload();

@@ -8,6 +8,7 @@ import { tokenRoutes } from "./token/routes.ts";
 import { authRoutes } from "./sys/auth_routes.ts";
 import { wrappingRoutes } from "./sys/wrapping_routes.ts";
 import { toolsRoutes } from "./sys/tools_routes.ts";
+import { cubbyholeRoutes } from "./cubbyhole/routes.ts";
 import { policyToolRoutes } from "./sys/policy_tools_routes.ts";
 import { AUTH_METHODS } from "./auth/registry.ts";
 import { SlidingLoginLimiter } from "./auth/limiter.ts";
@@ -61,6 +62,12 @@ export async function createCore(
     ...agentRoutes(core),
   ], "system endpoints used for control, policy and debugging");
   core.mounts.addBuiltin("auth/token/", "token", tokenRoutes(core), "token based credentials");
+  core.mounts.addBuiltin(
+    "cubbyhole/",
+    "cubbyhole",
+    cubbyholeRoutes(() => core.cubbyhole),
+    "per-token private secret storage",
+  );
   return { core, app: buildApp(core) };
 }
 
