@@ -9,7 +9,7 @@
  *   app-bootstrap/<id>/<sha256> index, so deleting an app drops its unused tokens
  */
 import { randomBase62, sha256Hex, uuid } from "../../lib/crypto.ts";
-import { BadRequest, Conflict } from "../../lib/errors.ts";
+import { BadRequest, Conflict, NotFound } from "../../lib/errors.ts";
 import { putJSONOp, readJSON, type StorageView, type WriteOp } from "../../engines/sdk.ts";
 import { KeyedLock } from "../auth/approle/lock.ts";
 import { canonicalSerial, colonSerial } from "../identity/serial.ts";
@@ -94,6 +94,20 @@ export class AppStore {
       };
       await this.#s.batch([putJSONOp(`app/${app.id}`, app), putJSONOp(`name/${app.name}`, app.id)]);
       return app;
+    });
+  }
+
+  /**
+   * Runs `fn` with the app's current record under the app's lock, refusing a suspended or gone
+   * app. Whatever `fn` creates for the app (a token, a bootstrap token) is then committed either
+   * before a suspend or delete takes the lock, so their revoke finds it, or after, and is refused.
+   */
+  whileActive<T>(id: string, fn: (a: AppRecord) => Promise<T>): Promise<T> {
+    return this.#locks.run(`app/${id}`, async () => {
+      const a = await this.get(id);
+      if (!a) throw new NotFound();
+      if (a.status !== "active") throw new BadRequest("application is suspended");
+      return await fn(a);
     });
   }
 

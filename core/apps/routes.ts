@@ -4,7 +4,7 @@
  * certificates stop working at once because the mTLS listener checks the app's status on every
  * request (delete also puts them on the identity CRL).
  */
-import { BadRequest, NotFound } from "../../lib/errors.ts";
+import { NotFound } from "../../lib/errors.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest } from "../router/types.ts";
 import { authBlock } from "../token/routes.ts";
@@ -110,8 +110,11 @@ export function appRoutes({ core, apps, pki }: AppRouteDeps): CorePathSpec[] {
         async delete(req) {
           const a = await apps.find(req.params.id!);
           if (!a) return;
+          // The app goes first: a token minted after this is refused (whileActive), and one
+          // minted before is committed by now, so the revoke below finds it.
+          const serials = await apps.delete(a.id);
           await core.tokens.revokeSource(appSource(a.id));
-          for (const serial of await apps.delete(a.id)) await pki.revoke(serial);
+          for (const serial of serials) await pki.revoke(serial);
         },
       },
     },
@@ -124,19 +127,21 @@ export function appRoutes({ core, apps, pki }: AppRouteDeps): CorePathSpec[] {
       input: { update: tokenInput },
       operations: {
         async update(req) {
-          const a = await need(req);
-          if (a.status !== "active") throw new BadRequest("application is suspended");
           const body = req.data as v.InferOutput<typeof tokenInput>;
-          const { token, entry } = await core.tokens.create({
-            policies: [...new Set([...a.policies, "default"])],
-            parent: null,
-            meta: { app_id: a.id, app_name: a.name },
-            displayName: `app-${a.name}`,
-            ttl: body.ttl || undefined,
-            numUses: body.num_uses,
-            path: `apps/${a.id}/token`,
-            source: appSource(a.id),
-          });
+          const { token, entry } = await apps.whileActive(
+            (await need(req)).id,
+            (a) =>
+              core.tokens.create({
+                policies: [...new Set([...a.policies, "default"])],
+                parent: null,
+                meta: { app_id: a.id, app_name: a.name },
+                displayName: `app-${a.name}`,
+                ttl: body.ttl || undefined,
+                numUses: body.num_uses,
+                path: `apps/${a.id}/token`,
+                source: appSource(a.id),
+              }),
+          );
           return { auth: authBlock(core, token, entry) };
         },
       },
@@ -147,10 +152,12 @@ export function appRoutes({ core, apps, pki }: AppRouteDeps): CorePathSpec[] {
       operations: {
         async update(req) {
           const a = await need(req);
-          if (a.status !== "active") throw new BadRequest("application is suspended");
           const ttl = (req.data as v.InferOutput<typeof bootstrapInput>).ttl ??
             BOOTSTRAP_DEFAULT_TTL;
-          const { token, expire } = await apps.createBootstrap(a.id, ttl);
+          const { token, expire } = await apps.whileActive(
+            a.id,
+            () => apps.createBootstrap(a.id, ttl),
+          );
           return {
             data: {
               bootstrap_token: token,

@@ -126,7 +126,14 @@ export function adminRoutes(core: Core): CorePathSpec[] {
           return Promise.resolve({ data: mountView(e) });
         },
         update: async (r) => {
-          const path = normMount(v.parse(mountName, r.params.path));
+          // A name Vault would not take either (a space, "%"): a 400, not a thrown parse error.
+          const path = normMount(
+            fields.parseWith(mountName, r.params.path, () =>
+              new BadRequest(
+                `invalid mount path ${JSON.stringify(r.params.path)}: ` +
+                  `letters, digits, "_", ".", "-" and "/" only`,
+              )),
+          );
           const d = r.data as v.InferOutput<typeof mountSchema>;
           await core.mounts.enable(path, d.type, d.description, d.options, d.config);
         },

@@ -120,3 +120,26 @@ Deno.test("apps: suspend revokes the app's tokens at once and refuses new ones; 
     await call(t, "DELETE", `apps/${id}`, undefined, 204);
     assert.equal((await t.req("GET", "/v1/secret/data/svc/a", undefined, again)).status, 403);
   }));
+
+Deno.test("apps: tokens minted while the app is suspended or deleted do not survive it", () =>
+  withCore(async (t) => {
+    await call(t, "PUT", "sys/policies/acl/race-kv", {
+      policy: `path "secret/data/race/*" { capabilities = ["read"] }`,
+    }, 204);
+    await call(t, "POST", "secret/data/race/x", { data: { v: "1" } }, 200);
+    for (const end of ["suspend", "delete"] as const) {
+      const id = await registerApp(t, `race-${end}`, { policies: ["race-kv"] });
+      const mints = Array.from({ length: 24 }, () => t.req("POST", `/v1/apps/${id}/token`, {}));
+      const stop = end === "suspend"
+        ? t.req("POST", `/v1/apps/${id}/suspend`, {})
+        : t.req("DELETE", `/v1/apps/${id}`);
+      const [done, minted] = await Promise.all([stop, Promise.all(mints)]);
+      assert.ok(done.status === 200 || done.status === 204, done.text);
+      const tokens = minted.filter((r) => r.status === 200).map((r) => r.body.auth.client_token);
+      for (const r of minted) assert.ok([200, 400, 404].includes(r.status), r.text);
+      for (const tok of tokens) {
+        const r = await t.req("GET", "/v1/secret/data/race/x", undefined, tok);
+        assert.equal(r.status, 403, `${end}: a token minted in the race still reads`);
+      }
+    }
+  }));

@@ -39,3 +39,16 @@ Deno.test("sys/mounts: secrets/ (the short route) and Vault's protected prefixes
     await t.close();
   }
 });
+
+Deno.test("sys/mounts: a mount name with a space or other odd character is a 400, not a 500", async () => {
+  const t = await startTestCore();
+  try {
+    for (const p of ["foo%20", "pki/app%20", "a%25b", "x%3Fy"]) {
+      const r = await t.req("POST", `/v1/sys/mounts/${p}`, { type: "kv-v2" });
+      assert.equal(r.status, 400, `${p}: ${r.text}`);
+      assert.match(r.body.errors[0], /invalid mount path/);
+    }
+  } finally {
+    await t.close();
+  }
+});
