@@ -326,7 +326,7 @@ export class Core {
       const tokens = this.tokens;
       await tokens.tidy();
       await this.leases.tidy(async (a) => (await tokens.lookupByAccessor(a)) !== null);
-      await this.cubbyhole.tidy(await tokens.accessors());
+      await this.cubbyhole.tidy(() => tokens.accessors());
     } catch {
       this.metrics.tidyFailures++;
     } finally {

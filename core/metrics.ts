@@ -118,7 +118,8 @@ export class Metrics {
         ...[...this.requests].map(([k, v]) => ({
           Name: "secrethub.http.requests",
           Count: v,
-          Labels: k,
+          // An object, as go-metrics' DisplayMetrics has it, not the Prometheus label text.
+          Labels: Object.fromEntries([...k.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])),
         })),
         ...extras.filter(([n]) => isCounter(n)).map(([Name, Count]) => ({
           Name,

@@ -72,13 +72,16 @@ export class CubbyholeStore {
 
   /**
    * Deletes the folders of tokens that no longer exist (a crash between a revoke and its
-   * destroy); `live` holds the accessors of every stored token. Returns how many folders went.
+   * destroy); `live` gives the accessors of every stored token. Returns how many folders went.
+   * The folders are listed before the tokens are: a token made in between has no folder in the
+   * list yet, so it cannot lose one it is writing.
    */
-  async tidy(live: string[]): Promise<number> {
+  async tidy(live: () => Promise<string[]>): Promise<number> {
+    const folders = await this.#s.list("");
     const keep = new Set<string>();
-    for (const a of live) keep.add(await this.#folder(a));
+    for (const a of await live()) keep.add(await this.#folder(a));
     let gone = 0;
-    for (const f of await this.#s.list("")) {
+    for (const f of folders) {
       if (!FOLDER.test(f) || keep.has(f)) continue;
       await this.#deleteKeys(await this.#allUnder(f));
       gone++;

@@ -75,7 +75,7 @@ export function parseBody(text: string, contentType: string): Record<string, unk
   // `curl -d '{...}'` labels JSON as a form. Like Vault's isForm(), a form body that opens
   // with "{" or "[" (after JSON whitespace) is JSON all the same.
   if (first !== 0x7b && first !== 0x5b && isFormType(contentType)) {
-    return fromQuery(new URLSearchParams(text));
+    return fromForm(new URLSearchParams(text));
   }
   if (first === -1) return {};
   let parsed: unknown;
@@ -196,6 +196,13 @@ function sameDecimal(source: string, value: number): boolean {
 }
 
 const SKIP = new Set(["list", "help"]);
+
+/** A form body as Vault's parseFormRequest reads it: a repeated key's values joined by ",". */
+function fromForm(q: URLSearchParams): Record<string, unknown> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of q) out[k] = Object.hasOwn(out, k) ? `${out[k]},${v}` : v;
+  return out;
+}
 
 export function fromQuery(q: URLSearchParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -3,6 +3,7 @@
  * gate, token, ACL, input validation, audit (fail closed), handler, envelope. Every route —
  * sys, auth/token and engines — walks this same path, so ACL and audit can't be skipped.
  */
+import { MAX_WRAP_TTL } from "../wrapping.ts";
 import {
   BadRequest,
   HttpError,
@@ -113,8 +114,12 @@ function flag(v: boolean | Operation[] | undefined, op: Operation): boolean {
 }
 
 export function tokenFromHeaders(h: Headers): string {
-  const t = h.get("x-vault-token") ?? h.get("x-secrethub-token");
-  if (t) return t.trim();
+  let t = h.get("x-vault-token") ?? h.get("x-secrethub-token");
+  if (t) {
+    // A repeated header arrives joined with ", "; Go's Header.Get (Vault) takes the first.
+    if (t.includes(",")) t = t.slice(0, t.indexOf(","));
+    return t.trim();
+  }
   const a = h.get("authorization");
   if (a && /^bearer\s+/i.test(a)) return a.replace(/^bearer\s+/i, "").trim();
   return "";
@@ -304,6 +309,11 @@ export class Pipeline {
         wrapTtl = parseDuration(wrapHeader);
       } catch {
         throw new BadRequest("invalid X-Vault-Wrap-TTL header");
+      }
+      // Refused before the handler runs: checked only when wrapping, after it, the request's
+      // effect (a token, a secret-id, a write) was committed and its answer then withheld.
+      if (wrapTtl > MAX_WRAP_TTL) {
+        throw new BadRequest(`wrap TTL must be between 1s and ${MAX_WRAP_TTL}s`);
       }
     }
     const creq: CoreRequest = {

@@ -70,6 +70,10 @@ function normMount(p: string): string {
 }
 
 export function adminRoutes(core: Core): CorePathSpec[] {
+  const listPolicies = async () => {
+    const keys = await core.policies.list();
+    return { data: { keys, policies: keys } };
+  };
   const caps = async (policies: string[], paths: string[], ctx: EvalContext) => {
     if (paths.length === 0) throw new BadRequest("missing paths");
     if (paths.length > 100) throw new BadRequest("too many paths (max 100)");
@@ -181,16 +185,11 @@ export function adminRoutes(core: Core): CorePathSpec[] {
         },
       },
     },
-    // Vault's policy/?$ serves both read and LIST.
+    // Vault's policy/?$ binds read and LIST to the list, with or without the slash.
     ...["policy", "policy/"].map((pattern): CorePathSpec => ({
       pattern,
       injectTopLevel: true,
-      operations: {
-        [pattern === "policy" ? "read" : "list"]: async () => {
-          const keys = await core.policies.list();
-          return { data: { keys, policies: keys } };
-        },
-      },
+      operations: { read: listPolicies, list: listPolicies },
     })),
     {
       pattern: "policies/acl/",

@@ -40,7 +40,8 @@ const randomSchema = v.object({
 });
 
 function encoding(f: string | undefined, fallback: "hex" | "base64"): "hex" | "base64" {
-  const e = f || fallback;
+  // Absent means the default; an explicit "" is refused, as Vault does.
+  const e = f ?? fallback;
   if (e !== "hex" && e !== "base64") {
     throw new BadRequest(`unsupported encoding format "${e}"; must be "hex" or "base64"`);
   }
@@ -60,8 +61,10 @@ function hash(r: CoreRequest): Promise<CoreResponse> {
   const algorithm = Object.hasOwn(ALGORITHMS, name) ? ALGORITHMS[name]! : null;
   if (!algorithm) throw new BadRequest(`unsupported algorithm type "${name}"`);
   const e = encoding(d.format, "hex");
-  if (!BASE64.test(d.input)) throw new BadRequest("unable to decode input as base64");
-  const sum = createHash(algorithm).update(fromBase64(d.input)).digest();
+  // Go's StdEncoding skips line breaks (base64(1) wraps at 76 columns).
+  const input = d.input.replace(/[\r\n]/g, "");
+  if (!BASE64.test(input)) throw new BadRequest("unable to decode input as base64");
+  const sum = createHash(algorithm).update(fromBase64(input)).digest();
   return Promise.resolve({ data: { sum: encode(new Uint8Array(sum), e) } });
 }
 

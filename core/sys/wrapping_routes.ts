@@ -4,6 +4,7 @@
  */
 import { v } from "../../lib/fields.ts";
 import { BadRequest } from "../../lib/errors.ts";
+import { parseDuration } from "../../lib/duration.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest, CoreResponse, LeaseEnvelope } from "../router/types.ts";
 
@@ -73,8 +74,13 @@ export function wrappingRoutes(core: Core): CorePathSpec[] {
       operations: {
         // The handler returns the data; the pipeline wraps it (X-Vault-Wrap-TTL is required).
         update: (r) => {
-          if (!r.headers.get("x-vault-wrap-ttl")) {
-            throw new BadRequest("sys/wrapping/wrap needs the X-Vault-Wrap-TTL header");
+          // Vault's handleWrappingWrap: no wrapping (no header, or a TTL under a second, which
+          // would otherwise send the data back in the clear) is a 400.
+          const header = r.headers.get("x-vault-wrap-ttl");
+          if (!header || parseDuration(header) <= 0) {
+            throw new BadRequest(
+              "endpoint requires response wrapping to be used: set X-Vault-Wrap-TTL (1s or more)",
+            );
           }
           return Promise.resolve({ data: r.data });
         },

@@ -90,6 +90,13 @@ Deno.test("tokens: bad, missing, revoked and expired tokens get 403; Bearer work
     });
     assert.equal(r.status, 200);
     await r.body?.cancel();
+    // The same header twice: the first value counts, as Go's Header.Get reads it for Vault.
+    const h = new Headers();
+    h.append("x-vault-token", t.rootToken);
+    h.append("x-vault-token", "hvs.second");
+    const twice = await fetch(`${t.url}/v1/auth/token/lookup-self`, { headers: h });
+    assert.equal(twice.status, 200);
+    await twice.body?.cancel();
 
     await t.req("PUT", "/v1/sys/policies/acl/p", {
       policy:

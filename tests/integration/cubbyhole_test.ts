@@ -98,11 +98,30 @@ Deno.test("CubbyholeStore.tidy() removes the folders of tokens that no longer ex
     await store.write("acc-live", "a", { v: 1 });
     await store.write("acc-gone", "a/b", { v: 2 });
     await store.write("acc-gone", "c", { v: 3 });
-    assert.equal(await store.tidy(["acc-live"]), 1);
+    assert.equal(await store.tidy(() => Promise.resolve(["acc-live"])), 1);
     assert.deepEqual(await store.read("acc-live", "a"), { v: 1 });
     assert.equal(await store.read("acc-gone", "c"), null);
     assert.deepEqual(await store.list("acc-gone", ""), []);
-    assert.equal(await store.tidy(["acc-live"]), 0);
+    assert.equal(await store.tidy(() => Promise.resolve(["acc-live"])), 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a form body's repeated key is joined with commas, as Vault's parseFormRequest does", async () => {
+  const t = await startTestCore();
+  try {
+    const r = await fetch(`${t.url}/v1/cubbyhole/form`, {
+      method: "POST",
+      headers: {
+        "x-vault-token": t.rootToken,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "a=1&a=2&b=&list=x",
+    });
+    assert.equal(r.status, 204, await r.text());
+    const back = await t.req("GET", "/v1/cubbyhole/form");
+    assert.deepEqual(back.body.data, { a: "1,2", b: "", list: "x" });
   } finally {
     await t.close();
   }

@@ -66,7 +66,13 @@ Deno.test("sys/policy lists policies on GET and on LIST, as Vault's policy/?$ do
   const t = await startTestCore();
   try {
     await t.req("PUT", "/v1/sys/policy/reader", { policy: `path "x" { capabilities = ["read"] }` });
-    for (const [method, path] of [["GET", "/v1/sys/policy"], ["LIST", "/v1/sys/policy"]]) {
+    for (
+      const [method, path] of [
+        ["GET", "/v1/sys/policy"],
+        ["LIST", "/v1/sys/policy"],
+        ["GET", "/v1/sys/policy/"],
+      ]
+    ) {
       const r = await t.req(method!, path!);
       assert.equal(r.status, 200, `${method}: ${r.text}`);
       assert.deepEqual(r.body.data.keys, ["default", "reader", "root"]);
@@ -443,6 +449,10 @@ Deno.test("sys/metrics serves Prometheus text that counts requests", async () =>
     assert.equal(families.get("secrethub_audit_log_failures_total")?.type, "counter");
     const j = await t.req("GET", "/v1/sys/metrics");
     assert.ok(Array.isArray(j.body.Gauges));
+    // Labels are objects everywhere, as in go-metrics' DisplayMetrics.
+    const req = j.body.Counters.find((c: { Name: string }) => c.Name === "secrethub.http.requests");
+    assert.equal(typeof req.Labels, "object");
+    assert.deepEqual(Object.keys(req.Labels).sort(), ["method", "route", "status"]);
     // Metrics need a token with access.
     assert.equal(
       (await t.req("GET", "/v1/sys/metrics?format=prometheus", undefined, null)).status,

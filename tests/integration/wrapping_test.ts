@@ -113,3 +113,46 @@ Deno.test("sys/wrapping/rewrap moves the response to a new token with the origin
     await t.close();
   }
 });
+
+Deno.test("a wrap TTL over 24h is refused before the handler runs: nothing is created or written", async () => {
+  const t = await startTestCore();
+  try {
+    const count = async () =>
+      (await t.req("LIST", "/v1/auth/token/accessors")).body.data.keys.length;
+    const before = await count();
+    let r = await t.req("POST", "/v1/auth/token/create", { policies: ["default"] }, undefined, {
+      "x-vault-wrap-ttl": "25h",
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.errors[0], /wrap TTL/);
+    assert.equal(await count(), before, "no token was minted for nobody");
+    r = await t.req("POST", "/v1/secret/data/wrapfail", { data: { a: "1" } }, undefined, {
+      "x-vault-wrap-ttl": "48h",
+    });
+    assert.equal(r.status, 400);
+    assert.equal((await t.req("GET", "/v1/secret/data/wrapfail")).status, 404, "nothing written");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("sys/wrapping/wrap without real wrapping (TTL 0 or under a second) is a 400, not the data in clear", async () => {
+  const t = await startTestCore();
+  try {
+    for (const ttl of ["0", "0.5s", "0s"]) {
+      const r = await t.req("POST", "/v1/sys/wrapping/wrap", { s: "wrap-me" }, undefined, {
+        "x-vault-wrap-ttl": ttl,
+      });
+      assert.equal(r.status, 400, `${ttl}: ${r.text}`);
+      assert.match(r.body.errors[0], /requires response wrapping/);
+      assert.ok(!r.text.includes("wrap-me"));
+    }
+    const ok = await t.req("POST", "/v1/sys/wrapping/wrap", { s: "wrap-me" }, undefined, {
+      "x-vault-wrap-ttl": "1s",
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.wrap_info.ttl, 1);
+  } finally {
+    await t.close();
+  }
+});
