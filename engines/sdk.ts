@@ -105,11 +105,22 @@ export interface MountInfo {
   options: Record<string, string>;
 }
 
+/** A mount's lease TTLs in seconds, its tuned values or else the system's (768h). */
+export interface MountTtls {
+  defaultTtl: number;
+  maxTtl: number;
+}
+
 export interface EngineContext {
   storage: StorageView;
   mount: MountInfo;
   /** Milliseconds since the epoch; injectable for tests. */
   now(): number;
+  /**
+   * The mount's TTLs as they are now: read on every call, so a tune applies without a remount.
+   * Absent when core runs an engine in-process, off any mount (the identity PKI).
+   */
+  mountTtls?(): MountTtls;
 }
 
 export type Handler = (req: EngineRequest) => Promise<EngineResponse | void>;

@@ -299,6 +299,14 @@ export class MountTable {
       storage: this.#barrier.view(`logical/${e.uuid}/`),
       mount: { path: e.path, uuid: e.uuid, type: e.type, options: e.options ?? {} },
       now: this.#now,
+      // Tune replaces the entry, so look the live one up by uuid rather than keep `e`.
+      mountTtls: () => {
+        const c = (this.#entries.find((x) => x.uuid === e.uuid) ?? e).config;
+        return {
+          defaultTtl: c.default_lease_ttl || SYSTEM_MAX_TTL,
+          maxTtl: c.max_lease_ttl || SYSTEM_MAX_TTL,
+        };
+      },
     });
     this.#tables.set(e.path, compilePaths(engine.paths as CorePathSpec[]));
     this.#engines.set(e.uuid, engine);

@@ -1,5 +1,5 @@
 /** What every PKI path handler shares: storage, the cached CA and roles, the lock and the clock. */
-import { BadRequest, Mutex } from "../sdk.ts";
+import { BadRequest, MAX_DURATION_SECONDS, type MountTtls, Mutex } from "../sdk.ts";
 import { CaCache } from "./ca.ts";
 import { checkRoleName, type RoleRecord } from "./role.ts";
 import { PkiStore } from "./store.ts";
@@ -69,16 +69,32 @@ export interface PkiBackend {
   roles: RoleCache;
   lock: Mutex;
   now(): number;
+  /** The mount's current default and max lease TTL (seconds): Vault's System() TTLs. */
+  mountTtls(): MountTtls;
   tidyStatus: TidyStatus | null;
 }
 
-export function newBackend(store: PkiStore, now: () => number): PkiBackend {
+/** The system's default lease TTL (768h), where nothing else sets one. */
+const SYSTEM_DEFAULT_TTL = 768 * 3600;
+
+/**
+ * Off any mount (core's in-process identity PKI) no tuned ceiling exists: lifetimes default to
+ * the system's 768h and are bounded by roles, requests and the CA's own expiry only.
+ */
+const UNMOUNTED: MountTtls = { defaultTtl: SYSTEM_DEFAULT_TTL, maxTtl: MAX_DURATION_SECONDS };
+
+export function newBackend(
+  store: PkiStore,
+  now: () => number,
+  mountTtls: () => MountTtls = () => UNMOUNTED,
+): PkiBackend {
   return {
     store,
     ca: new CaCache(store),
     roles: new RoleCache(store),
     lock: new Mutex(),
     now,
+    mountTtls,
     tidyStatus: null,
   };
 }

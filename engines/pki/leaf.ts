@@ -3,7 +3,7 @@
  * and the CSR, key usages, and the signature. This is the hot path; nothing here touches
  * @peculiar/x509 or imports a key.
  */
-import { BadRequest } from "../sdk.ts";
+import { BadRequest, type MountTtls } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import type { LoadedCa } from "./ca.ts";
 import { keyIdentifier, signCertificate } from "./certificate.ts";
@@ -25,13 +25,19 @@ import { toPem } from "./pem.ts";
 import type { RoleRecord } from "./role.ts";
 import { formatSerial, randomSerial } from "./serial.ts";
 
-/** Vault's system default (and max) lease TTL, used where neither request nor role sets one. */
-export const DEFAULT_TTL = 768 * 3600;
+/**
+ * What to do when a certificate would outlive its CA (Vault's leaf_not_after_behavior): refuse
+ * ("err"), end it with the CA ("truncate"), or issue it as asked ("permit").
+ */
+export type NotAfterBehavior = "err" | "truncate" | "permit";
+export const NOT_AFTER_BEHAVIORS: readonly NotAfterBehavior[] = ["err", "truncate", "permit"];
 
 export interface Lifetime {
   ttl: number;
   max_ttl: number;
   not_before_duration: number;
+  /** Absent on roles stored before the field existed: those get the default, "err". */
+  leaf_not_after_behavior?: NotAfterBehavior;
 }
 
 export interface Validity {
@@ -51,43 +57,78 @@ export function parseNotAfter(s: string, now: number): number {
 }
 
 /**
- * notBefore = now − not_before_duration; notAfter = now + min(ttl, max_ttl), never past the CA's
- * own notAfter (a chain cannot outlive its issuer).
+ * Vault's getCertificateNotAfter TTL: the request's, else the role's, else the mount's default
+ * lease TTL; capped (with a warning) by the role's max_ttl, else the mount's max lease TTL.
+ */
+export function chooseTtl(
+  reqTtl: number | undefined,
+  life: Pick<Lifetime, "ttl" | "max_ttl">,
+  mount: MountTtls,
+): { ttl: number; maxTtl: number; warnings: string[] } {
+  const maxTtl = life.max_ttl || mount.maxTtl;
+  let ttl = reqTtl || life.ttl || mount.defaultTtl;
+  const warnings: string[] = [];
+  if (ttl > maxTtl) {
+    warnings.push(
+      `TTL of ${ttl}s is longer than the permitted max_ttl of ${maxTtl}s; max_ttl is used`,
+    );
+    ttl = maxTtl;
+  }
+  return { ttl, maxTtl, warnings };
+}
+
+/** Go's RFC3339Nano, as Vault prints times in its errors: no trailing zeros in the fraction. */
+function goTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.?0+Z$/, "Z");
+}
+
+/**
+ * notBefore = now − not_before_duration; notAfter = now + the TTL chooseTtl picks, or not_after
+ * (capped by the max). Past the CA's own notAfter the lifetime's leaf_not_after_behavior decides:
+ * by default ("err") a 400, as Vault, since a certificate outliving its issuer stops verifying
+ * before its holder expects.
  */
 export function validity(
   now: number,
   req: { ttl?: number; not_after?: string },
   life: Lifetime,
+  mount: MountTtls,
   caNotAfter: number,
 ): Validity {
-  const warnings: string[] = [];
   if (caNotAfter <= now) throw new BadRequest("the CA certificate has expired");
   if (req.ttl && req.not_after) {
     throw new BadRequest(
       "Either ttl or not_after should be provided. Both should not be provided in the same request.",
     );
   }
-  const maxTtl = life.max_ttl || DEFAULT_TTL;
+  const chosen = chooseTtl(req.ttl, life, mount);
+  const warnings = chosen.warnings;
   let end: number;
   if (req.not_after) {
+    // The request's ttl is not used, so neither is chooseTtl's warning about it.
+    warnings.length = 0;
     end = parseNotAfter(req.not_after, now);
-    if (end > now + maxTtl * 1000) {
-      warnings.push(`not_after is later than the role's max_ttl of ${maxTtl}s; max_ttl is used`);
-      end = now + maxTtl * 1000;
+    if (end > now + chosen.maxTtl * 1000) {
+      warnings.push(
+        `not_after is later than the role's max_ttl of ${chosen.maxTtl}s; max_ttl is used`,
+      );
+      end = now + chosen.maxTtl * 1000;
     }
   } else {
-    let ttl = req.ttl || life.ttl || DEFAULT_TTL;
-    if (ttl > maxTtl) {
-      warnings.push(
-        `TTL of ${ttl}s is longer than the permitted max_ttl of ${maxTtl}s; max_ttl is used`,
-      );
-      ttl = maxTtl;
-    }
-    end = now + ttl * 1000;
+    end = now + chosen.ttl * 1000;
   }
   if (end > caNotAfter) {
-    warnings.push("the requested lifetime ends after the CA's own expiry; truncated to the CA's");
-    end = caNotAfter;
+    const behavior = life.leaf_not_after_behavior ?? "err";
+    if (behavior === "truncate") {
+      warnings.push("the requested lifetime ends after the CA's own expiry; truncated to the CA's");
+      end = caNotAfter;
+    } else if (behavior === "err") {
+      throw new BadRequest(
+        `cannot satisfy request, as TTL would result in notAfter of ${
+          goTime(end)
+        } that is beyond the expiration of the CA certificate at ${goTime(caNotAfter)}`,
+      );
+    }
   }
   return {
     notBefore: new Date(now - life.not_before_duration * 1000),

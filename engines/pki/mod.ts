@@ -22,7 +22,7 @@ import { pathTidy } from "./path_tidy.ts";
 import { PkiStore } from "./store.ts";
 
 export const pkiFactory: EngineFactory = (ctx) => {
-  const b = newBackend(new PkiStore(ctx.storage), ctx.now);
+  const b = newBackend(new PkiStore(ctx.storage), ctx.now, ctx.mountTtls?.bind(ctx));
   return {
     type: "pki",
     version: "1",

@@ -6,8 +6,18 @@
 import { BadRequest } from "../sdk.ts";
 import type { RoleRecord } from "./role.ts";
 
-const LABEL = "([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+// At most 63 characters: RFC 1035's label limit, which Vault enforces through idna's
+// VerifyDNSLength before this pattern.
+const LABEL = "([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9])";
 const HOSTNAME = new RegExp(`^(${LABEL}\\.)*${LABEL}\\.?$`);
+/** RFC 1035's limit on a whole name, not counting a final dot (idna's VerifyDNSLength). */
+const MAX_NAME = 253;
+
+/** Hostname syntax with DNS lengths, as Vault checks it under enforce_hostnames. */
+export function validHostname(host: string): boolean {
+  const bare = host.endsWith(".") ? host.slice(0, -1) : host;
+  return bare.length <= MAX_NAME && HOSTNAME.test(host);
+}
 
 /** go-glob semantics: `*` matches any run of characters, dots included; nothing else is special. */
 export function globMatch(pattern: string, s: string): boolean {
@@ -52,7 +62,7 @@ export function nameAllowed(role: RoleRecord, name: string): boolean {
     if (!role.allow_wildcard_certificates) return false;
     host = host.slice(2);
   }
-  if (role.enforce_hostnames && !HOSTNAME.test(host)) return false;
+  if (role.enforce_hostnames && !validHostname(host)) return false;
   if (role.allow_any_name) return true;
   // Without hostname enforcement a "*" beyond the leading label would pass the suffix checks.
   if (host.includes("*")) return false;

@@ -80,3 +80,23 @@ Deno.test("enforceRole() reports the first refused name with Vault's wording", (
   );
   assert.throws(() => enforceRole(r, { ...base, uri: ["urn:x"] }), /URI Subject Alternative Names/);
 });
+
+Deno.test("nameAllowed() applies DNS lengths (labels 1-63, names ≤ 253) under enforce_hostnames", () => {
+  const r = role({ allowed_domains: ["example.com"], allow_subdomains: true });
+  const label = (n: number) => "a".repeat(n);
+  assert.ok(nameAllowed(r, `${label(63)}.example.com`));
+  assert.ok(!nameAllowed(r, `${label(64)}.example.com`));
+  assert.ok(!nameAllowed(r, `*.${label(64)}.example.com`));
+  assert.ok(!nameAllowed(r, `ops@${label(64)}.example.com`));
+  // Labels of 63, 63, 63 and 49 under "example.com": exactly 253 characters, then one over.
+  const at253 = `${label(63)}.${label(63)}.${label(63)}.${label(49)}.example.com`;
+  assert.equal(at253.length, 253);
+  assert.ok(nameAllowed(r, at253));
+  assert.ok(!nameAllowed(r, "a" + at253));
+  const any = role({ allow_any_name: true });
+  assert.ok(nameAllowed(any, at253 + "."));
+  assert.ok(!nameAllowed(any, "a" + at253 + "."));
+  assert.ok(!nameAllowed(r, `a..example.com`));
+  // Only with enforce_hostnames, as in Vault.
+  assert.ok(nameAllowed(role({ ...r, enforce_hostnames: false }), `${label(64)}.example.com`));
+});

@@ -124,13 +124,15 @@ export function pathSignIntermediate(b: PkiBackend): PathSpec {
         if (ca.pathLength !== undefined && (pathLength < 0 || pathLength > ca.pathLength - 1)) {
           pathLength = ca.pathLength - 1;
         }
-        // A CA's lifetime is bounded by its parent's, not by the 768h leaf default.
+        // As in Vault: the mount's default and max lease TTL apply, and an intermediate that
+        // would outlive this CA ends with it (truncate, Vault's default for intermediates).
         const life = {
           ttl: 0,
-          max_ttl: Math.ceil((ca.notAfter - b.now()) / 1000),
+          max_ttl: 0,
           not_before_duration: 30,
+          leaf_not_after_behavior: "truncate" as const,
         };
-        const when = validity(b.now(), body, life, ca.notAfter);
+        const when = validity(b.now(), body, life, b.mountTtls(), ca.notAfter);
         const serial = randomSerial();
         const der = await signCertificate({
           serial,

@@ -100,7 +100,7 @@ async function issueWithRole(
   const issued = await issueLeaf(b, ca, {
     subject: t.subject,
     spki: key.spki,
-    validity: validity(b.now(), body, role, ca.notAfter),
+    validity: validity(b.now(), body, role, b.mountTtls(), ca.notAfter),
     extensions: t.extensions,
   }, !role.no_store);
   const keyText = privateKeyOut(
@@ -145,7 +145,7 @@ async function signWithRole(
   const issued = await issueLeaf(b, ca, {
     subject: t.subject,
     spki: csr.spki,
-    validity: validity(b.now(), body, role, ca.notAfter),
+    validity: validity(b.now(), body, role, b.mountTtls(), ca.notAfter),
     extensions: t.extensions,
   }, !role.no_store);
   return result(certData(ca, issued, body.format as CertFormat), issued.warnings);
@@ -169,7 +169,7 @@ async function signVerbatim(
   const issued = await issueLeaf(b, ca, {
     subject: csr.subject,
     spki: csr.spki,
-    validity: validity(b.now(), body, role ?? ROLE_DEFAULTS, ca.notAfter),
+    validity: validity(b.now(), body, role ?? ROLE_DEFAULTS, b.mountTtls(), ca.notAfter),
     // Only names and EKU come from the CSR: a CSR asking for CA:true or other extensions
     // does not get them.
     extensions: [

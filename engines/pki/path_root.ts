@@ -14,7 +14,7 @@ import {
   installCa,
 } from "./ca_build.ts";
 import { keyIdentifier, signCertificate } from "./certificate.ts";
-import { collectNames, DEFAULT_TTL, parseNotAfter, sanExtension } from "./leaf.ts";
+import { chooseTtl, collectNames, parseNotAfter, sanExtension } from "./leaf.ts";
 import { generateKey, keySpec, privateKeyOut, signatureScheme } from "./keys.ts";
 import { toPem } from "./pem.ts";
 import { randomSerial } from "./serial.ts";
@@ -36,9 +36,16 @@ async function generateRoot(
   return await b.lock.run(async () => {
     if (await b.store.ca()) throw new BadRequest(ALREADY_HAVE_CA);
     const now = b.now();
-    const notAfter = body.not_after
-      ? parseNotAfter(body.not_after, now)
-      : now + (body.ttl || DEFAULT_TTL) * 1000;
+    // Vault: the ttl defaults to the mount's default lease TTL and is capped by its max (tune
+    // the mount to make a root last years); not_after is taken as given.
+    let warnings: string[] = [];
+    let notAfter: number;
+    if (body.not_after) notAfter = parseNotAfter(body.not_after, now);
+    else {
+      const chosen = chooseTtl(body.ttl, { ttl: 0, max_ttl: 0 }, b.mountTtls());
+      notAfter = now + chosen.ttl * 1000;
+      warnings = chosen.warnings;
+    }
     const key = await generateKey(spec);
     const ski = keyIdentifier(key.spki);
     const subject = encodeSubject(body);
@@ -77,7 +84,7 @@ async function generateRoot(
       data.private_key = privateKeyOut(spec, key.pkcs8, body.private_key_format ?? "", asDer);
       data.private_key_type = spec.type;
     }
-    return { data };
+    return warnings.length ? { data, warnings } : { data };
   });
 }
 

@@ -5,6 +5,7 @@
 import { BadRequest, fields, v } from "../sdk.ts";
 import { extKeyUsageOid, keyUsageBits } from "./extensions.ts";
 import { keySpec, type KeyType } from "./keys.ts";
+import { NOT_AFTER_BEHAVIORS, type NotAfterBehavior } from "./leaf.ts";
 
 export interface RoleRecord {
   ttl: number;
@@ -41,6 +42,11 @@ export interface RoleRecord {
   postal_code: string[];
   no_store: boolean;
   generate_lease: boolean;
+  /**
+   * A certificate that would outlive the CA. Vault keeps this on the issuer; with one CA per
+   * mount SecretHub keeps it on the role, with the issuer's values and default.
+   */
+  leaf_not_after_behavior: NotAfterBehavior;
 }
 
 /** Vault's defaults, except key_type: SecretHub defaults to EC P-256 everywhere. */
@@ -79,6 +85,7 @@ export const ROLE_DEFAULTS: RoleRecord = {
   postal_code: [],
   no_store: false,
   generate_lease: false,
+  leaf_not_after_behavior: "err",
 };
 
 const opt = v.optional;
@@ -125,6 +132,9 @@ export const roleInput = v.looseObject({
   ...subjectNameEntries,
   no_store: opt(fields.bool),
   generate_lease: opt(fields.bool),
+  leaf_not_after_behavior: opt(
+    v.picklist(NOT_AFTER_BEHAVIORS, 'must be "err", "truncate" or "permit"'),
+  ),
 });
 
 export type RoleInput = v.InferOutput<typeof roleInput>;

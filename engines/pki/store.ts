@@ -16,7 +16,7 @@
 import { putJSONOp, readJSON, type StorageView, writeJSON, type WriteOp } from "../sdk.ts";
 import type { Bytes } from "./der.ts";
 import type { KeyType } from "./keys.ts";
-import type { RoleRecord } from "./role.ts";
+import { ROLE_DEFAULTS, type RoleRecord } from "./role.ts";
 
 export interface CaRecord {
   /** PEM of the mount's CA certificate. */
@@ -109,8 +109,10 @@ export class PkiStore {
     return this.#s.batch([CA, CA_KEY, PENDING, CRL].map((key) => ({ op: "delete", key })));
   }
 
-  role(name: string): Promise<RoleRecord | null> {
-    return readJSON<RoleRecord>(this.#s, `roles/${name}`);
+  async role(name: string): Promise<RoleRecord | null> {
+    const r = await readJSON<RoleRecord>(this.#s, `roles/${name}`);
+    // A role stored before a field existed takes that field's default.
+    return r && { ...ROLE_DEFAULTS, ...r };
   }
 
   putRole(name: string, role: RoleRecord): Promise<void> {

@@ -27,6 +27,8 @@ async function mount(t: TestCore, path: string): Promise<void> {
 async function rootAndIntermediate(t: TestCore): Promise<{ root: string; int: string }> {
   await mount(t, "pki");
   await mount(t, "pki_int");
+  // As in Vault, a CA's ttl is capped by its mount's max lease TTL (768h untuned).
+  await call(t, "POST", "sys/mounts/pki/tune", { max_lease_ttl: "87600h" }, 204);
   const root = (await call(t, "POST", "pki/root/generate/internal", {
     common_name: "SecretHub Test Root",
     key_type: "ec",
@@ -46,7 +48,7 @@ async function rootAndIntermediate(t: TestCore): Promise<{ root: string; int: st
   assert.equal(signed.issuing_ca, root.certificate);
   assert.deepEqual(signed.ca_chain, [root.certificate]);
   assert.match(signed.serial_number, /^[0-9a-f]{2}(:[0-9a-f]{2}){15}$/);
-  // A CA's ttl is bounded by its parent's life, not by the 768h leaf default.
+  // The signing mount's max lease TTL (tuned above) bounds it, not the 768h system default.
   const intLife = Date.parse(new NodeX509(signed.certificate).validTo) - Date.now();
   assert.ok(intLife > 43000 * 3600_000, `intermediate lifetime ${intLife}`);
   await call(t, "POST", "pki_int/intermediate/set-signed", {
@@ -55,8 +57,15 @@ async function rootAndIntermediate(t: TestCore): Promise<{ root: string; int: st
   return { root: root.certificate, int: signed.certificate };
 }
 
+/**
+ * Writes a role. Unless the body says otherwise it truncates at the CA's expiry: most roots here
+ * have the default 768h lifetime, and so do leaves, which the default ("err") would refuse.
+ */
 async function role(t: TestCore, mountPath: string, name: string, body: Json): Promise<void> {
-  const r = await t.req("POST", `/v1/${mountPath}/roles/${name}`, body);
+  const r = await t.req("POST", `/v1/${mountPath}/roles/${name}`, {
+    leaf_not_after_behavior: "truncate",
+    ...body,
+  });
   assert.ok(r.status === 200 || r.status === 204, r.text);
 }
 
@@ -279,7 +288,9 @@ pkiTest("a CSR with a bad signature is refused", async (t) => {
   assert.equal(garbage.status, 400);
   // The untampered CSR is fine, and sign-verbatim keeps its subject as is.
   await call(t, "POST", "pki/sign/web", { csr: csr.pem });
-  const verbatim = (await call(t, "POST", "pki/sign-verbatim", { csr: csr.pem })).data;
+  // Shorter than the root's default 768h: sign-verbatim has no role to truncate with.
+  const verbatim = (await call(t, "POST", "pki/sign-verbatim", { csr: csr.pem, ttl: "1h" }))
+    .data;
   assert.equal(new x509.X509Certificate(verbatim.certificate).subject, "CN=a.example.com");
 });
 
@@ -787,4 +798,158 @@ pkiTest("the CA key is stored only encrypted and survives seal and unseal", asyn
     assert.ok(!Buffer.from(bytes).includes(Buffer.from(d)), `private key bytes found in ${f}`);
     assert.ok(!Buffer.from(bytes).includes(Buffer.from("PRIVATE KEY")), f);
   }
+});
+
+/** Hours from now until the certificate's notAfter. */
+function hoursLeft(pem: string): number {
+  return (Date.parse(new NodeX509(pem).validTo) - Date.now()) / 3600_000;
+}
+
+function assertHours(pem: string, want: number): void {
+  const got = hoursLeft(pem);
+  assert.ok(Math.abs(got - want) < 0.02, `lifetime ${got}h, want ${want}h`);
+}
+
+pkiTest(
+  "certificates follow the mount's tuned default and max lease TTL, as in Vault",
+  async (t) => {
+    await mount(t, "pki");
+    // Untuned, a root's ttl is capped at the system max (768h), with a warning.
+    const capped = await call(t, "POST", "pki/root/generate/internal", {
+      common_name: "Capped",
+      ttl: "87600h",
+    });
+    assertHours(capped.data.certificate, 768);
+    assert.match(capped.warnings[0], /max_ttl/);
+    await call(t, "DELETE", "pki/root", undefined, 204);
+    await call(t, "POST", "sys/mounts/pki/tune", { max_lease_ttl: "87600h" }, 204);
+    const root = await call(t, "POST", "pki/root/generate/internal", {
+      common_name: "Root",
+      ttl: "87600h",
+    });
+    assertHours(root.data.certificate, 87600);
+    await role(t, "pki", "web", { allowed_domains: "example.com", allow_subdomains: true });
+
+    // Tuned down: a role without ttl/max_ttl takes the mount's values, no remount needed.
+    await call(t, "POST", "sys/mounts/pki/tune", {
+      max_lease_ttl: "1h",
+      default_lease_ttl: "30m",
+    }, 204);
+    const asked = await call(t, "POST", "pki/issue/web", {
+      common_name: "a.example.com",
+      ttl: "700h",
+    });
+    assertHours(asked.data.certificate, 1);
+    assert.match(asked.warnings[0], /max_ttl of 3600s/);
+    const dflt = (await call(t, "POST", "pki/issue/web", { common_name: "a.example.com" })).data;
+    assertHours(dflt.certificate, 0.5);
+    const csr = await makeCsr("CN=b.example.com");
+    assertHours((await call(t, "POST", "pki/sign/web", { csr: csr.pem })).data.certificate, 0.5);
+    const verbatim = await call(t, "POST", "pki/sign-verbatim", { csr: csr.pem, ttl: "700h" });
+    assertHours(verbatim.data.certificate, 1);
+    await mount(t, "pki_int");
+    const sub = (await call(t, "POST", "pki_int/intermediate/generate/internal", {
+      common_name: "Int",
+    })).data.csr;
+    const int = await call(t, "POST", "pki/root/sign-intermediate", { csr: sub, ttl: "700h" });
+    assertHours(int.data.certificate, 1);
+
+    // Tuned up: the role's missing max_ttl no longer means 768h.
+    await call(t, "POST", "sys/mounts/pki/tune", { max_lease_ttl: "87600h" }, 204);
+    const year = await call(t, "POST", "pki/issue/web", {
+      common_name: "a.example.com",
+      ttl: "8760h",
+    });
+    assertHours(year.data.certificate, 8760);
+    assert.ok(!year.warnings?.length, JSON.stringify(year.warnings));
+    const intDefault = await call(t, "POST", "pki/root/sign-intermediate", { csr: sub });
+    assertHours(intDefault.data.certificate, 0.5);
+  },
+);
+
+pkiTest(
+  "a lifetime past the CA's expiry is refused unless the role truncates or permits",
+  async (t) => {
+    await mount(t, "pki");
+    const root = (await call(t, "POST", "pki/root/generate/internal", {
+      common_name: "Root",
+      ttl: "2h",
+    })).data.certificate;
+    const caEnd = Date.parse(new NodeX509(root).validTo);
+    const domains = { allowed_domains: "example.com", allow_subdomains: true };
+    // Written without the helper, which sets truncate: the default is Vault's "err".
+    await call(t, "POST", "pki/roles/strict", domains, 204);
+    assert.equal((await call(t, "GET", "pki/roles/strict")).data.leaf_not_after_behavior, "err");
+    const want = new RegExp(
+      "^cannot satisfy request, as TTL would result in notAfter of \\S+ that is beyond the " +
+        `expiration of the CA certificate at ${
+          new Date(caEnd).toISOString().replace(".000Z", "Z")
+        }$`,
+    );
+    const csr = await makeCsr("CN=a.example.com");
+    for (
+      const [path, body] of [
+        ["issue/strict", { common_name: "a.example.com", ttl: "3h" }],
+        ["sign/strict", { csr: csr.pem, ttl: "3h" }],
+        ["sign-verbatim", { csr: csr.pem, ttl: "3h" }],
+        ["issue/strict", { common_name: "a.example.com", not_after: new Date(caEnd + 60_000) }],
+      ] as const
+    ) {
+      const r = await t.req("POST", `/v1/pki/${path}`, body);
+      assert.equal(r.status, 400, `${path}: ${r.text}`);
+      assert.match(r.body.errors[0], want);
+    }
+    assertHours(
+      (await call(t, "POST", "pki/issue/strict", { common_name: "a.example.com", ttl: "1h" }))
+        .data.certificate,
+      1,
+    );
+
+    await call(t, "PATCH", "pki/roles/strict", { leaf_not_after_behavior: "truncate" });
+    const cut = await call(t, "POST", "pki/issue/strict", {
+      common_name: "a.example.com",
+      ttl: "3h",
+    });
+    assert.equal(Date.parse(new NodeX509(cut.data.certificate).validTo), caEnd);
+    assert.match(cut.warnings[0], /truncated/);
+
+    await role(t, "pki", "permit", { ...domains, leaf_not_after_behavior: "permit" });
+    const past =
+      (await call(t, "POST", "pki/issue/permit", { common_name: "a.example.com", ttl: "3h" }))
+        .data.certificate;
+    assertHours(past, 3);
+
+    const bad = await t.req("POST", "/v1/pki/roles/bad", { leaf_not_after_behavior: "extend" });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.errors[0], /leaf_not_after_behavior/);
+  },
+);
+
+pkiTest("a DNS label over 63 characters is refused under enforce_hostnames", async (t) => {
+  await mount(t, "pki");
+  await call(t, "POST", "pki/root/generate/internal", { common_name: "Root" });
+  await role(t, "pki", "web", { allowed_domains: "example.com", allow_subdomains: true });
+  const long = `${"a".repeat(70)}.example.com`;
+  const cn = await t.req("POST", "/v1/pki/issue/web", { common_name: long, ttl: "1h" });
+  assert.equal(cn.status, 400, cn.text);
+  assert.equal(cn.body.errors[0], `common name ${long} not allowed by this role`);
+  const san = await t.req("POST", "/v1/pki/issue/web", {
+    common_name: "ok.example.com",
+    alt_names: [long],
+    ttl: "1h",
+  });
+  assert.equal(san.status, 400, san.text);
+  assert.equal(san.body.errors[0], `subject alternative name ${long} not allowed by this role`);
+  // 63 is the limit, and it is still fine.
+  await call(t, "POST", "pki/issue/web", {
+    common_name: `${"a".repeat(63)}.example.com`,
+    ttl: "1h",
+  });
+  // Vault checks lengths only with enforce_hostnames.
+  await role(t, "pki", "loose", {
+    allowed_domains: "example.com",
+    allow_subdomains: true,
+    enforce_hostnames: false,
+  });
+  await call(t, "POST", "pki/issue/loose", { common_name: long, ttl: "1h" });
 });
