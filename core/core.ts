@@ -14,7 +14,7 @@ import { MountTable } from "./mounts/mount_table.ts";
 import { PolicyStore } from "./policy/store.ts";
 import { type SealStatus, ShamirSeal } from "./seal/seal.ts";
 import type { PhysicalStorage } from "./storage/storage.ts";
-import { TokenStore } from "./token/token_store.ts";
+import { SYSTEM_MAX_TTL, TokenStore } from "./token/token_store.ts";
 import { Metrics } from "./metrics.ts";
 import { AuthTable } from "./auth/auth_table.ts";
 import { Wrapping } from "./wrapping.ts";
@@ -267,7 +267,7 @@ export class Core {
         engineFor: (uuid) => this.mounts.engineFor(uuid),
         now: this.now,
         onRevoked: (id) => this.events.emitLeaseRevoked(id),
-        tokenExists: async (a) => (await tokens.lookupByAccessor(a)) !== null,
+        tokenExpiry: async (a) => (await tokens.lookupByAccessor(a))?.expire_time ?? null,
       });
       await leases.start();
       const lm = leases;
@@ -372,14 +372,20 @@ export class Core {
   ): Promise<Record<string, unknown>> {
     for (const c of g.boundCidrs) parseCidr(c); // a bad role config must not mint a token
     const policies = [...new Set([...g.policies, ...(g.noDefaultPolicy ? [] : ["default"])])];
+    // Vault's CalculateTTL for a login: the role's TTL, else the auth mount's default; the cap is
+    // the mount's max unless the role's is lower. A role TTL above the cap is cut down to it.
+    const mountMax = Math.min(e.config.max_lease_ttl || SYSTEM_MAX_TTL, SYSTEM_MAX_TTL);
+    const maxTtl = g.maxTtl > 0 ? Math.min(g.maxTtl, mountMax) : mountMax;
+    const ttl = Math.min(g.ttl > 0 ? g.ttl : e.config.default_lease_ttl || SYSTEM_MAX_TTL, maxTtl);
     const { token, entry } = await tokens.create({
       policies,
       parent: null,
       meta: g.metadata,
       displayName: g.displayName,
       numUses: g.numUses,
-      ttl: g.ttl > 0 ? g.ttl : undefined,
-      explicitMaxTtl: g.maxTtl > 0 ? g.maxTtl : undefined,
+      ttl,
+      maxTtl,
+      explicitMaxTtl: g.explicitMaxTtl && g.explicitMaxTtl > 0 ? g.explicitMaxTtl : undefined,
       path: `${e.path}login`,
       boundCidrs: g.boundCidrs,
       source: `${e.uuid}/${g.role}`,

@@ -8,10 +8,22 @@ import { randomBase62, uuid } from "../../lib/crypto.ts";
 import { Mutex } from "../../lib/mutex.ts";
 import { readJSON, writeJSON } from "../../engines/sdk.ts";
 import type { Barrier, BarrierView } from "../barrier/barrier.ts";
-import type { MountEntry, MountTable } from "../mounts/mount_table.ts";
+import { checkLeaseTtls, type MountEntry, type MountTable } from "../mounts/mount_table.ts";
+import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
 import type { AuthMethodContext, AuthMethodFactory, LoginGrant, LoginLimiter } from "./types.ts";
 
 const AUTH_MOUNTS_KEY = "core/auth-mounts";
+
+/** A mount's lease TTLs in seconds; 0 (or left out) = the system's. */
+export interface AuthTtls {
+  default_lease_ttl?: number;
+  max_lease_ttl?: number;
+}
+
+/** What sys/auth/<path>/tune may change; anything left out keeps its value. */
+export interface AuthTunePatch extends AuthTtls {
+  description?: string;
+}
 
 export interface AuthTableDeps {
   barrier: Barrier;
@@ -57,7 +69,8 @@ export class AuthTable {
       storage: this.#d.barrier.view(`auth/${e.uuid}/`),
       mount: { path: e.path, accessor: e.accessor, uuid: e.uuid, type: e.type },
       now: this.#d.now,
-      issueToken: (grant, remote) => this.#d.issueToken(e, grant, remote),
+      // The entry as tuned now, not as attached: its TTLs apply to every login from then on.
+      issueToken: (grant, remote) => this.#d.issueToken(this.#current(e), grant, remote),
       revokeRole: async (role) => {
         await this.#d.revokeSource(`${e.uuid}/${role}`);
       },
@@ -66,25 +79,45 @@ export class AuthTable {
     this.#d.mounts.attach(e.path, e, factory(ctx).paths);
   }
 
+  #current(e: MountEntry): MountEntry {
+    return this.#entries.find((x) => x.uuid === e.uuid) ?? e;
+  }
+
   /** Changes to the table take turns (see MountTable's), or the last store would undo others. */
-  enable(path: string, type: string, description: string): Promise<void> {
-    return this.#changes.run(() => this.#enable(path, type, description));
+  enable(path: string, type: string, description: string, ttls: AuthTtls = {}): Promise<void> {
+    return this.#changes.run(() => this.#enable(path, type, description, ttls));
   }
 
   disable(path: string): Promise<void> {
     return this.#changes.run(() => this.#disable(path));
   }
 
-  tune(path: string, description?: string): Promise<void> {
-    return this.#changes.run(() => this.#tune(path, description));
+  /**
+   * Vault's auth tune: the mount's TTLs are what its login tokens get by default and may never
+   * outlive (core's #issueLoginToken reads them from the entry's config).
+   *
+   * @throws BadRequest for an unknown mount or TTLs checkLeaseTtls refuses; nothing is stored.
+   */
+  tune(path: string, patch: AuthTunePatch = {}): Promise<void> {
+    return this.#changes.run(() => this.#tune(path, patch));
   }
 
-  async #enable(path: string, type: string, description: string): Promise<void> {
+  async #enable(
+    path: string,
+    type: string,
+    description: string,
+    ttls: AuthTtls,
+  ): Promise<void> {
     if (!this.#d.methods[type]) throw new BadRequest(`unknown auth method type "${type}"`);
     const full = `auth/${path}`;
     if (path === "token/") throw new BadRequest("path is already in use at auth/token/");
     const clash = this.#d.mounts.overlaps(full);
     if (clash) throw new BadRequest(`path is already in use at ${clash}`);
+    const config = {
+      default_lease_ttl: ttls.default_lease_ttl ?? 0,
+      max_lease_ttl: ttls.max_lease_ttl ?? 0,
+    };
+    checkLeaseTtls(config.default_lease_ttl, config.max_lease_ttl, SYSTEM_MAX_TTL);
     const e: MountEntry = {
       path: full,
       type,
@@ -92,7 +125,7 @@ export class AuthTable {
       uuid: uuid(),
       accessor: `auth_${type}_${randomBase62(8).toLowerCase()}`,
       options: null,
-      config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+      config,
       local: false,
       seal_wrap: false,
     };
@@ -118,13 +151,17 @@ export class AuthTable {
     this.#entries = next;
   }
 
-  async #tune(path: string, description?: string): Promise<void> {
+  async #tune(path: string, patch: AuthTunePatch): Promise<void> {
     const full = `auth/${path}`;
     const e = this.#entries.find((x) => x.path === full);
     if (!e) throw new BadRequest(`no auth mount at "${full}"`);
-    const next = this.#entries.map((x) =>
-      x === e ? { ...e, description: description ?? e.description } : x
-    );
+    const config = {
+      default_lease_ttl: patch.default_lease_ttl ?? e.config.default_lease_ttl,
+      max_lease_ttl: patch.max_lease_ttl ?? e.config.max_lease_ttl,
+    };
+    checkLeaseTtls(config.default_lease_ttl, config.max_lease_ttl, SYSTEM_MAX_TTL);
+    const updated: MountEntry = { ...e, description: patch.description ?? e.description, config };
+    const next = this.#entries.map((x) => x === e ? updated : x);
     await writeJSON(this.#d.barrier, AUTH_MOUNTS_KEY, next);
     this.#entries = next;
   }

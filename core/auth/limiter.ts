@@ -37,6 +37,15 @@ function sourceKey(source: string): string {
   return `v6:${(ip.value >> 64n).toString(16)}::/64`;
 }
 
+/**
+ * The identity a login counts failures against: the auth mount (its uuid) and the name within it,
+ * as Vault's user lockout counts per mount and login name. Encoded so that no name can spell
+ * another mount's (or another method's) key, whatever characters it holds.
+ */
+export function loginIdentity(mountUuid: string, ...name: string[]): string {
+  return JSON.stringify([mountUuid, ...name]);
+}
+
 function retrySeconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
 }

@@ -15,10 +15,15 @@ export interface LoginGrant {
   /** Stored on the token and returned as `auth.metadata` (e.g. `{role_name: "web"}`). */
   metadata: Record<string, string>;
   displayName: string;
-  /** Seconds; 0 = the system default (768h). */
+  /** Seconds; 0 = the auth mount's default lease TTL (else the system's, 768h). */
   ttl: number;
-  /** Seconds; 0 = no cap beyond the system max. Renewal never passes it. */
+  /**
+   * Seconds; 0 = no cap beyond the auth mount's max lease TTL (else the system max). Renewal
+   * never passes it; the token does not show it as explicit_max_ttl (Vault's token_max_ttl).
+   */
   maxTtl: number;
+  /** Seconds; 0 = none. A hard cap shown as the token's explicit_max_ttl. */
+  explicitMaxTtl?: number;
   /** 0 = unlimited. */
   numUses: number;
   /** CIDRs the token may be used from (empty = anywhere). */

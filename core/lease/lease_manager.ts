@@ -45,6 +45,13 @@ export interface LeaseManagerOptions {
    * revoked (the revoke ran while the request did) is expired at once.
    */
   tokenExists?(accessor: string): Promise<boolean>;
+  /**
+   * When the token with this accessor expires: Unix ms, 0 = never, null = gone (revoked or
+   * already expired). Given, it replaces tokenExists, and a lease is also looked at when its
+   * token expires, so the credentials a token created go when it does (Vault revokes a token at
+   * its expiry, and its leases with it) rather than at the next tidy.
+   */
+  tokenExpiry?(accessor: string): Promise<number | null>;
   /** First retry delay after a failed engine revoke (doubles per attempt). */
   retryBaseMs?: number;
   /** Longest retry delay. */
@@ -84,6 +91,11 @@ export function leaseTtls(
   const max = secs(secret.maxTtl) ? Math.min(secs(secret.maxTtl), mountMax) : mountMax;
   const ttl = secs(secret.ttl) || secs(config.default_lease_ttl) || SYSTEM_MAX_TTL;
   return { ttl: Math.max(1, Math.min(ttl, max)), max: Math.max(1, max) };
+}
+
+/** The earlier of a lease's expiry and its token's (0 = the token never expires). */
+function earliest(leaseExpire: number, tokenExpire: number | null): number {
+  return tokenExpire && tokenExpire < leaseExpire ? tokenExpire : leaseExpire;
 }
 
 /** What a log line may say of an error: its class, never its message. */
@@ -149,6 +161,7 @@ export class LeaseManager {
   readonly #now: () => number;
   readonly #onRevoked: (id: string) => void;
   readonly #tokenExists: ((accessor: string) => Promise<boolean>) | null;
+  readonly #tokenExpiry: ((accessor: string) => Promise<number | null>) | null;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   /** When each known lease is next looked at: its expiry, or its next revoke attempt. */
@@ -166,7 +179,9 @@ export class LeaseManager {
     this.#engineFor = o.engineFor;
     this.#now = o.now;
     this.#onRevoked = o.onRevoked ?? (() => {});
-    this.#tokenExists = o.tokenExists ?? null;
+    const expiry = o.tokenExpiry;
+    this.#tokenExpiry = expiry ?? null;
+    this.#tokenExists = expiry ? async (a) => await expiry(a) !== null : o.tokenExists ?? null;
     this.#retryBaseMs = o.retryBaseMs ?? 1_000;
     this.#retryMaxMs = o.retryMaxMs ?? 10 * 60_000;
   }
@@ -176,7 +191,7 @@ export class LeaseManager {
     await this.#store.open();
     for (const id of await this.#store.ids()) {
       const e = await this.#store.get(id);
-      if (e) this.#track(e.id, e.expireTime);
+      if (e) this.#track(e.id, await this.#dueAt(e));
     }
     this.#arm();
   }
@@ -240,7 +255,7 @@ export class LeaseManager {
       );
       throw err;
     }
-    this.#track(e.id, e.expireTime);
+    this.#track(e.id, await this.#dueAt(e));
     this.#arm();
     await this.#expireIfTokenGone(e);
     return e;
@@ -297,6 +312,15 @@ export class LeaseManager {
       if (!e.renewable) throw new BadRequest("lease is not renewable");
       const now = this.#now();
       if (e.expireTime <= now) throw new BadRequest("lease expired");
+      const tokenExpire = await this.#tokenExpireOf(e);
+      if (tokenExpire === null || (tokenExpire > 0 && tokenExpire <= now)) {
+        // Its token is gone: the lease is revoked with it (Vault has expired it by now, and
+        // answers a renewal of it "lease expired").
+        await this.#store.put({ ...e, expireTime: now }, false);
+        this.#track(id, now);
+        this.#arm();
+        throw new BadRequest("lease expired");
+      }
       const want = increment && increment > 0 ? increment : e.ttl;
       let expire = now + want * 1000;
       const warnings: string[] = [];
@@ -314,7 +338,7 @@ export class LeaseManager {
       await engine.secrets.renew?.(leaseInfo(e), expire);
       const next: LeaseEntry = { ...e, expireTime: expire, lastRenewal: now };
       await this.#store.put(next, false);
-      this.#track(id, expire);
+      this.#track(id, earliest(expire, tokenExpire));
       this.#arm();
       return { entry: next, warnings };
     });
@@ -409,6 +433,26 @@ export class LeaseManager {
     return { dangling: dangling.length, orphaned };
   }
 
+  /**
+   * When its token expires (see tokenExpiry), 0 when it never does or cannot be told (no
+   * token, no tokenExpiry, or the lookup failed: tidy finds it then), null when it is gone.
+   */
+  async #tokenExpireOf(e: LeaseEntry): Promise<number | null> {
+    if (!e.tokenAccessor || !this.#tokenExpiry) return 0;
+    try {
+      return await this.#tokenExpiry(e.tokenAccessor);
+    } catch (err) {
+      log.warn("could not look up the token of a lease", { error_type: errorType(err) });
+      return 0;
+    }
+  }
+
+  /** When the lease is next looked at: its expiry, or its token's if that comes first. */
+  async #dueAt(e: LeaseEntry): Promise<number> {
+    const t = await this.#tokenExpireOf(e);
+    return t === null ? this.#now() : earliest(e.expireTime, t);
+  }
+
   async #revokeNow(
     id: string,
     o: { force: boolean; onlyIfExpired: boolean },
@@ -420,9 +464,14 @@ export class LeaseManager {
         return false;
       }
       if (o.onlyIfExpired && e.expireTime > this.#now()) {
-        // Renewed between the timer firing and this lock.
-        this.#track(id, e.expireTime);
-        return false;
+        // Due at its token's expiry, or renewed between the timer firing and this lock. A token
+        // that is gone takes the lease with it; one that was renewed is looked at again then.
+        const now = this.#now();
+        const tokenExpire = await this.#tokenExpireOf(e);
+        if (tokenExpire !== null && (tokenExpire === 0 || tokenExpire > now)) {
+          this.#track(id, earliest(e.expireTime, tokenExpire));
+          return false;
+        }
       }
       if (!o.force) {
         const engine = this.#engineFor(e.mountUuid);

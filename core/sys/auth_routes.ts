@@ -1,14 +1,23 @@
 /** sys/auth: list, enable, disable and tune auth method mounts. */
 import { BadRequest, NotFound } from "../../lib/errors.ts";
+import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { MountEntry } from "../mounts/mount_table.ts";
+import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
 import type { CorePathSpec } from "../router/types.ts";
 
 const enableSchema = v.object({
   type: v.pipe(v.string("type is required"), v.minLength(1, "type is required")),
   description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
-  config: v.optional(v.record(v.string(), v.unknown())),
+  // Other config keys Vault knows (audit_non_hmac_*, token_type…) are accepted and ignored.
+  config: v.optional(
+    v.looseObject({
+      default_lease_ttl: v.optional(fields.duration),
+      max_lease_ttl: v.optional(fields.duration),
+    }),
+    {},
+  ),
   options: v.optional(v.nullable(v.record(v.string(), v.string()))),
   local: v.optional(v.unknown()),
   seal_wrap: v.optional(v.unknown()),
@@ -16,6 +25,8 @@ const enableSchema = v.object({
 
 const tuneSchema = v.object({
   description: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+  default_lease_ttl: v.optional(fields.duration),
+  max_lease_ttl: v.optional(fields.duration),
 });
 
 function authPath(p: string): string {
@@ -24,13 +35,17 @@ function authPath(p: string): string {
   return t + "/";
 }
 
-function view(e: Pick<MountEntry, "type" | "description" | "accessor" | "uuid">) {
+function view(e: Pick<MountEntry, "type" | "description" | "accessor" | "uuid" | "config">) {
   return {
     type: e.type,
     description: e.description,
     accessor: e.accessor,
     uuid: e.uuid,
-    config: { default_lease_ttl: 0, max_lease_ttl: 0, token_type: "default-service" },
+    config: {
+      default_lease_ttl: e.config.default_lease_ttl,
+      max_lease_ttl: e.config.max_lease_ttl,
+      token_type: "default-service",
+    },
     options: null,
     local: false,
     seal_wrap: false,
@@ -62,15 +77,15 @@ export function authRoutes(core: Core): CorePathSpec[] {
           return Promise.resolve({
             data: {
               description: e.description,
-              default_lease_ttl: 2764800,
-              max_lease_ttl: 2764800,
+              default_lease_ttl: e.config.default_lease_ttl || SYSTEM_MAX_TTL,
+              max_lease_ttl: e.config.max_lease_ttl || SYSTEM_MAX_TTL,
             },
           });
         },
         update: async (r) => {
           await core.auth.tune(
             authPath(r.params.path!),
-            (r.data as { description?: string }).description,
+            r.data as v.InferOutput<typeof tuneSchema>,
           );
         },
       },
@@ -87,7 +102,10 @@ export function authRoutes(core: Core): CorePathSpec[] {
         },
         update: async (r) => {
           const d = r.data as v.InferOutput<typeof enableSchema>;
-          await core.auth.enable(authPath(r.params.path!), d.type, d.description);
+          await core.auth.enable(authPath(r.params.path!), d.type, d.description, {
+            default_lease_ttl: d.config.default_lease_ttl,
+            max_lease_ttl: d.config.max_lease_ttl,
+          });
         },
         delete: async (r) => {
           const p = authPath(r.params.path!);

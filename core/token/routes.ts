@@ -53,6 +53,8 @@ export function tokenData(core: Core, e: TokenEntry, clearId = ""): Record<strin
     renewable: e.renewable,
     ttl: core.tokens.ttlOf(e),
     type: e.type,
+    // Vault's lookup names the CIDRs a token is bound to, and leaves the key out when none.
+    ...(e.bound_cidrs?.length ? { bound_cidrs: e.bound_cidrs } : {}),
     ...(e.last_renewal_time
       ? {
         last_renewal_time: Math.floor(e.last_renewal_time / 1000),

@@ -59,6 +59,11 @@ export interface TokenEntry {
   /** Unix ms; 0 = never. */
   expire_time: number;
   explicit_max_ttl: number;
+  /**
+   * Seconds; the cap a login token got from its role and auth mount (Vault keeps it with the
+   * lease, not as explicit_max_ttl): renewals never go past creation + this. Absent = none.
+   */
+  max_ttl?: number;
   renewable: boolean;
   orphan: boolean;
   path: string;
@@ -79,6 +84,8 @@ export interface CreateOptions {
   numUses?: number;
   ttl?: number;
   explicitMaxTtl?: number;
+  /** Seconds; like explicitMaxTtl, but not shown as explicit_max_ttl (see TokenEntry.max_ttl). */
+  maxTtl?: number;
   renewable?: boolean;
   noParent?: boolean;
   path?: string;
@@ -293,6 +300,7 @@ export class TokenStore {
       if (ttl === 0) ttl = SYSTEM_MAX_TTL;
       ttl = Math.min(ttl, SYSTEM_MAX_TTL);
       if (explicitMax > 0) ttl = Math.min(ttl, explicitMax);
+      if (o.maxTtl && o.maxTtl > 0) ttl = Math.min(ttl, o.maxTtl);
     }
     // A root token without a ttl would never expire; explicit_max_ttl still binds it (Vault).
     if (ttl === 0 && explicitMax > 0) ttl = explicitMax;
@@ -319,6 +327,7 @@ export class TokenStore {
       path: o.path ?? "auth/token/create",
       type: "service",
     };
+    if (o.maxTtl && o.maxTtl > 0) entry.max_ttl = o.maxTtl;
     if (o.boundCidrs?.length) entry.bound_cidrs = o.boundCidrs;
     if (o.source) entry.source = o.source;
     const mac = await this.#accessorMac();
@@ -461,7 +470,8 @@ export class TokenStore {
     }
     const now = this.#now();
     let ttl = increment && increment > 0 ? increment : stored.creation_ttl;
-    const maxTtl = stored.explicit_max_ttl > 0 ? stored.explicit_max_ttl : SYSTEM_MAX_TTL;
+    let maxTtl = stored.explicit_max_ttl > 0 ? stored.explicit_max_ttl : SYSTEM_MAX_TTL;
+    if (stored.max_ttl && stored.max_ttl > 0) maxTtl = Math.min(maxTtl, stored.max_ttl);
     const maxExpire = stored.creation_time * 1000 + maxTtl * 1000;
     ttl = Math.min(ttl, Math.floor((maxExpire - now) / 1000));
     if (ttl <= 0) {

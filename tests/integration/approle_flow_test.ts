@@ -117,3 +117,31 @@ Deno.test("AppRole login is rate limited per source with 429 and Retry-After", a
     await t.close();
   }
 });
+
+Deno.test("AppRole tokens: token_max_ttl caps them without being explicit_max_ttl", async () => {
+  const t = await startTestCore();
+  try {
+    assert.equal((await t.req("POST", "/v1/sys/auth/approle", { type: "approle" })).status, 204);
+    const login = async (role: string, settings: Record<string, unknown>) => {
+      let r = await t.req("POST", `/v1/auth/approle/role/${role}`, {
+        bind_secret_id: false,
+        secret_id_bound_cidrs: "127.0.0.1/32",
+        ...settings,
+      });
+      assert.equal(r.status, 204, r.text);
+      const roleId =
+        (await t.req("GET", `/v1/auth/approle/role/${role}/role-id`)).body.data.role_id;
+      r = await t.req("POST", "/v1/auth/approle/login", { role_id: roleId }, null);
+      assert.equal(r.status, 200, r.text);
+      const tok = r.body.auth.client_token;
+      return (await t.req("GET", "/v1/auth/token/lookup-self", undefined, tok)).body.data;
+    };
+    const a = await login("a", { token_ttl: "60s", token_max_ttl: "120s" });
+    assert.equal(a.explicit_max_ttl, 0);
+    assert.equal(a.creation_ttl, 60);
+    const b = await login("b", { token_ttl: "60s", token_explicit_max_ttl: "90s" });
+    assert.equal(b.explicit_max_ttl, 90);
+  } finally {
+    await t.close();
+  }
+});

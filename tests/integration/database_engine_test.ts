@@ -401,3 +401,35 @@ dbTest("creds through core's lease manager: lease_id, renew and sys/leases/revok
   await call(db.t, "PUT", "sys/leases/revoke", { lease_id: body.lease_id }, 204);
   assert.equal(await validUntil(db, username), null);
 });
+
+dbTest(
+  "credentials go when the token that read them expires, and cannot be renewed",
+  async (db) => {
+    await configure(db);
+    await role(db, "ro");
+    await call(db.t, "PUT", "sys/policies/acl/dbreader", {
+      policy: `path "database/creds/*" { capabilities = ["read"] }`,
+    }, 204);
+    const made = await call(db.t, "POST", "auth/token/create", {
+      policies: ["dbreader"],
+      ttl: "2s",
+    });
+    const tok = made.auth.client_token;
+    const r = await db.t.req("GET", "/v1/database/creds/ro", undefined, tok);
+    assert.equal(r.status, 200, r.text);
+    db.issued.push(r.body.data.username);
+    assert.equal(await loginWorks(db, r.body.data.username, r.body.data.password), 42);
+    const end = Date.now() + 8000;
+    while ((await db.t.req("GET", "/v1/auth/token/lookup-self", undefined, tok)).status !== 403) {
+      assert.ok(Date.now() < end, "the token never expired");
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    // No tidy runs in the test core: only the token's expiry can revoke the credentials.
+    const renew = await db.t.req("PUT", "/v1/sys/leases/renew", { lease_id: r.body.lease_id });
+    assert.equal(renew.status, 400, renew.text);
+    while (await validUntil(db, r.body.data.username) !== null) {
+      assert.ok(Date.now() < end, "the credentials outlived their token");
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  },
+);

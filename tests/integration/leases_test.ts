@@ -4,6 +4,7 @@ import { sha256Hex } from "../../lib/crypto.ts";
  * "leasetest" whose reads hand out leased secrets and which records every renew/revoke call.
  */
 import assert from "node:assert/strict";
+import { BadRequest } from "../../lib/errors.ts";
 import { type Json, startTestCore, type TestCore } from "../helpers/test_core.ts";
 import { ENGINES } from "../../engines/registry.ts";
 import type { Engine, EngineContext, LeaseInfo } from "../../engines/sdk.ts";
@@ -663,9 +664,19 @@ Deno.test(
   withCore(async (t) => {
     await mount(t);
     const marker = `wrapfail-${crypto.randomUUID()}`;
-    const r = await t.req("GET", `/v1/lt/creds/wf?marker=${marker}`, undefined, undefined, {
-      "x-vault-wrap-ttl": "48h",
-    });
+    // A bad wrap TTL is refused before the handler now, so the wrapping itself is made to fail
+    // (as a full disk would fail storing the wrapped response).
+    const wrapping = t.core.wrapping;
+    const wrap = wrapping.wrap;
+    wrapping.wrap = () => Promise.reject(new BadRequest("wrap TTL: cannot store the response"));
+    let r;
+    try {
+      r = await t.req("GET", `/v1/lt/creds/wf?marker=${marker}`, undefined, undefined, {
+        "x-vault-wrap-ttl": "5m",
+      });
+    } finally {
+      wrapping.wrap = wrap;
+    }
     assert.equal(r.status, 400, r.text);
     assert.match(r.body.errors[0], /wrap TTL/);
     const rv = revokesOf(marker);
@@ -729,4 +740,35 @@ Deno.test(
     assert.equal(revokes(b.lease_id).length, 0);
     await until("the tidy timer to revoke the orphaned lease", () => revokedOnce(t, b.lease_id));
   }, { tidyIntervalMs: 200 }),
+);
+
+Deno.test(
+  "a token's leases go when it expires, not at the next tidy, and cannot be renewed after it",
+  withCore(async (t) => {
+    await mount(t);
+    await t.req("PUT", "/v1/sys/policies/acl/reader", {
+      policy: `path "lt/creds/*" { capabilities = ["read"] }`,
+    });
+    const made = await t.req("POST", "/v1/auth/token/create", { policies: ["reader"], ttl: "2s" });
+    assert.equal(made.status, 200, made.text);
+    const tok = made.body.auth.client_token;
+    const kept = await issue(t, "lt/creds/short", { ttl: 600 }, tok);
+    const renewed = await issue(t, "lt/creds/short", { ttl: 600 }, tok);
+    await until(
+      "the token to expire",
+      async () => (await t.req("GET", "/v1/auth/token/lookup-self", undefined, tok)).status === 403,
+    );
+    // No tidy runs in this core (tidyIntervalMs 0): only the token's expiry can revoke these.
+    const r = await t.req("PUT", "/v1/sys/leases/renew", { lease_id: renewed.lease_id });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(
+      calls.some((c) => c.op === "renew" && c.lease.leaseId === renewed.lease_id),
+      false,
+    );
+    await until(
+      "the lease of the expired token to be revoked",
+      () => revokedOnce(t, kept.lease_id),
+    );
+    await until("the refused lease to be revoked", () => revokedOnce(t, renewed.lease_id));
+  }),
 );

@@ -8,6 +8,7 @@ import type { AuthMethodContext, LoginGrant } from "../../core/auth/types.ts";
 import type { Operation, StorageView, WriteOp } from "../../engines/sdk.ts";
 import { approleFactory } from "../../core/auth/approle/mod.ts";
 import { KeyedLock } from "../../core/auth/approle/lock.ts";
+import { loginIdentity } from "../../core/auth/limiter.ts";
 import { parseWith } from "../../lib/fields.ts";
 import { BadRequest, HttpError, MethodNotAllowed, NotFound } from "../../lib/errors.ts";
 
@@ -316,12 +317,16 @@ Deno.test("approle: login returns the core's auth block and the right grant", as
       metadata: { device: "d-17", role_name: "web" },
       displayName: "approle",
       ttl: 1200,
-      maxTtl: 1800,
+      // token_max_ttl stays a max TTL; token_explicit_max_ttl is the token's explicit_max_ttl.
+      maxTtl: 3600,
+      explicitMaxTtl: 1800,
       numUses: 5,
       boundCidrs: ["10.1.0.0/16"],
       noDefaultPolicy: true,
     });
-    assert.deepEqual(h.limiter.calls, [`check:${roleId}`, `succeed:${roleId}`]);
+    // Counted under this mount's uuid, so no other mount or method shares the count.
+    const id = loginIdentity("u-1", roleId);
+    assert.deepEqual(h.limiter.calls, [`check:${id}`, `succeed:${id}`]);
 
     // Without its own token_bound_cidrs a secret-id's tokens get the role's.
     await h.call("write", "role/web", { secret_id_num_uses: 0 });

@@ -74,6 +74,8 @@ interface Harness {
   fetches: () => number;
   jwksUrl: string;
   clock: { t: number };
+  /** While `wait` is set, issueToken waits on it (a login caught minting its token). */
+  issueGate: { wait: Promise<void> | null; entered: boolean };
 }
 
 async function withJwt(
@@ -95,13 +97,18 @@ async function withJwt(
     const clock = { t: Date.now() };
     const grants: LoginGrant[] = [];
     const revoked: string[] = [];
+    const issueGate: Harness["issueGate"] = { wait: null, entered: false };
     const ctx: AuthMethodContext = {
       storage: b.view("auth/jwt-uuid/"),
       mount: { path: "auth/jwt/", accessor: "auth_jwt_1", uuid: "jwt-uuid", type: "jwt" },
       now: () => clock.t,
-      issueToken: (grant) => {
+      issueToken: async (grant) => {
+        if (issueGate.wait) {
+          issueGate.entered = true;
+          await issueGate.wait;
+        }
         grants.push(grant);
-        return Promise.resolve({ client_token: `hvs.t${grants.length}` });
+        return { client_token: `hvs.t${grants.length}` };
       },
       revokeRole: (role) => {
         revoked.push(role);
@@ -112,7 +119,16 @@ async function withJwt(
     // A zero cooldown lets a rotated key be fetched at once instead of after jose's 30 s.
     const table = compilePaths(createJwtFactory({ cooldownMs: 0 })(ctx).paths);
     const jwksUrl = `http://127.0.0.1:${server.addr.port}/jwks`;
-    await fn({ table, grants, revoked, jwks, fetches: () => fetches, jwksUrl, clock });
+    await fn({
+      table,
+      grants,
+      revoked,
+      jwks,
+      fetches: () => fetches,
+      jwksUrl,
+      clock,
+      issueGate,
+    });
   } finally {
     await server.shutdown();
     await s.close();
@@ -355,5 +371,26 @@ Deno.test("jwt: an unreachable key set is reported but not held against the call
     await call(h.table, "write", "config", { jwks_url: h.jwksUrl });
     await login(h, await mint(k1));
     assert.equal(h.grants.length, 1);
+  });
+});
+
+Deno.test("jwt: a role deleted while its login is minting is left with no live token", async () => {
+  await withJwt(async (h) => {
+    const k1 = await signer("k1");
+    h.jwks.keys = [k1.jwk];
+    await setup(h);
+    let open!: () => void;
+    h.issueGate.wait = new Promise<void>((r) => open = r);
+    const pending = rejection(login(h, await mint(k1)));
+    const end = Date.now() + 5000;
+    while (!h.issueGate.entered && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(h.issueGate.entered);
+    // The delete's revoke runs before the login's token exists.
+    await call(h.table, "delete", "role/ci");
+    assert.deepEqual(h.revoked, ["ci"]);
+    open();
+    const e = await pending;
+    assert.equal(e.status, 400);
+    assert.deepEqual(h.revoked, ["ci", "ci"], "the login revokes what it minted");
   });
 });

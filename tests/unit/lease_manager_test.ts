@@ -338,6 +338,29 @@ Deno.test("LeaseManager.register() expires at once a lease whose token is alread
   }, { tokenExists: (a) => Promise.resolve(a !== "X") });
 });
 
+Deno.test("LeaseManager looks at a lease when its token expires: revoked if gone, re-armed if renewed", async () => {
+  const tokens = new Map<string, number>();
+  await withManager(async ({ m, log, clock }) => {
+    tokens.set("T", clock.now + 100);
+    tokens.set("R", clock.now + 100);
+    const gone = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "T" });
+    const kept = await m.register({ mount: MOUNT, path: "p", secret: SECRET, tokenAccessor: "R" });
+    // R is renewed before it expires; T is not (and so, once past, is gone).
+    tokens.set("R", clock.now + 10_000);
+    clock.now += 200;
+    tokens.delete("T");
+    await until(() => log.includes(`revoke ${gone.id}`));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.ok(await m.lookup(kept.id));
+    assert.equal(log.includes(`revoke ${kept.id}`), false);
+    // Its renewal was refused once the token had gone.
+    await assert.rejects(() => m.renew(gone.id), { status: 400 });
+    tokens.delete("R");
+    await assert.rejects(() => m.renew(kept.id), { status: 400, message: "lease expired" });
+    await until(() => log.includes(`revoke ${kept.id}`));
+  }, { tokenExpiry: (a) => Promise.resolve(tokens.get(a) ?? null) });
+});
+
 Deno.test("LeaseManager logs a failing revoke's error type only, and caps the retry warnings", async () => {
   const lines: string[] = [];
   const orig = console.error;

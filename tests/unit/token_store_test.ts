@@ -110,6 +110,19 @@ Deno.test("TokenStore.renew() never passes explicit_max_ttl", async () => {
   });
 });
 
+Deno.test("TokenStore: a non-explicit maxTtl caps creation and renewals but is not explicit_max_ttl", async () => {
+  await withStore(async (t, clock) => {
+    const { entry } = await t.create({ policies: ["p"], parent: null, ttl: 300, maxTtl: 100 });
+    assert.equal(entry.creation_ttl, 100);
+    assert.equal(entry.explicit_max_ttl, 0);
+    clock.now += 50_000;
+    const r = await t.renew(entry, 3600);
+    assert.equal(r.expire_time, 1_700_000_000_000 + 100_000);
+    clock.now += 50_000;
+    await assert.rejects(() => t.renew(r, 60), /maximum TTL/);
+  });
+});
+
 Deno.test("TokenStore.revoke() revokes the whole child tree", async () => {
   await withStore(async (t) => {
     const p = await t.create({ policies: ["p"], parent: null });

@@ -28,6 +28,8 @@ interface Harness {
   grants: LoginGrant[];
   revoked: string[];
   clock: { t: number };
+  /** While `wait` is set, issueToken waits on it (a login caught minting its token). */
+  issueGate: { wait: Promise<void> | null; entered: boolean };
 }
 
 async function withUserpass(fn: (h: Harness) => Promise<void>): Promise<void> {
@@ -40,6 +42,7 @@ async function withUserpass(fn: (h: Harness) => Promise<void>): Promise<void> {
     const clock = { t: 1_700_000_000_000 };
     const grants: LoginGrant[] = [];
     const revoked: string[] = [];
+    const issueGate: Harness["issueGate"] = { wait: null, entered: false };
     const ctx: AuthMethodContext = {
       storage: view,
       mount: {
@@ -49,7 +52,11 @@ async function withUserpass(fn: (h: Harness) => Promise<void>): Promise<void> {
         type: "userpass",
       },
       now: () => clock.t,
-      issueToken: (grant) => {
+      issueToken: async (grant) => {
+        if (issueGate.wait) {
+          issueGate.entered = true;
+          await issueGate.wait;
+        }
         grants.push(grant);
         return Promise.resolve({ client_token: `hvs.t${grants.length}`, policies: grant.policies });
       },
@@ -60,7 +67,7 @@ async function withUserpass(fn: (h: Harness) => Promise<void>): Promise<void> {
       limiter: new SlidingLoginLimiter({ now: () => clock.t }),
     };
     const table = compilePaths(userpassFactory(ctx).paths);
-    await fn({ table, view, physical: s, grants, revoked, clock });
+    await fn({ table, view, physical: s, grants, revoked, clock, issueGate });
   } finally {
     await s.close();
     await Deno.remove(dir, { recursive: true });
@@ -228,5 +235,61 @@ Deno.test("userpass: a hash with old scrypt parameters still verifies and is upg
     assert.equal(after.password_hash.n, 2 ** 15);
     await call(h.table, "write", "login/hank", { password: PW });
     assert.equal(h.grants.length, 2);
+  });
+});
+
+async function until(ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail("timed out");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("userpass: a user deleted while its login is minting is left with no live token", async () => {
+  await withUserpass(async (h) => {
+    await call(h.table, "write", "users/ivan", { password: PW });
+    let open!: () => void;
+    h.issueGate.wait = new Promise<void>((r) => open = r);
+    const pending = rejection(call(h.table, "write", "login/ivan", { password: PW }));
+    await until(() => h.issueGate.entered);
+    // The delete's revoke runs before the login's token exists.
+    await call(h.table, "delete", "users/ivan");
+    assert.deepEqual(h.revoked, ["ivan"]);
+    open();
+    const e = await pending;
+    assert.equal(e.status, 400);
+    assert.deepEqual(e.errors, ["invalid credentials"]);
+    assert.deepEqual(h.revoked, ["ivan", "ivan"], "the login revokes what it minted");
+  });
+});
+
+Deno.test("userpass: a password change racing a policy change keeps both", async () => {
+  await withUserpass(async (h) => {
+    await call(h.table, "write", "users/judy", { password: PW, token_policies: "old" });
+    // The password change starts first and spends its scrypt time while the policies change.
+    const pw = call(h.table, "write", "users/judy/password", { password: "new secret" });
+    const pol = call(h.table, "write", "users/judy/policies", { token_policies: "new" });
+    await Promise.all([pw, pol]);
+    const u = await call(h.table, "read", "users/judy");
+    assert.deepEqual(u?.data?.token_policies, ["new"]);
+    await call(h.table, "write", "login/judy", { password: "new secret" });
+    assert.deepEqual(h.grants.at(-1)!.policies, ["new"]);
+  });
+});
+
+Deno.test("userpass: a hash upgrade does not set back a password changed meanwhile", async () => {
+  await withUserpass(async (h) => {
+    await call(h.table, "write", "users/kim", { password: PW });
+    const rec = JSON.parse(new TextDecoder().decode((await h.view.get("users/kim"))!));
+    rec.password_hash = await hashPassword(PW, { n: 2 ** 14, r: 8, p: 1 });
+    await h.view.put("users/kim", new TextEncoder().encode(JSON.stringify(rec)));
+    // The login's upgrade hashes while the password is changed and the policies too.
+    const login = call(h.table, "write", "login/kim", { password: PW });
+    const pw = call(h.table, "write", "users/kim/password", { password: "new secret" });
+    await call(h.table, "write", "users/kim/policies", { token_policies: "p9" });
+    await Promise.all([login, pw]);
+    await call(h.table, "write", "login/kim", { password: "new secret" });
+    assert.deepEqual(h.grants.at(-1)!.policies, ["p9"]);
   });
 });

@@ -11,8 +11,9 @@ import { inAnyCidr, parseCidr } from "../../../lib/cidr.ts";
 import { constantTimeEqual } from "../../../lib/crypto.ts";
 import type { CoreRequest, CoreResponse } from "../../router/types.ts";
 import type { LoginGrant } from "../types.ts";
+import { loginIdentity } from "../limiter.ts";
 import { type AppRoleDeps, lockKeys } from "./deps.ts";
-import { effectiveMaxTtl, type Role } from "./role.ts";
+import type { Role } from "./role.ts";
 import { isExpired, type SecretIdEntry } from "./secret_id.ts";
 
 /** Not a valid role name, so its storage keys never exist: the stand-in for an unknown role-id. */
@@ -71,7 +72,8 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
       metadata: { ...entry?.metadata, role_name: r.name },
       displayName: "approle",
       ttl: r.token_ttl,
-      maxTtl: effectiveMaxTtl(r),
+      maxTtl: r.token_max_ttl,
+      explicitMaxTtl: r.token_explicit_max_ttl,
       numUses: r.token_num_uses,
       boundCidrs: [...tokenCidrs(r, entry)],
       noDefaultPolicy: r.token_no_default_policy,
@@ -85,7 +87,9 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
       secret_id: string;
     };
     const source = req.remoteAddress;
-    const decision = ctx.limiter.check(source, roleId);
+    // Counted per mount: a role-id tried here never touches another mount's (or method's) count.
+    const identity = loginIdentity(ctx.mount.uuid, roleId);
+    const decision = ctx.limiter.check(source, identity);
     if (!decision.allowed) {
       throw new TooManyRequests("too many login attempts", decision.retryAfter);
     }
@@ -99,7 +103,7 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
     // below, so a failure costs the same work however it fails.
     const hit = loginCache.get(roleIdHmac, secretHmac);
     if (hit && accepts(hit.role, roleId, hit.entry, secretHmac, source, ctx.now())) {
-      ctx.limiter.succeed(source, roleId);
+      ctx.limiter.succeed(source, identity);
       const epoch = deps.roleEpochs.get(hit.name) ?? 0;
       return { auth: await checkedRole(hit.name, epoch, issue(hit.role, hit.entry, source)) };
     }
@@ -128,10 +132,10 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
       return { role, entry: e, minted };
     });
     if (!used) {
-      ctx.limiter.fail(source, roleId);
+      ctx.limiter.fail(source, identity);
       throw new BadRequest(INVALID);
     }
-    ctx.limiter.succeed(source, roleId);
+    ctx.limiter.succeed(source, identity);
     const auth = await checkedRole(name, epoch, used.minted);
     if (reusable(used.role, used.entry)) {
       loginCache.set(roleIdHmac, secretHmac, cacheEpoch, {

@@ -2,6 +2,7 @@
 import { BadRequest, PermissionDenied, TooManyRequests } from "../../../lib/errors.ts";
 import { inAnyCidr, parseCidr } from "../../../lib/cidr.ts";
 import { v } from "../../../lib/fields.ts";
+import { loginIdentity } from "../limiter.ts";
 import type { AuthMethodContext } from "../types.ts";
 import type { CoreRequest, CoreResponse } from "../../router/types.ts";
 import { allowedAlgorithms, type JwtConfig, readConfig } from "./config.ts";
@@ -19,6 +20,11 @@ export interface LoginDeps {
   ctx: AuthMethodContext;
   roles: RoleStore;
   verifierFor(config: JwtConfig): Verifier;
+  /**
+   * Bumped (after the commit) when a role is deleted, so a login can tell that its role went
+   * away while it was minting: the delete's revoke may have run before the token existed.
+   */
+  roleEpochs: Map<string, number>;
 }
 
 export async function login(deps: LoginDeps, req: CoreRequest): Promise<CoreResponse> {
@@ -29,7 +35,7 @@ export async function login(deps: LoginDeps, req: CoreRequest): Promise<CoreResp
   const source = req.remoteAddress;
   // Guessing a JWT signature is infeasible, so an identity lockout would only let anyone lock a
   // role out for every workload; the identity is counted per source instead.
-  const identity = `jwt:${d.role}:${source}`;
+  const identity = loginIdentity(ctx.mount.uuid, d.role, source);
 
   const gate = ctx.limiter.check(source, identity);
   if (!gate.allowed) {
@@ -39,6 +45,9 @@ export async function login(deps: LoginDeps, req: CoreRequest): Promise<CoreResp
   if (!config) throw new BadRequest("jwt auth method is not configured");
 
   try {
+    // Taken before the read: a delete that committed before it reads as a missing role, one
+    // that commits after it moves the epoch.
+    const epoch = deps.roleEpochs.get(d.role) ?? 0;
     const role = await roles.get(d.role);
     if (!role) throw new LoginFailure("unknown role");
     const cidrs = role.token_bound_cidrs;
@@ -62,6 +71,11 @@ export async function login(deps: LoginDeps, req: CoreRequest): Promise<CoreResp
       numUses: 0,
       boundCidrs: cidrs,
     }, source);
+    if ((deps.roleEpochs.get(d.role) ?? 0) !== epoch) {
+      // Deleted while this login ran: its revoke may have missed the token just stored.
+      await ctx.revokeRole(d.role);
+      throw new BadRequest("invalid credentials: unknown role");
+    }
     return { auth };
   } catch (e) {
     if (!(e instanceof LoginFailure)) throw e;

@@ -20,6 +20,8 @@ export type JwtFactoryOptions = JwksOptions;
 export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactory {
   return (ctx) => {
     const roles = new RoleStore(ctx.storage);
+    /** See LoginDeps.roleEpochs. */
+    const roleEpochs = new Map<string, number>();
     // One verifier per config: keeps jose's JWKS cache warm across logins and is dropped as
     // soon as the config changes.
     let cached: { key: string; verifier: Verifier } | null = null;
@@ -80,8 +82,10 @@ export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactor
             create: writeRole,
             update: writeRole,
             delete: async (r) => {
-              await roles.delete(r.params.name!);
-              await ctx.revokeRole(r.params.name!);
+              const name = r.params.name!;
+              await roles.delete(name);
+              roleEpochs.set(name, (roleEpochs.get(name) ?? 0) + 1);
+              await ctx.revokeRole(name);
             },
           },
         },
@@ -89,7 +93,7 @@ export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactor
           pattern: "login",
           unauthenticated: true,
           input: { write: loginSchema },
-          operations: { update: (r) => login({ ctx, roles, verifierFor }, r) },
+          operations: { update: (r) => login({ ctx, roles, verifierFor, roleEpochs }, r) },
         },
       ],
     };

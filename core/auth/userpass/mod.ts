@@ -4,7 +4,8 @@ import { v } from "../../../lib/fields.ts";
 import type { AuthMethodFactory } from "../types.ts";
 import type { CoreRequest } from "../../router/types.ts";
 import { dummyHash, hashPassword } from "./password.ts";
-import { login } from "./login.ts";
+import { bumpUserEpoch, login, type UserpassDeps } from "./login.ts";
+import { KeyedLock } from "../approle/lock.ts";
 import { mergeTokenSettings, NO_TOKEN_SETTINGS, tokenFieldSchemas } from "./token_fields.ts";
 import { normalizeUsername, type UserRecord, UserStore, userView } from "./users.ts";
 
@@ -33,6 +34,12 @@ function usernameOf(r: { params: Record<string, string> }): string {
 
 export const userpassFactory: AuthMethodFactory = (ctx) => {
   const users = new UserStore(ctx.storage);
+  const deps: UserpassDeps = { ctx, users, locks: new KeyedLock(), epochs: new Map() };
+  /**
+   * Every read-modify-write of one user's record runs under its lock; slow hashing happens
+   * before it is taken, so a password change does not hold up the user's other changes.
+   */
+  const locked = <T>(name: string, fn: () => Promise<T>) => deps.locks.run(name, fn);
   // Computed now so the first unknown-user login is not slower than a known one.
   void dummyHash();
 
@@ -45,13 +52,13 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
   const writeUser = async (r: CoreRequest) => {
     const name = usernameOf(r);
     const d = r.data as UserInput;
-    const prev = await users.get(name);
-    if (!prev && d.password === undefined) throw new BadRequest("missing password");
-    const settings = mergeTokenSettings(prev ?? NO_TOKEN_SETTINGS, d);
-    const password_hash = d.password !== undefined
-      ? await hashPassword(d.password)
-      : prev!.password_hash;
-    await users.put(name, { ...settings, password_hash });
+    const hashed = d.password !== undefined ? await hashPassword(d.password) : null;
+    await locked(name, async () => {
+      const prev = await users.get(name);
+      if (!prev && !hashed) throw new BadRequest("missing password");
+      const settings = mergeTokenSettings(prev ?? NO_TOKEN_SETTINGS, d);
+      await users.put(name, { ...settings, password_hash: hashed ?? prev!.password_hash });
+    });
   };
 
   return {
@@ -75,8 +82,12 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
             const name = usernameOf(r);
             const { password } = r.data as v.InferOutput<typeof passwordSchema>;
             if (password === undefined) throw new BadRequest("missing password");
-            const u = await mustGet(name);
-            await users.put(name, { ...u, password_hash: await hashPassword(password) });
+            await mustGet(name); // an unknown user is refused before paying for the hash
+            const password_hash = await hashPassword(password);
+            await locked(name, async () => {
+              const u = await mustGet(name);
+              await users.put(name, { ...u, password_hash });
+            });
           },
         },
       },
@@ -88,8 +99,10 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
             const name = usernameOf(r);
             const d = r.data as v.InferOutput<typeof policiesSchema>;
             if (!d.token_policies && !d.policies) throw new BadRequest("missing token_policies");
-            const u = await mustGet(name);
-            await users.put(name, { ...u, ...mergeTokenSettings(u, d) });
+            await locked(name, async () => {
+              const u = await mustGet(name);
+              await users.put(name, { ...u, ...mergeTokenSettings(u, d) });
+            });
           },
         },
       },
@@ -107,7 +120,8 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
           update: writeUser,
           delete: async (r) => {
             const name = usernameOf(r);
-            await users.delete(name);
+            await locked(name, () => users.delete(name));
+            bumpUserEpoch(deps, name);
             await ctx.revokeRole(name);
           },
         },
@@ -117,7 +131,7 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
         unauthenticated: true,
         input: { write: loginSchema },
         operations: {
-          update: (r) => login(ctx, users, r),
+          update: (r) => login(deps, r),
         },
       },
     ],
