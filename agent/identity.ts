@@ -23,7 +23,10 @@ const CERT = "agent.crt";
 const KEY = "agent.key";
 const CA = "ca.pem";
 
-export class BootstrapError extends Error {}
+export class BootstrapError extends Error {
+  /** Core no longer accepts the login token this step used: log in again. */
+  tokenDead = false;
+}
 
 export function describeCert(
   certPem: string,
@@ -96,8 +99,56 @@ export interface BootstrapInput {
   approleMount?: string;
 }
 
-/** AppRole login → local key → CSR → `pki/agent/issue`. Fails with a message naming the step. */
-export async function bootstrap(b: BootstrapInput): Promise<Identity> {
+/**
+ * The AppRole login's token, kept (and stored, 0600) until the certificate is issued: a
+ * single-use secret-id is spent by the login, so a later step that fails must be retried with
+ * this token, as Vault Agent's auto-auth keeps its token, not by logging in again.
+ */
+export interface LoginToken {
+  token: string;
+  /** Unix ms; 0 = no expiry. */
+  expiresAt: number;
+}
+
+const LOGIN_TOKEN = "login-token.json";
+
+export async function loadLoginToken(stateDir: string): Promise<LoginToken | null> {
+  try {
+    const t = JSON.parse(await Deno.readTextFile(`${dir(stateDir)}/${LOGIN_TOKEN}`));
+    if (typeof t?.token !== "string" || typeof t?.expiresAt !== "number") return null;
+    return { token: t.token, expiresAt: t.expiresAt };
+  } catch {
+    return null;
+  }
+}
+
+export async function saveLoginToken(stateDir: string, t: LoginToken): Promise<void> {
+  await Deno.mkdir(dir(stateDir), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(`${dir(stateDir)}/${LOGIN_TOKEN}`, JSON.stringify(t), { mode: 0o600 });
+}
+
+export async function forgetLoginToken(stateDir: string): Promise<void> {
+  await Deno.remove(`${dir(stateDir)}/${LOGIN_TOKEN}`).catch(() => {});
+}
+
+/** Still worth presenting: unexpired with a minute to spare for the remaining steps. */
+export function loginTokenUsable(t: LoginToken, now: number): boolean {
+  return t.expiresAt === 0 || now < t.expiresAt - 60_000;
+}
+
+/** Core's error text (messages like "invalid credentials"; never a secret), for the log. */
+function coreErrors(body: unknown): string {
+  const errs = (body as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errs) ? errs.filter((e) => typeof e === "string").join("; ") : "";
+}
+
+function failed(step: string, status: number, body: unknown): BootstrapError {
+  const errs = coreErrors(body);
+  return new BootstrapError(`${step} failed (status ${status})${errs ? `: ${errs}` : ""}`);
+}
+
+/** (Unwrap →) AppRole login. Spends the secret-id (or wrapping token) when it is single-use. */
+export async function login(b: BootstrapInput, now: number): Promise<LoginToken> {
   let secretId = b.secretId;
   if (b.wrapped) {
     const r = await b.client.request("POST", "sys/wrapping/unwrap", undefined, {
@@ -105,38 +156,63 @@ export async function bootstrap(b: BootstrapInput): Promise<Identity> {
     });
     const data = (r.body as { data?: { secret_id?: string } } | null)?.data;
     if (r.status !== 200 || !data?.secret_id) {
-      throw new BootstrapError(`unwrapping the secret-id failed (status ${r.status})`);
+      throw failed("unwrapping the secret-id", r.status, r.body);
     }
     secretId = data.secret_id;
   }
   const mount = b.approleMount ?? "approle";
-  const login = await b.client.request("POST", `auth/${mount}/login`, {
+  const r = await b.client.request("POST", `auth/${mount}/login`, {
     role_id: b.roleId,
     secret_id: secretId,
   });
-  const token = (login.body as { auth?: { client_token?: string } } | null)?.auth?.client_token;
-  if (login.status !== 200 || !token) {
-    throw new BootstrapError(`AppRole login failed (status ${login.status})`);
-  }
-  const { keyPem, csrPem } = await newKeyAndCsr(b.agentId);
-  const issued = await b.client.request(
+  const auth = (r.body as { auth?: { client_token?: string; lease_duration?: number } } | null)
+    ?.auth;
+  if (r.status !== 200 || !auth?.client_token) throw failed("AppRole login", r.status, r.body);
+  const ttl = Number(auth.lease_duration ?? 0);
+  return { token: auth.client_token, expiresAt: ttl > 0 ? now + ttl * 1000 : 0 };
+}
+
+/**
+ * The certificate step of a bootstrap, with the login's token: local key → CSR →
+ * `pki/agent/issue` → the agent CA. `tokenDead` is set on failure when core no longer accepts
+ * the token (it expired, or was revoked), so the caller logs in again instead of retrying it.
+ */
+export async function issueIdentity(
+  client: ApiClient,
+  agentId: string,
+  token: string,
+): Promise<Identity> {
+  const { keyPem, csrPem } = await newKeyAndCsr(agentId);
+  const issued = await client.request(
     "POST",
     "pki/agent/issue",
-    { agent_id: b.agentId, csr: csrPem },
+    { agent_id: agentId, csr: csrPem },
     { "x-vault-token": token },
   );
   const data = (issued.body as { data?: IssuedCert & { issuing_ca?: string } } | null)?.data;
   if (issued.status !== 200 || !data?.certificate) {
-    const errs = (issued.body as { errors?: string[] } | null)?.errors?.join("; ") ?? "";
-    throw new BootstrapError(`certificate issue failed (status ${issued.status}) ${errs}`.trim());
+    const e = failed("certificate issue", issued.status, issued.body);
+    // 403 is also core's answer to an unknown token: ask which it is.
+    if (issued.status === 401 || issued.status === 403) {
+      const self = await client.request("GET", "auth/token/lookup-self", undefined, {
+        "x-vault-token": token,
+      });
+      if (self.status === 401 || self.status === 403) e.tokenDead = true;
+    }
+    throw e;
   }
-  const ca = await b.client.request("GET", "sys/agent/ca");
+  const ca = await client.request("GET", "sys/agent/ca");
   const caPem = typeof ca.body === "string" ? ca.body : data.issuing_ca ?? "";
   if (!caPem.includes("BEGIN CERTIFICATE")) {
     throw new BootstrapError("could not fetch the agent CA");
   }
-  // The login token has done its job; don't leave it alive.
-  await b.client.request("POST", "auth/token/revoke-self", undefined, { "x-vault-token": token })
-    .catch(() => {});
   return identityFrom(keyPem, data, caPem);
+}
+
+/** The login token has done its job (or will never be used again): don't leave it alive. */
+export async function revokeLoginToken(client: ApiClient, token: string): Promise<boolean> {
+  const r = await client.request("POST", "auth/token/revoke-self", undefined, {
+    "x-vault-token": token,
+  }).catch(() => null);
+  return r !== null && r.status < 300;
 }

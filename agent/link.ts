@@ -31,6 +31,12 @@ export interface LinkOptions {
   onState: (online: boolean) => void;
   /** Core closed the link because this agent or its certificate was revoked. */
   onRevoked?: () => void;
+  /**
+   * Asked after a connection attempt failed before the WebSocket opened: true only when core
+   * answered that this agent's certificate is revoked (then onRevoked runs and the link stops).
+   * Anything else, including no answer, is an outage and the link keeps retrying.
+   */
+  checkRevoked?: () => Promise<boolean>;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   heartbeatMs?: number;
@@ -70,8 +76,8 @@ export function connectUrl(u: string): string {
 
 export class AgentLink {
   readonly #o:
-    & Required<Omit<LinkOptions, "log" | "onRevoked">>
-    & Pick<LinkOptions, "log" | "onRevoked">;
+    & Required<Omit<LinkOptions, "log" | "onRevoked" | "checkRevoked">>
+    & Pick<LinkOptions, "log" | "onRevoked" | "checkRevoked">;
   #ws: WebSocket | null = null;
   #client: Deno.HttpClient | null = null;
   #online = false;
@@ -183,19 +189,49 @@ export class AgentLink {
       return;
     }
     this.#ws = ws;
-    ws.onopen = () => void this.#opened(ws, url);
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      void this.#opened(ws, url);
+    };
     ws.onmessage = (ev) => this.#onMessage(ev.data);
     ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       this.#o.log?.("agent link closed", { url, code: ev.code, reason: ev.reason });
       this.#teardown();
-      if (ev.code === AGENT_REVOKED_CLOSE) this.#o.onRevoked?.();
-      this.#scheduleRetry();
+      if (ev.code === AGENT_REVOKED_CLOSE) {
+        this.#o.onRevoked?.();
+        this.#scheduleRetry();
+      } else if (!opened && this.#o.checkRevoked) {
+        // Refused at the TLS or HTTP handshake looks just like an outage from here.
+        void this.#checkRevoked(this.#o.checkRevoked);
+      } else {
+        this.#scheduleRetry();
+      }
     };
     ws.onerror = (ev) => {
       // onclose follows and does the bookkeeping; this only says why.
       this.#o.log?.("agent link error", { url, error: (ev as ErrorEvent).message ?? "" });
     };
+  }
+
+  async #checkRevoked(check: () => Promise<boolean>): Promise<void> {
+    // A black-holed core would hold the next connect attempt for minutes: no answer in time is
+    // an outage too.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#o.requestTimeoutMs);
+    });
+    const revoked = await Promise.race([check().catch(() => false), timeout]);
+    clearTimeout(timer);
+    if (this.#stopped) return;
+    if (revoked) {
+      this.#o.log?.("agent link: core says this agent's certificate is revoked");
+      this.#o.onRevoked?.();
+      return;
+    }
+    // A connect started meanwhile (stop/start) owns the retry schedule.
+    if (!this.#ws) this.#scheduleRetry();
   }
 
   async #opened(ws: WebSocket, url: string): Promise<void> {

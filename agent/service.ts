@@ -18,14 +18,22 @@ import {
   SecretCache,
 } from "./cache/mod.ts";
 import {
-  bootstrap,
+  BootstrapError,
+  forgetLoginToken,
   type Identity,
   identityFrom,
   type IssuedCert,
+  issueIdentity,
   loadIdentity,
+  loadLoginToken,
+  login,
+  type LoginToken,
+  loginTokenUsable,
   newKeyAndCsr,
   renewalDue,
+  revokeLoginToken,
   saveIdentity,
+  saveLoginToken,
   usable,
 } from "./identity.ts";
 import { AgentLink, LinkError, LinkOffline } from "./link.ts";
@@ -229,30 +237,62 @@ export class AgentService {
     }
   }
 
-  /** AppRole login → certificate, retried with backoff across the core addresses. */
+  /**
+   * AppRole login → certificate, retried with backoff across the core addresses. Only the step
+   * that failed is retried: the login's token is kept (on disk too, for a restart) while it is
+   * valid, because the login may have spent a single-use secret-id. It is revoked once the
+   * certificate is issued, and given up (revoked if still possible) when it expires or core
+   * stops accepting it; an agent stopped mid-way leaves it to its TTL for the next start.
+   */
   async #bootstrapLoop(): Promise<void> {
+    const stateDir = this.#cfg.state_dir;
     let delay = this.#cfg.link.backoff_initial;
     let i = 0;
+    let token: LoginToken | null = await loadLoginToken(stateDir);
     while (!this.#stopped) {
       const address = this.#cfg.core.addresses[i++ % this.#cfg.core.addresses.length];
       try {
         const caCert = this.#cfg.core.ca_file
           ? await Deno.readTextFile(this.#cfg.core.ca_file)
           : undefined;
-        const [roleId, secretId] = await Promise.all([
-          Deno.readTextFile(this.#cfg.auth.role_id_file),
-          Deno.readTextFile(this.#cfg.auth.secret_id_file),
-        ]);
-        const id = await bootstrap({
-          client: new ApiClient({ address, caCert }),
-          agentId: this.#cfg.agent_id,
-          roleId: roleId.trim(),
-          secretId: secretId.trim(),
-          wrapped: this.#cfg.auth.wrapped,
-        });
-        await saveIdentity(this.#cfg.state_dir, id);
+        const client = new ApiClient({ address, caCert });
+        if (token && !loginTokenUsable(token, this.#now())) {
+          await revokeLoginToken(client, token.token);
+          await forgetLoginToken(stateDir);
+          token = null;
+        }
+        if (!token) {
+          const [roleId, secretId] = await Promise.all([
+            Deno.readTextFile(this.#cfg.auth.role_id_file),
+            Deno.readTextFile(this.#cfg.auth.secret_id_file),
+          ]);
+          token = await login({
+            client,
+            agentId: this.#cfg.agent_id,
+            roleId: roleId.trim(),
+            secretId: secretId.trim(),
+            wrapped: this.#cfg.auth.wrapped,
+          }, this.#now());
+          await saveLoginToken(stateDir, token);
+        }
+        let id: Identity;
+        try {
+          id = await issueIdentity(client, this.#cfg.agent_id, token.token);
+        } catch (e) {
+          if (e instanceof BootstrapError && e.tokenDead) {
+            await forgetLoginToken(stateDir);
+            token = null;
+          }
+          throw e;
+        }
+        await saveIdentity(stateDir, id);
         // Single-use credential: once it has done its job it must not linger on the device.
         await Deno.remove(this.#cfg.auth.secret_id_file).catch(() => {});
+        if (!await revokeLoginToken(client, token.token)) {
+          this.#log("warn", "login token not revoked; it lapses by its TTL");
+        }
+        await forgetLoginToken(stateDir);
+        token = null;
         this.#identity = id;
         this.#log("info", "bootstrapped", { agent_id: this.#cfg.agent_id, serial: id.serial });
         if (!this.#persist) await this.#openPersistentCache();
@@ -278,6 +318,7 @@ export class AgentService {
       onPush: (m) => this.#background(this.#onPush(m), "push"),
       onState: (up) => this.#background(this.#onLinkState(up), "link state"),
       onRevoked: () => this.#background(this.#onRevoked(), "revocation"),
+      checkRevoked: () => this.#certificateRevoked(),
       backoffInitialMs: this.#cfg.link.backoff_initial,
       backoffMaxMs: this.#cfg.link.backoff_max,
       heartbeatMs: this.#cfg.link.heartbeat,
@@ -311,12 +352,40 @@ export class AgentService {
     this.#link?.stop();
   }
 
+  /**
+   * Asked when the link cannot even be opened: core refuses a revoked certificate at the
+   * handshake, which looks like an outage. True only on core's explicit answer; no answer (a
+   * real outage) keeps the cache serving.
+   */
+  async #certificateRevoked(): Promise<boolean> {
+    const id = this.#identity;
+    if (!id) return false;
+    const caCert = this.#cfg.core.ca_file
+      ? await Deno.readTextFile(this.#cfg.core.ca_file).catch(() => undefined)
+      : undefined;
+    for (const address of this.#cfg.core.addresses) {
+      try {
+        const r = await new ApiClient({ address, caCert }).request(
+          "POST",
+          "sys/agent/revocation-status",
+          { certificate: id.certPem },
+        );
+        const revoked = (r.body as { data?: { revoked?: unknown } } | null)?.data?.revoked;
+        if (r.status === 200 && typeof revoked === "boolean") return revoked;
+      } catch {
+        // Unreachable: try the next address.
+      }
+    }
+    return false;
+  }
+
   async #onPush(m: CoreMessage): Promise<void> {
     if (m.type === "secret:rotated") {
       await this.#fetch(m.path, true);
       await this.#afterChange([m.path]);
     } else if (m.type === "policy:updated") {
-      const paths = this.#cache.entries().map((e) => e.path);
+      // Also what templates need but the cache lost (a policy that dropped it, now restored).
+      const paths = [...new Set([...this.#wanted, ...this.#cache.entries().map((e) => e.path)])];
       await Promise.all(paths.map((p) => this.#fetch(p, true)));
       await this.#afterChange(paths);
     } else if (m.type === "lease:revoked") {
@@ -412,6 +481,7 @@ export class AgentService {
       // Past its lease, or not covered by a push subscription: refresh now, and fall back to
       // the cached value only if that fails.
       const r = await this.#fetch(path).catch(() => null);
+      if (r?.status === 200) this.#background(this.#afterChange([path]), "render");
       // Gone or no longer allowed: that answer stands (the entry was dropped). Anything else
       // (core unreachable, timed out, failing) falls back to the value we hold.
       if (r && (r.status === 200 || r.status === 403 || r.status === 404)) return r;
@@ -436,7 +506,11 @@ export class AgentService {
     if (!online) return offline("core is unreachable and this path is not cached");
     try {
       const r = await this.#fetch(path);
-      if (r.status === 200) this.#wanted.add(path);
+      if (r.status === 200) {
+        this.#wanted.add(path);
+        // A template or the exec env may have been waiting for this value.
+        this.#background(this.#afterChange([path]), "render");
+      }
       return r;
     } catch {
       return offline("core is unreachable");
@@ -459,7 +533,13 @@ export class AgentService {
     for (const job of this.#jobs) {
       if (!touched(job.template.paths())) continue;
       const out = await job.render(this.#lookup);
-      if (out.error) {
+      if (out.error && out.changed) {
+        // The file holds the new content; only its reload failed.
+        this.#log("warn", "template rendered; reload command failed", {
+          destination: job.destination,
+          error: out.error.message,
+        });
+      } else if (out.error) {
         this.#log("warn", "template not rendered", {
           destination: job.destination,
           error: out.error.message,

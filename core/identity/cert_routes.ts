@@ -210,9 +210,35 @@ export function agentCertRoutes(d: CertRouteDeps): CorePathSpec[] {
   ];
 }
 
-/** sys/agent/ca (PEM, unauthenticated) and sys/agents/:id/revoke (sudo). */
+const revocationStatusInput = v.object({ certificate: pem });
+
+/**
+ * sys/agent/ca (PEM, unauthenticated), sys/agent/revocation-status (unauthenticated) and
+ * sys/agents/:id/revoke (sudo).
+ */
 export function agentSysRoutes(d: CertRouteDeps): CorePathSpec[] {
   return [
+    {
+      // The agent listener refuses a revoked certificate before any WebSocket exists, so the
+      // close code that tells a live link "revoked" never reaches an agent that was away: this
+      // lets it tell "core refuses me for good" from "core is unreachable". It grants nothing
+      // and says no more than a CRL would, and only about a certificate this CA signed.
+      pattern: "agent/revocation-status",
+      unauthenticated: true,
+      input: { update: revocationStatusInput },
+      operations: {
+        async update(req) {
+          const { certificate } = req.data as v.InferOutput<typeof revocationStatusInput>;
+          const r = await d.pki.revocationOf(certificate);
+          if (!r || r.kind !== "agent") {
+            throw new BadRequest("not an agent certificate issued by this core");
+          }
+          const agent = await d.agents.get(r.id);
+          const revoked = r.revoked || agent?.status === "revoked";
+          return { data: { agent_id: r.id, serial_number: r.serial, revoked } };
+        },
+      },
+    },
     {
       pattern: "agent/ca",
       unauthenticated: true,

@@ -208,6 +208,43 @@ export class IdentityPki {
    * client-only, so a server certificate never passes.
    */
   async verifyPeer(cert: Uint8Array | string): Promise<PeerIdentity | null> {
+    const parsed = await this.#issuedHere(cert);
+    if (!parsed) return null;
+    const { x, who } = parsed;
+    const now = this.#o.now();
+    if (now < x.validFromDate.getTime() || now > x.validToDate.getTime()) return null;
+    const serial = canonicalSerial(x.serialNumber);
+    if (await this.isRevoked(serial)) return null;
+    if (!await this.#o.isActive(who.kind, who.id)) return null;
+    return { kind: who.kind, id: who.id, serial };
+  }
+
+  /**
+   * For a certificate this CA signed (any validity): whose it is and whether its serial is on
+   * the CRL; null for anything else. Unlike isRevoked, a serial the CA no longer stores does not
+   * count: callers act on "revoked" by destroying state, so only a recorded revocation may say so.
+   */
+  async revocationOf(
+    cert: string,
+  ): Promise<{ kind: IdentityKind; id: string; serial: string; revoked: boolean } | null> {
+    const parsed = await this.#issuedHere(cert);
+    if (!parsed) return null;
+    const serial = canonicalSerial(parsed.x.serialNumber);
+    const { engine } = await this.#ready();
+    let revoked = false;
+    try {
+      const d = (await engine.call("read", `cert/${colonSerial(serial)}`)).data!;
+      revoked = d.revocation_time !== 0;
+    } catch (e) {
+      if (!(e instanceof HttpError && e.status < 500)) throw e;
+    }
+    return { ...parsed.who, serial, revoked };
+  }
+
+  /** Parsed, signed by the identity CA, with exactly one identity URI SAN; otherwise null. */
+  async #issuedHere(
+    cert: Uint8Array | string,
+  ): Promise<{ x: X509Certificate; who: { kind: IdentityKind; id: string } } | null> {
     const { ca } = await this.#ready();
     let x: X509Certificate;
     try {
@@ -222,14 +259,8 @@ export class IdentityPki {
       signed = false;
     }
     if (!signed) return null;
-    const now = this.#o.now();
-    if (now < x.validFromDate.getTime() || now > x.validToDate.getTime()) return null;
     const who = identityFromSan(x.subjectAltName);
-    if (!who) return null;
-    const serial = canonicalSerial(x.serialNumber);
-    if (await this.isRevoked(serial)) return null;
-    if (!await this.#o.isActive(who.kind, who.id)) return null;
-    return { kind: who.kind, id: who.id, serial };
+    return who ? { x, who } : null;
   }
 }
 

@@ -233,9 +233,14 @@ function spawnAgent(entry: string, configFile: string, logFile: string): Deno.Ch
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  void Deno.open(logFile, { append: true, create: true }).then((f) =>
-    child.stderr.pipeTo(f.writable)
-  ).catch(() => {});
+  // Chunk by chunk: pipeTo into the file's writable wrote nothing until the pipe closed, so a
+  // test reading the log of a running agent saw an empty file.
+  void Deno.open(logFile, { append: true, create: true }).then(async (f) => {
+    for await (const chunk of child.stderr) {
+      for (let off = 0; off < chunk.length;) off += await f.write(chunk.subarray(off));
+    }
+    f.close();
+  }).catch(() => {});
   return child;
 }
 
