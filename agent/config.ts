@@ -9,6 +9,8 @@ import { parseDuration } from "../lib/duration.ts";
 import { RELOAD_SIGNALS } from "./render/reload.ts";
 import { resolveOwnerSync } from "./render/owner.ts";
 import { MAX_HEARTBEAT_MS } from "../lib/agent_protocol.ts";
+import { fsProblem } from "../lib/fs_problem.ts";
+import { parseTemplate, TemplateSyntaxError } from "./template/mod.ts";
 
 export class AgentConfigError extends Error {
   /** Dotted key path, e.g. `templates[0].reload.signal`; "(root)" for the whole document. */
@@ -17,6 +19,13 @@ export class AgentConfigError extends Error {
     super(`Invalid config key "${key}": ${detail}`);
     this.name = "AgentConfigError";
     this.key = key;
+  }
+
+  /** A required key that is absent: worded as core's server words it. */
+  static missing(key: string): AgentConfigError {
+    const e = new AgentConfigError(key, "missing");
+    e.message = `missing required config key "${key}"`;
+    return e;
   }
 }
 
@@ -258,6 +267,11 @@ export function parseAgentConfig(
     if (issue.type === "strict_object" && issue.expected === "never") {
       throw new AgentConfigError(key, "unknown key");
     }
+    // valibot reports an absent key as a key issue whose input is undefined.
+    const last = issue.path?.at(-1);
+    if (last?.origin === "key" && last.value === undefined && issue.input === undefined) {
+      throw AgentConfigError.missing(key);
+    }
     throw new AgentConfigError(key, issue.message);
   }
   const c = r.output;
@@ -321,6 +335,10 @@ export function parseAgentConfig(
     }
     names.add(a.name);
   });
+  // A syntax error is a config error naming the key, not a failure later at start-up.
+  out.templates.forEach((t, i) => {
+    if (t.contents !== undefined) checkTemplate(`templates[${i}].contents`, t.contents);
+  });
   const dests = new Set<string>();
   out.templates.forEach((t, i) => {
     if (dests.has(t.destination)) {
@@ -344,6 +362,32 @@ export function parseAgentConfig(
   return out;
 }
 
+function checkTemplate(key: string, text: string): void {
+  try {
+    parseTemplate(text);
+  } catch (e) {
+    if (e instanceof TemplateSyntaxError) {
+      throw new AgentConfigError(key, e.message);
+    }
+    throw e;
+  }
+}
+
+/** `templates[].source` files are read here so their errors also name the key. */
+async function checkTemplateSources(cfg: AgentConfig): Promise<void> {
+  for (const [i, t] of cfg.templates.entries()) {
+    if (t.source === undefined) continue;
+    const key = `templates[${i}].source`;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(t.source);
+    } catch (e) {
+      throw new AgentConfigError(key, `${t.source}: ${fsProblem(e)}`);
+    }
+    checkTemplate(key, text);
+  }
+}
+
 /** Reads and validates a config file; errors name the file and the key. */
 export async function loadAgentConfig(file: string): Promise<AgentConfig> {
   const text = await Deno.readTextFile(file);
@@ -354,14 +398,14 @@ export async function loadAgentConfig(file: string): Promise<AgentConfig> {
     throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
   }
   try {
-    return parseAgentConfig(raw, dirname(resolve(file)));
+    const cfg = parseAgentConfig(raw, dirname(resolve(file)));
+    await checkTemplateSources(cfg);
+    return cfg;
   } catch (e) {
     if (e instanceof AgentConfigError) {
-      const err = new AgentConfigError(
-        e.key,
-        e.message.replace(/^Invalid config key "[^"]*": /, ""),
-      );
-      err.message = `${file}: ${err.message}`;
+      // A new error so the stack is this call's; the message gains the file.
+      const err = new AgentConfigError(e.key, "");
+      err.message = `${file}: ${e.message}`;
       throw err;
     }
     throw e;

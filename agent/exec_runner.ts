@@ -7,15 +7,33 @@
 import type { AgentConfig } from "./config.ts";
 import type { ExecHook } from "./exec_hook.ts";
 import { buildExecEnv } from "./exec/env.ts";
-import { Supervisor } from "./exec/supervisor.ts";
+import { type ChildExit, Supervisor } from "./exec/supervisor.ts";
 import type { Log } from "./service.ts";
 import type { SecretLookup } from "./template/mod.ts";
+
+/** What the agent's signal handling needs beyond the service's hook. */
+export interface ExecControl {
+  /** The child's exit code when it exits on its own (128 + signal number if a signal ended it). */
+  exited: Promise<number>;
+  /** Passes a signal on to the running child, if any (a forwarded SIGHUP). */
+  signal(sig: Deno.Signal): void;
+  /**
+   * Forwards `sig` to the child and waits for it to exit (SIGKILL after the supervisor's grace
+   * period); resolves with its exit code, or 0 when no child was running.
+   */
+  terminate(sig: Deno.Signal): Promise<number>;
+}
+
+/** Deno already reports a child ended by a signal as 128 + its number, as a shell does. */
+function exitCode(e: ChildExit): number {
+  return e.code;
+}
 
 export function execHookFor(
   cfg: AgentConfig,
   commandOverride: string[] | undefined,
   log: Log,
-): ExecHook & { exited: Promise<number> } {
+): ExecHook & ExecControl {
   const spec = {
     env: cfg.exec?.env ?? {},
     env_prefix: cfg.exec?.env_prefix,
@@ -30,6 +48,8 @@ export function execHookFor(
     stderr: "inherit",
   });
   let started = false;
+  let ended: number | undefined;
+  const exited = sup.exited.then((e) => (ended = exitCode(e)));
   const apply = async (lookup: SecretLookup) => {
     let env: Record<string, string>;
     try {
@@ -50,6 +70,13 @@ export function execHookFor(
     stop: async () => {
       if (started) await sup.stop();
     },
-    exited: sup.exited.then((e) => e.code),
+    exited,
+    signal: (sig) => sup.signal(sig),
+    terminate: async (sig) => {
+      const st = await sup.stop(sig);
+      if (st) return exitCode(st);
+      // No child left to stop: it had already exited on its own (or never started).
+      return ended ?? 0;
+    },
   };
 }

@@ -5,6 +5,7 @@
  * the socket itself is the first gate (mode and group), the token the second.
  */
 import { constantTimeEqual } from "../lib/web_crypto.ts";
+import { fsProblem } from "../lib/fs_problem.ts";
 
 export interface LocalApp {
   name: string;
@@ -95,37 +96,97 @@ export function buildSocketApp(apps: () => LocalApp[], backend: SocketBackend): 
   };
 }
 
-/** Serves the app on a Unix socket with the given mode (and group, when set). */
+/** The socket could not be set up; the message names `listener.socket`, the path and why. */
+export class SocketListenError extends Error {
+  override name = "SocketListenError";
+  constructor(socketPath: string, reason: string) {
+    super(`listener.socket: ${socketPath}: ${reason}`);
+  }
+}
+
+/**
+ * Serves the app on a Unix socket with the given mode (and group, when set). A socket another
+ * process still answers on is refused, never replaced; only a stale one (nobody listening, e.g.
+ * left by a kill -9) is removed.
+ */
 export async function serveSocket(
   socketPath: string,
   mode: number,
   group: string | undefined,
   handler: SocketHandler,
 ): Promise<{ close(): Promise<void> }> {
-  try {
-    await Deno.remove(socketPath);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  // Bound under a temporary name and renamed once mode and group are set, so there is no
-  // moment where the socket exists with the umask's (possibly wider) permissions.
+  await removeStaleSocket(socketPath);
+  // Bound under a temporary name and linked into place once mode and group are set, so there is
+  // no moment where the socket exists with the umask's (possibly wider) permissions. link(), not
+  // rename(): it fails if another agent bound the path meanwhile instead of replacing its socket.
   const tmp = `${socketPath}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const server = Deno.serve({ path: tmp, onListen: () => {} }, handler);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({ path: tmp, onListen: () => {} }, handler);
+  } catch (e) {
+    throw new SocketListenError(socketPath, `cannot listen: ${fsProblem(e)}`);
+  }
+  let mine: Deno.FileInfo;
   try {
     await Deno.chmod(tmp, mode);
     if (group) await Deno.chown(tmp, null, await gidOf(group));
-    await Deno.rename(tmp, socketPath);
+    try {
+      await Deno.link(tmp, socketPath);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new SocketListenError(socketPath, "another process bound it while the agent started");
+      }
+      throw e;
+    }
+    mine = await Deno.lstat(socketPath);
+    await Deno.remove(tmp);
   } catch (e) {
     await server.shutdown();
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    if (e instanceof SocketListenError) throw e;
+    throw new SocketListenError(socketPath, fsProblem(e));
   }
   return {
     close: async () => {
       await server.shutdown();
-      await Deno.remove(socketPath).catch(() => {});
+      // Only our own socket: if another agent has since bound this path, the file is its.
+      try {
+        const now = await Deno.lstat(socketPath);
+        if (now.ino === mine.ino && now.dev === mine.dev) await Deno.remove(socketPath);
+      } catch { /* already gone */ }
     },
   };
+}
+
+/** Removes a socket nobody listens on; refuses one in use and anything that is not a socket. */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.lstat(socketPath);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new SocketListenError(socketPath, fsProblem(e));
+  }
+  if (!st.isSocket) {
+    throw new SocketListenError(socketPath, "exists and is not a socket (not removed)");
+  }
+  let inUse = false;
+  try {
+    const c = await Deno.connect({ transport: "unix", path: socketPath });
+    c.close();
+    inUse = true;
+  } catch { /* nobody answers: stale */ }
+  if (inUse) {
+    throw new SocketListenError(
+      socketPath,
+      "in use by another process (is another agent running?)",
+    );
+  }
+  try {
+    await Deno.remove(socketPath);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw new SocketListenError(socketPath, fsProblem(e));
+  }
 }
 
 async function gidOf(group: string): Promise<number> {

@@ -8,17 +8,9 @@ export class StartupError extends Error {
   override name = "StartupError";
 }
 
-/** A file system error in a few words ("No such file or directory", "Permission denied"). */
-export function fsProblem(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "No such file or directory";
-  if (e instanceof Deno.errors.PermissionDenied) return "Permission denied";
-  if (e instanceof Deno.errors.IsADirectory) return "Is a directory";
-  if (e instanceof Deno.errors.NotADirectory) return "Not a directory";
-  if (e instanceof Deno.errors.AlreadyExists) return "File exists";
-  // Deno's messages end with "(os error N): op 'path'"; the caller already names the path.
-  const m = e instanceof Error ? e.message : String(e);
-  return m.replace(/\s*\(os error \d+\).*$/s, "");
-}
+import { fsProblem } from "../lib/fs_problem.ts";
+
+export { fsProblem };
 
 /** The listener's PEM certificate chain and key, and the files they came from. */
 export interface ListenerTls {

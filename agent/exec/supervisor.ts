@@ -36,6 +36,8 @@ export class Supervisor {
   #child: Deno.ChildProcess | undefined;
   /** Set while we stop the child ourselves, so that exit is not reported as the final one. */
   #stopping = false;
+  /** Set by stop(): a secret change arriving during shutdown must not start a new child. */
+  #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
   #resolveExit!: (e: ChildExit) => void;
   /** Resolves when the child exits on its own (not when we restart it): the agent's exit code. */
@@ -63,6 +65,7 @@ export class Supervisor {
   }
 
   async #update(secretEnv: Record<string, string>): Promise<UpdateResult> {
+    if (this.#closed) return "ignored";
     if (!this.#child) {
       this.#env = secretEnv;
       this.#spawn();
@@ -85,6 +88,7 @@ export class Supervisor {
 
   /** Stops the child for good (agent shutdown); resolves with how it ended. */
   stop(signal: Deno.Signal = "SIGTERM"): Promise<ChildExit | undefined> {
+    this.#closed = true;
     const run = this.#queue.then(async () => {
       const st = await this.#stopChild(signal);
       if (st) this.#resolveExit(st);

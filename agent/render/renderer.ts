@@ -4,6 +4,7 @@
  * an application is better served by slightly old credentials than by an empty config.
  */
 import type { SecretLookup, Template } from "../template/mod.ts";
+import { dirname } from "../../lib/paths.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { type ReloadResult, type ReloadSpec, runReload } from "./reload.ts";
 
@@ -28,6 +29,9 @@ export interface RenderOutcome {
    */
   error?: Error;
 }
+
+/** Mode of destination directories the agent creates (before the umask). */
+export const DEST_DIR_MODE = 0o755;
 
 export class TemplateJob {
   readonly destination: string;
@@ -56,6 +60,10 @@ export class TemplateJob {
     try {
       const text = o.template.render(lookup);
       const opts = { mode: o.mode ?? 0o600, uid: o.uid, gid: o.gid };
+      // Missing parent directories are created, as Vault Agent does by default
+      // (create_dest_dirs; 0755 like consul-template's MkdirAll): the file's own mode, not the
+      // directory's, is what guards the secret, and the app may run as another user.
+      await Deno.mkdir(dirname(o.destination), { recursive: true, mode: DEST_DIR_MODE });
       written = await writeFileAtomic(o.destination, text, opts);
     } catch (e) {
       return { changed: false, error: asError(e) };

@@ -1,10 +1,10 @@
 /**
  * One server per storage directory: an exclusive advisory lock (flock) on `secrethub.lock` in
- * it, held for the life of the process. The kernel drops it when the process ends however it
- * ends (exit, crash, kill -9), so a stale lock file never blocks a restart; the file itself is
- * kept (removing it would let two processes lock two different files of the same name).
+ * it, held for the life of the process (lib/dir_lock.ts: the kernel drops it however the process
+ * ends, so a stale lock file never blocks a restart).
  */
-import { fsProblem, StartupError } from "../startup.ts";
+import { DirLockError, lockDir } from "../../lib/dir_lock.ts";
+import { StartupError } from "../startup.ts";
 
 export const LOCK_FILE = "secrethub.lock";
 
@@ -21,44 +21,15 @@ export async function lockStorageDir(
   dir: string,
   configKey = "storage.path",
 ): Promise<StorageLock> {
-  let file: Deno.FsFile;
   try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    file = await Deno.open(`${dir}/${LOCK_FILE}`, {
-      read: true,
-      write: true,
-      create: true,
-      mode: 0o600,
+    return await lockDir(dir, {
+      file: LOCK_FILE,
+      key: configKey,
+      holder: "another process",
+      inUse: () => `storage ${dir} is in use by another process`,
     });
   } catch (e) {
-    throw new StartupError(`${configKey}: ${dir}: ${fsProblem(e)}`);
+    if (e instanceof DirLockError) throw new StartupError(e.message);
+    throw e;
   }
-  let locked: boolean;
-  try {
-    locked = await file.tryLock(true);
-  } catch (e) {
-    file.close();
-    throw new StartupError(`${configKey}: ${dir}: cannot lock ${LOCK_FILE}: ${fsProblem(e)}`);
-  }
-  if (!locked) {
-    file.close();
-    throw new StartupError(`storage ${dir} is in use by another process`);
-  }
-  // For whoever looks: which process holds it. The lock, not this text, is what counts.
-  try {
-    await file.truncate(0);
-    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
-  } catch { /* informational only */ }
-  let held = true;
-  return {
-    dir,
-    release() {
-      if (!held) return;
-      held = false;
-      try {
-        file.unlockSync();
-      } catch { /* closing unlocks too */ }
-      file.close();
-    },
-  };
 }

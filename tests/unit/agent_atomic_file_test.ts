@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cleanupStaleTemps, writeFileAtomic } from "../../agent/render/atomic_file.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
 const ATOMIC_URL = new URL("../../agent/render/atomic_file.ts", import.meta.url).href;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "agent_atomic_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("agent_atomic_", fn);
 }
 
 function temps(dir: string): string[] {

@@ -7,6 +7,7 @@ import {
   readCacheKeyFile,
   SecretCache,
 } from "../../agent/cache/mod.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
 const HOUR = 3_600_000;
 
@@ -14,13 +15,8 @@ function entry(path: string, t: number, extra: Partial<CacheEntry> = {}): CacheE
   return { path, data: { data: { v: path } }, version: 1, fetchedAt: t, confirmedAt: t, ...extra };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "agent_cache_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("agent_cache_", fn);
 }
 
 async function agentKeyPem(): Promise<string> {

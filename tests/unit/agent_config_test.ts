@@ -251,3 +251,72 @@ Deno.test("loadAgentConfig() resolves paths against the file's directory and nam
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("parseAgentConfig() names a missing required key the way core does", () => {
+  for (const key of ["auth", "state_dir", "listener"]) {
+    const c = minimal();
+    delete c[key];
+    assert.throws(
+      () => parseAgentConfig(c, "/etc/agent"),
+      (e: unknown) =>
+        e instanceof AgentConfigError && e.key === key &&
+        e.message === `missing required config key "${key}"`,
+    );
+  }
+  const c = minimal();
+  delete (c.auth as Record<string, unknown>).role_id_file;
+  assert.throws(
+    () => parseAgentConfig(c, "/etc/agent"),
+    { message: 'missing required config key "auth.role_id_file"' },
+  );
+});
+
+Deno.test("parseAgentConfig() refuses a template with a syntax error, naming templates[i].contents", () => {
+  const c = minimal();
+  c.templates = [
+    { contents: "ok", destination: "a" },
+    { contents: 'X={{ secret "p" ', destination: "b" },
+  ];
+  assert.throws(
+    () => parseAgentConfig(c, "/etc/agent"),
+    (e: unknown) =>
+      e instanceof AgentConfigError && e.key === "templates[1].contents" &&
+      /^Invalid config key "templates\[1\]\.contents": Invalid template at 1:\d+: /.test(e.message),
+  );
+});
+
+Deno.test("loadAgentConfig() names the file and key for a bad template, source or missing key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = join(dir, "agent.json");
+    const write = (c: unknown) => Deno.writeTextFile(file, JSON.stringify(c));
+    await write({ ...minimal(), templates: [{ contents: "{{ oops", destination: "x" }] });
+    await assert.rejects(loadAgentConfig(file), (e: Error) => {
+      assert.match(
+        e.message,
+        /^.*agent\.json: Invalid config key "templates\[0\]\.contents": Invalid template at 1:1: /,
+      );
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    });
+    await Deno.writeTextFile(join(dir, "bad.tpl"), "A={{ secret }}");
+    await write({ ...minimal(), templates: [{ source: "bad.tpl", destination: "x" }] });
+    await assert.rejects(
+      loadAgentConfig(file),
+      /agent\.json: Invalid config key "templates\[0\]\.source": Invalid template at 1:/,
+    );
+    await write({ ...minimal(), templates: [{ source: "none.tpl", destination: "x" }] });
+    await assert.rejects(
+      loadAgentConfig(file),
+      /agent\.json: Invalid config key "templates\[0\]\.source": .*none\.tpl: No such file or directory$/,
+    );
+    const noAuth = minimal();
+    delete noAuth.auth;
+    await write(noAuth);
+    await assert.rejects(loadAgentConfig(file), {
+      message: `${file}: missing required config key "auth"`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,6 +4,7 @@ import { buildExecEnv, ExecEnvError } from "../../agent/exec/env.ts";
 import { Supervisor } from "../../agent/exec/supervisor.ts";
 import { parseAgentConfig } from "../../agent/config.ts";
 import { execHookFor } from "../../agent/exec_runner.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
 const SECRETS: Record<string, Record<string, unknown>> = {
   "secret/data/db": { password: "pw1", port: 5432 },
@@ -12,13 +13,8 @@ const SECRETS: Record<string, Record<string, unknown>> = {
 };
 const lookup = (p: string) => SECRETS[p];
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "agent_exec_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("agent_exec_", fn);
 }
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
@@ -273,5 +269,48 @@ Deno.test("Supervisor.forwardSignals() passes SIGTERM on to the child", async ()
       unforward();
       await sup.stop();
     }
+  });
+});
+
+Deno.test("Supervisor.stop() is final: a secret change during shutdown starts no new child", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "starts");
+    const sup = new Supervisor({
+      command: ["bash", "-c", `echo "$V" >> "$0"; exec sleep 30`, out],
+      stopTimeoutMs: 2000,
+    });
+    await sup.start({ V: "1" });
+    await waitFor(() => lines(out).length === 1);
+    await sup.stop();
+    assert.equal(await sup.update({ V: "2" }), "ignored");
+    assert.equal(sup.pid, undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(lines(out), ["1"]);
+  });
+});
+
+Deno.test("execHookFor().terminate() forwards the signal and returns the child's own exit code", async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, "sig");
+    const cfg = parseAgentConfig(
+      {
+        core: { addresses: ["https://core:8200"], agent_addresses: ["wss://core:8201"] },
+        auth: { role_id_file: "r", secret_id_file: "s" },
+        agent_id: "a",
+        state_dir: "st",
+        listener: { socket: "a.sock" },
+      },
+      dir,
+    );
+    const hook = execHookFor(cfg, [
+      "bash",
+      "-c",
+      `trap 'echo term >> "$0"; exit 3' TERM; echo ready >> "$0"; while true; do sleep 0.05; done`,
+      out,
+    ], () => {});
+    await hook.start(() => undefined);
+    await waitFor(() => lines(out).length === 1);
+    assert.equal(await hook.terminate("SIGTERM"), 3);
+    assert.deepEqual(lines(out), ["ready", "term"]);
   });
 });

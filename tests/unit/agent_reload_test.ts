@@ -6,14 +6,10 @@ import { templateJobFromConfig } from "../../agent/render/from_config.ts";
 import { resolveOwner } from "../../agent/render/owner.ts";
 import { parseAgentConfig } from "../../agent/config.ts";
 import { parseTemplate, TemplateRenderError } from "../../agent/template/mod.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "agent_reload_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("agent_reload_", fn);
 }
 
 async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
@@ -206,5 +202,21 @@ Deno.test("templateJobFromConfig() reads the source file and resolves numeric ow
       /Cannot find user "no-such-user-xyz"/,
     );
     assert.deepEqual(await resolveOwner({ user: "root", group: "root" }), { uid: 0, gid: 0 });
+  });
+});
+
+Deno.test("TemplateJob.render() creates missing parent directories of the destination", async () => {
+  await withDir(async (dir) => {
+    const dest = join(dir, "a", "b", "app.env");
+    const job = new TemplateJob({ template: parseTemplate("X=1\n"), destination: dest });
+    const out = await job.render(() => undefined);
+    assert.equal(out.error, undefined);
+    assert.equal(out.changed, true);
+    assert.equal(Deno.readTextFileSync(dest), "X=1\n");
+    // 0755 as Vault Agent's create_dest_dirs, narrowed by the umask; the file stays 0600.
+    const umask = Deno.umask();
+    assert.equal(Deno.statSync(join(dir, "a")).mode! & 0o777, 0o755 & ~umask);
+    assert.equal(Deno.statSync(join(dir, "a", "b")).mode! & 0o777, 0o755 & ~umask);
+    assert.equal(Deno.statSync(dest).mode! & 0o777, 0o600);
   });
 });
