@@ -9,6 +9,8 @@ import { BadRequest } from "../../lib/errors.ts";
 import type { Acl } from "./acl.ts";
 import { parseDate } from "./conditions.ts";
 import type { EvalContext, Operation } from "./types.ts";
+import { parameterViolation } from "./params.ts";
+import { hasWrappingBounds, wrappingViolation } from "./wrapping.ts";
 
 export interface SimulateInput {
   /** Request path without "/v1/"; a list request ends in "/". */
@@ -25,6 +27,13 @@ export interface SimulateInput {
   tokenTtl?: number;
   /** The path is root-protected, so sudo is required as well. */
   needSudo?: boolean;
+  /**
+   * The request's data (body, or query for a read), for the rule's allowed/denied/required
+   * parameters. Omitted: {} (a rule that requires a parameter then denies).
+   */
+  data?: Record<string, unknown>;
+  /** X-Vault-Wrap-TTL in seconds (0 or omitted: not wrapped), for min/max_wrapping_ttl. */
+  wrapTtl?: number;
 }
 
 export interface SimulateResult {
@@ -101,11 +110,20 @@ export function simulate(acl: Acl, input: SimulateInput, now: number = Date.now(
   if (input.tokenTtl !== undefined) ctx.tokenTtl = input.tokenTtl;
 
   const r = acl.check(input.path, input.operation, input.needSudo === true, ctx);
+  // The checks the pipeline makes after the capabilities, in its order: wrapping bounds on every
+  // operation, then parameters except on lists and deletes.
+  let bad: string | null = null;
+  if (r.allowed && r.rule) {
+    if (hasWrappingBounds(r.rule)) bad = wrappingViolation(r.rule, input.wrapTtl ?? 0);
+    if (!bad && input.operation !== "list" && input.operation !== "delete") {
+      bad = parameterViolation(r.rule, input.data ?? {});
+    }
+  }
   return {
-    allowed: r.allowed,
+    allowed: r.allowed && bad === null,
     matched_path: r.matchedPath,
     capabilities: [...r.capabilities],
-    reason: r.allowed ? "allowed" : r.reason ?? "permission denied",
+    reason: bad ?? (r.allowed ? "allowed" : r.reason ?? "permission denied"),
   };
 }
 

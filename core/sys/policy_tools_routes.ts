@@ -21,6 +21,8 @@ const simulateSchema = v.object({
   remote_address: v.optional(v.pipe(v.string(), v.maxLength(64))),
   time: v.optional(v.pipe(v.string(), v.maxLength(64))),
   token_ttl: v.optional(fields.duration),
+  data: v.optional(v.record(v.string(), v.unknown()), {}),
+  wrap_ttl: v.optional(fields.duration),
 });
 
 const instantiateSchema = v.object({
@@ -63,6 +65,8 @@ export function policyToolRoutes(core: Core): CorePathSpec[] {
               remoteAddress: d.remote_address,
               time: d.time,
               tokenTtl,
+              data: d.data,
+              wrapTtl: d.wrap_ttl,
               // A root-protected route (sys/auth/*, sys/audit/*, …) needs sudo as well, exactly
               // as the pipeline asks of a real request.
               needSudo,

@@ -54,6 +54,18 @@ Deno.test("policy parameter rules apply to reads too: a denied ?version keeps ol
     r = await t.req("GET", "/v1/secret/data/v1?version=1", undefined, tok);
     assert.equal(r.status, 403, r.text);
     assert.match(r.body.errors.join(" "), /version/);
+    // The simulator agrees, given the same data.
+    const sim = (data: Record<string, unknown>) =>
+      t.req("POST", "/v1/sys/policies/simulate", {
+        policies: ["latest-only"],
+        path: "secret/data/v1",
+        operation: "read",
+        data,
+      });
+    assert.equal((await sim({})).body.data.allowed, true);
+    const simOld = await sim({ version: "1" });
+    assert.equal(simOld.body.data.allowed, false, simOld.text);
+    assert.match(simOld.body.data.reason, /version/);
     await t.req("POST", "/v1/secret/data/req", { data: { pw: "x" } });
     assert.equal((await t.req("GET", "/v1/secret/data/req", undefined, tok)).status, 403);
     assert.equal((await t.req("GET", "/v1/secret/data/req?version=1", undefined, tok)).status, 200);

@@ -255,3 +255,38 @@ Deno.test("simulate() agrees with Acl.check on 1,500 random (policy, path, op, t
   assert.ok(conditionDenied >= 50, `only ${conditionDenied} denials by a condition`);
   assert.ok(conditionAllowed >= 50, `only ${conditionAllowed} allowed under conditions`);
 });
+
+Deno.test("simulate() applies parameter rules and wrapping bounds as the request path does", () => {
+  const acl = new Acl([
+    parsePolicy(
+      "p",
+      `
+path "secret/data/v1" {
+  capabilities = ["read", "update", "delete"]
+  denied_parameters = { "version" = [] }
+}
+path "auth/token/create" {
+  capabilities = ["update"]
+  allowed_parameters = { "ttl" = ["1h"] }
+  max_wrapping_ttl = "5m"
+}
+`,
+    ),
+  ]);
+  const sim = (o: Partial<Parameters<typeof simulate>[1]>) =>
+    simulate(acl, { path: "secret/data/v1", operation: "read", ...o });
+  assert.equal(sim({}).allowed, true);
+  const old = sim({ data: { version: "1" } });
+  assert.equal(old.allowed, false);
+  assert.match(old.reason, /version/);
+  // Not on deletes, as the request path has it.
+  assert.equal(sim({ operation: "delete", data: { version: "1" } }).allowed, true);
+  const create = (data: Record<string, unknown>, wrapTtl?: number) =>
+    simulate(acl, { path: "auth/token/create", operation: "update", data, wrapTtl });
+  // A wrapping bound makes wrapping required, as in Vault.
+  assert.match(create({ ttl: "1h" }).reason, /wrapping is required/);
+  assert.equal(create({ ttl: "1h" }, 60).allowed, true);
+  assert.equal(create({ ttl: "2h" }, 60).allowed, false);
+  assert.equal(create({ ttl: "1h" }, 600).allowed, false, "wrap TTL above max_wrapping_ttl");
+  assert.match(create({ ttl: "1h" }, 600).reason, /maximum/);
+});
