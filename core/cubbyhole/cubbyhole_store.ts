@@ -7,9 +7,8 @@
  * token and lease indexes are, so a copied database does not confirm an accessor. Paths are
  * stored as KV paths are: in the key, in clear.
  */
-import { fromBase64, randomKey, toBase64 } from "../../lib/crypto.ts";
-import { HmacSha256 } from "../../lib/sha256.ts";
 import { readJSON, type StorageView, writeJSON, type WriteOp } from "../../engines/sdk.ts";
+import { SaltedHmac } from "../barrier/salted_hmac.ts";
 
 const SALT = "salt";
 /** A token's folder: 64 hex digits. */
@@ -18,30 +17,15 @@ const DELETE_CHUNK = 256;
 
 export class CubbyholeStore {
   readonly #s: StorageView;
-  #mac: Promise<HmacSha256> | null = null;
+  readonly #mac: SaltedHmac;
 
   constructor(storage: StorageView) {
     this.#s = storage;
-  }
-
-  #key(): Promise<HmacSha256> {
-    // Shared, so concurrent first callers cannot each create (and overwrite) a different salt.
-    this.#mac ??= (async () => {
-      const stored = await readJSON<{ key: string }>(this.#s, SALT);
-      const key = stored ? fromBase64(stored.key) : randomKey(32);
-      if (!stored) await writeJSON(this.#s, SALT, { key: toBase64(key) });
-      const mac = new HmacSha256(key);
-      key.fill(0);
-      return mac;
-    })().catch((e) => {
-      this.#mac = null;
-      throw e;
-    });
-    return this.#mac;
+    this.#mac = new SaltedHmac(storage, SALT);
   }
 
   async #folder(accessor: string): Promise<string> {
-    return `${(await this.#key()).hex(`cubbyhole\0${accessor}`)}/`;
+    return `${(await this.#mac.get()).hex(`cubbyhole\0${accessor}`)}/`;
   }
 
   async read(accessor: string, path: string): Promise<Record<string, unknown> | null> {
@@ -107,8 +91,6 @@ export class CubbyholeStore {
 
   /** Forgets the salt's key (on seal). */
   wipe(): void {
-    const mac = this.#mac;
-    this.#mac = null;
-    mac?.then((m) => m.wipe(), () => {});
+    this.#mac.wipe();
   }
 }

@@ -10,14 +10,14 @@
  * index: with a plain hash, anyone holding an accessor could confirm it in a copied database.
  * Databases from before the salt hold `token/<sha256(accessor)>/…`; the first use moves them.
  */
-import { fromBase64, randomKey, sha256Hex, toBase64 } from "../../lib/crypto.ts";
-import { HmacSha256 } from "../../lib/sha256.ts";
+import { sha256Hex } from "../../lib/crypto.ts";
+import type { HmacSha256 } from "../../lib/sha256.ts";
+import { SaltedHmac } from "../barrier/salted_hmac.ts";
 import {
   type LeaseInfo,
   putJSONOp,
   readJSON,
   type StorageView,
-  writeJSON,
   type WriteOp,
 } from "../../engines/sdk.ts";
 
@@ -65,30 +65,18 @@ function tokenKey(mac: HmacSha256, accessor: string): string {
 
 export class LeaseStore {
   readonly #s: StorageView;
-  #mac: Promise<HmacSha256> | null = null;
+  readonly #mac: SaltedHmac;
 
   constructor(storage: StorageView) {
     this.#s = storage;
+    this.#mac = new SaltedHmac(storage, SALT, async (mac) => {
+      await this.#migrateLegacy(mac);
+    });
   }
 
   /** The index key; loading it moves a legacy index first, so nothing reads it half-moved. */
   #indexMac(): Promise<HmacSha256> {
-    // Shared, so concurrent first callers cannot each create (and overwrite) a different salt.
-    this.#mac ??= this.#loadMac().catch((e) => {
-      this.#mac = null;
-      throw e;
-    });
-    return this.#mac;
-  }
-
-  async #loadMac(): Promise<HmacSha256> {
-    const stored = await readJSON<{ key: string }>(this.#s, SALT);
-    const key = stored ? fromBase64(stored.key) : randomKey(32);
-    if (!stored) await writeJSON(this.#s, SALT, { key: toBase64(key) });
-    const mac = new HmacSha256(key);
-    key.fill(0);
-    await this.#migrateLegacy(mac);
-    return mac;
+    return this.#mac.get();
   }
 
   /**

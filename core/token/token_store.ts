@@ -15,18 +15,12 @@
  * parent (creating a child, renewing, revoking) runs under one in-process lock, so no child is
  * created or renewed against a parent that a concurrent revoke or renewal has just changed.
  */
-import {
-  constantTimeEqual,
-  fromBase64,
-  randomBase62,
-  randomKey,
-  sha256Hex,
-  toBase64,
-} from "../../lib/crypto.ts";
-import { HmacSha256 } from "../../lib/sha256.ts";
+import { constantTimeEqual, randomBase62, sha256Hex } from "../../lib/crypto.ts";
+import type { HmacSha256 } from "../../lib/sha256.ts";
 import { BadRequest } from "../../lib/errors.ts";
 import { sanitizePolicies } from "../../lib/fields.ts";
 import { Mutex } from "../../lib/mutex.ts";
+import { SaltedHmac } from "../barrier/salted_hmac.ts";
 import { log } from "../log.ts";
 import type { StorageView, WriteOp } from "../../engines/sdk.ts";
 import { putJSONOp, readJSON, writeJSON } from "../../engines/sdk.ts";
@@ -119,7 +113,8 @@ export class TokenStore {
   readonly #s: StorageView;
   readonly #now: () => number;
   #cache = new Map<string, TokenEntry>();
-  #mac: Promise<HmacSha256> | null = null;
+  /** The accessor index's key; loading it first moves a legacy (unkeyed) index. */
+  readonly #mac: SaltedHmac;
   /** Ids whose delete is queued in a batch that has not committed yet (count per id). */
   #deleting = new Map<string, number>();
   /** Bumped when a revoke's deletes are queued and when they commit (see #read). */
@@ -138,14 +133,16 @@ export class TokenStore {
   constructor(storage: StorageView, now: () => number = Date.now) {
     this.#s = storage;
     this.#now = now;
+    this.#mac = new SaltedHmac(storage, SALT, async (mac) => {
+      const moved = await this.#migrateAccessors(mac);
+      if (moved > 0) log.info("moved the token accessor index to keyed names", { entries: moved });
+    });
   }
 
   /** Drops every cached entry and the accessor index key (on seal). */
   clearCache(): void {
     this.#cache.clear();
-    const mac = this.#mac;
-    this.#mac = null;
-    mac?.then((m) => m.wipe(), () => {});
+    this.#mac.wipe();
   }
 
   /**
@@ -216,23 +213,7 @@ export class TokenStore {
   }
 
   #accessorMac(): Promise<HmacSha256> {
-    // Shared, so concurrent first callers cannot each create (and overwrite) a different salt.
-    this.#mac ??= this.#loadMac().catch((e) => {
-      this.#mac = null;
-      throw e;
-    });
-    return this.#mac;
-  }
-
-  async #loadMac(): Promise<HmacSha256> {
-    const stored = await readJSON<{ key: string }>(this.#s, SALT);
-    const key = stored ? fromBase64(stored.key) : randomKey(32);
-    if (!stored) await writeJSON(this.#s, SALT, { key: toBase64(key) });
-    const mac = new HmacSha256(key);
-    key.fill(0);
-    const moved = await this.#migrateAccessors(mac);
-    if (moved > 0) log.info("moved the token accessor index to keyed names", { entries: moved });
-    return mac;
+    return this.#mac.get();
   }
 
   #accessorKey(mac: HmacSha256, accessor: string): string {
