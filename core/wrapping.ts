@@ -29,6 +29,20 @@ export interface WrapInfo {
 
 const INVALID = "wrapping token is not valid or does not exist";
 
+/** Vault's reply to a wrapped request: the envelope carries only wrap_info. */
+export function wrappedEnvelope(requestId: string, info: WrapInfo): Record<string, unknown> {
+  return {
+    request_id: requestId,
+    lease_id: "",
+    renewable: false,
+    lease_duration: 0,
+    data: null,
+    wrap_info: info,
+    warnings: null,
+    auth: null,
+  };
+}
+
 export class Wrapping {
   readonly #s: StorageView;
   readonly #tokens: TokenStore;

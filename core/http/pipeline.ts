@@ -3,7 +3,7 @@
  * gate, token, ACL, input validation, audit (fail closed), handler, envelope. Every route —
  * sys, auth/token and engines — walks this same path, so ACL and audit can't be skipped.
  */
-import { MAX_WRAP_TTL } from "../wrapping.ts";
+import { MAX_WRAP_TTL, wrappedEnvelope } from "../wrapping.ts";
 import {
   BadRequest,
   HttpError,
@@ -531,16 +531,7 @@ export class Pipeline {
           path,
           (r.auth?.accessor as string | undefined) ?? "",
         );
-        return jsonResponse({
-          request_id: requestId,
-          lease_id: "",
-          renewable: false,
-          lease_duration: 0,
-          data: null,
-          wrap_info: info,
-          warnings: null,
-          auth: null,
-        });
+        return jsonResponse(wrappedEnvelope(requestId, info));
       }
       return this.#envelope(r, requestId, spec, mount.entry.type, {
         head: req.method === "HEAD",

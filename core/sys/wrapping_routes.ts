@@ -6,6 +6,7 @@ import { v } from "../../lib/fields.ts";
 import { BadRequest } from "../../lib/errors.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import type { Core } from "../core.ts";
+import { wrappedEnvelope } from "../wrapping.ts";
 import type { CorePathSpec, CoreRequest, CoreResponse, LeaseEnvelope } from "../router/types.ts";
 
 const tokenSchema = v.object({ token: v.optional(v.pipe(v.string(), v.maxLength(256))) });
@@ -54,16 +55,7 @@ export function wrappingRoutes(core: Core): CorePathSpec[] {
           return {
             raw: {
               contentType: "application/json",
-              body: JSON.stringify({
-                request_id: r.requestId,
-                lease_id: "",
-                renewable: false,
-                lease_duration: 0,
-                data: null,
-                wrap_info: info,
-                warnings: null,
-                auth: null,
-              }),
+              body: JSON.stringify(wrappedEnvelope(r.requestId, info)),
             },
           };
         },
