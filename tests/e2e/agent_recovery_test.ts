@@ -147,9 +147,16 @@ Deno.test("agent: a bootstrap failing after login keeps the login token, retries
 
 const TEMPLATE = `PW={{ secret "secret/data/web/db" "password" }}\n`;
 
-Deno.test("agent: a template's secret dropped by policy and restored is re-rendered with its new value", () =>
-  withAgentWorld({
-    prefix: "secrethub-agent-policy-restore-",
+/**
+ * An agent rendering TEMPLATE whose policy drops the template's secret; the secret is rotated
+ * meanwhile and the policy restored; then `after` runs with the template's destination.
+ */
+function withDroppedAndRestored(
+  prefix: string,
+  after: (agent: AgentProc, dest: string) => Promise<void>,
+): Promise<void> {
+  return withAgentWorld({
+    prefix,
     config: async (dir) => {
       await Deno.mkdir(`${dir}/out`);
       return { templates: [{ contents: TEMPLATE, destination: `${dir}/out/app.env` }] };
@@ -168,31 +175,18 @@ Deno.test("agent: a template's secret dropped by policy and restored is re-rende
     );
     await writeSecret(core, "web/db", { password: "s3cret-v2" });
     await sudo(core, "PUT", "sys/policies/acl/edge", { policy: FULL_POLICY });
+    await after(agent, dest);
+  });
+}
+
+Deno.test("agent: a template's secret dropped by policy and restored is re-rendered with its new value", () =>
+  withDroppedAndRestored("secrethub-agent-policy-restore-", async (_agent, dest) => {
     // No socket read: the policy push alone must bring the template up to date.
     await waitFor(async () => (await readText(dest)) === "PW=s3cret-v2\n", 5_000, "re-render");
   }));
 
 Deno.test("agent: a socket read that brings back a template's secret re-renders the template", () =>
-  withAgentWorld({
-    prefix: "secrethub-agent-read-render-",
-    config: async (dir) => {
-      await Deno.mkdir(`${dir}/out`);
-      return { templates: [{ contents: TEMPLATE, destination: `${dir}/out/app.env` }] };
-    },
-  }, async ({ dir, core, agent }) => {
-    const dest = `${dir}/out/app.env`;
-    await waitFor(async () => (await readText(dest)) === "PW=s3cret-v1\n", 15_000, "render");
-    await waitFor(() => agentOnline(agent), 15_000, "online");
-    await sudo(core, "PUT", "sys/policies/acl/edge", {
-      policy: `path "pki/agent/issue" { capabilities = ["update"] }`,
-    });
-    await waitFor(
-      async () => (await agent.get("secret/data/web/db")).status === 403,
-      5_000,
-      "access dropped",
-    );
-    await writeSecret(core, "web/db", { password: "s3cret-v2" });
-    await sudo(core, "PUT", "sys/policies/acl/edge", { policy: FULL_POLICY });
+  withDroppedAndRestored("secrethub-agent-read-render-", async (agent, dest) => {
     // A cache miss read through the link: the value it stores is one the template uses.
     await waitFor(
       async () => {
