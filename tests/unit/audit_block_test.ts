@@ -65,17 +65,22 @@ Deno.test("auditRows pages through many blocks, from the start or from a seq", a
   }
 });
 
+/** A file as the first schema left it: records one per row in `audit`. */
+function v1Database(file: string): Database.Database {
+  const db = new Database(file);
+  db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE audit (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+      mac TEXT NOT NULL, entry TEXT NOT NULL);
+    INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z');`);
+  return db;
+}
+
 Deno.test("a database with records in the v1 audit table goes on linking after them", async () => {
   const dir = await Deno.makeTempDir();
   const file = `${dir}/a.db`;
   try {
-    // A file as the first schema left it: records one per row in `audit`.
-    const db = new Database(file);
-    db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
-      CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-      CREATE TABLE audit (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
-        mac TEXT NOT NULL, entry TEXT NOT NULL);
-      INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z');`);
+    const db = v1Database(file);
     const linker = new ChainLinker(KEY, GENESIS_HEAD);
     const old: AuditLink[] = [];
     const OLD = 1030; // more than one page of `audit` rows
@@ -139,12 +144,7 @@ Deno.test("a v1 audit row whose entry is not JSON is a malformed row at its seq,
   const dir = await Deno.makeTempDir();
   const file = `${dir}/a.db`;
   try {
-    const db = new Database(file);
-    db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
-      CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-      CREATE TABLE audit (seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
-        mac TEXT NOT NULL, entry TEXT NOT NULL);
-      INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z');`);
+    const db = v1Database(file);
     const linker = new ChainLinker(KEY, GENESIS_HEAD);
     const insert = db.prepare("INSERT INTO audit VALUES (?, ?, ?, ?, ?)");
     for (let n = 1; n <= 5; n++) {
