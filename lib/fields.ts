@@ -8,6 +8,35 @@ import { parseDuration } from "./duration.ts";
 
 export { v };
 
+/**
+ * `s` JSON-quoted for an error message, cut to `max` characters. A 400 goes back to the client
+ * and into the audit's error field, so a value of megabytes must not be echoed whole.
+ */
+export function quoted(s: string, max = 32): string {
+  return s.length > max ? JSON.stringify(s.slice(0, max)) + "…" : JSON.stringify(s);
+}
+
+/** A JSON object: not null and not an array. */
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/**
+ * `schema` (an object or record schema) refusing arrays first. Valibot's object and record
+ * schemas take an array like any object, and an array stored as a map comes back as
+ * {"0": …, "1": …}, so `["x"]` where a map belongs must be a 400, as it is in Vault.
+ */
+export function plainObject<
+  T extends v.BaseSchema<Record<string, unknown>, unknown, v.BaseIssue<unknown>>,
+>(
+  schema: T,
+  message = "must be a map",
+): v.SchemaWithPipe<
+  readonly [v.CustomSchema<Record<string, unknown>, v.ErrorMessage<v.CustomIssue> | undefined>, T]
+> {
+  return v.pipe(v.custom<Record<string, unknown>>(isPlainObject, message), schema);
+}
+
 /** Seconds, from `"1h"`, `3600` or `"3600"`. */
 export const duration = v.pipe(
   v.union([v.string(), v.number()], "must be a duration"),
@@ -15,7 +44,7 @@ export const duration = v.pipe(
     try {
       return parseDuration(dataset.value);
     } catch {
-      addIssue({ message: `invalid duration "${String(dataset.value)}"` });
+      addIssue({ message: `invalid duration ${quoted(String(dataset.value))}` });
       return NEVER;
     }
   }),
@@ -29,7 +58,7 @@ export const bool = v.pipe(
     const s = String(x).toLowerCase();
     if (["true", "1", "t", "yes"].includes(s)) return true;
     if (["false", "0", "f", "no", ""].includes(s)) return false;
-    addIssue({ message: `invalid boolean "${String(x)}"` });
+    addIssue({ message: `invalid boolean ${quoted(String(x))}` });
     return NEVER;
   }),
 );
@@ -41,7 +70,7 @@ export const int = v.pipe(
     const x = dataset.value;
     const n = typeof x === "number" ? x : /^-?\d+$/.test(x.trim()) ? Number(x) : NaN;
     if (!Number.isSafeInteger(n)) {
-      addIssue({ message: `invalid integer "${String(x)}"` });
+      addIssue({ message: `invalid integer ${quoted(String(x))}` });
       return NEVER;
     }
     return n;
@@ -78,7 +107,10 @@ export const policyList = v.pipe(stringList, v.transform((l: string[]) => saniti
 
 /** A string→string map; some clients send it as a JSON string. */
 export const stringMap = v.pipe(
-  v.union([v.record(v.string(), v.string()), v.string(), v.null()], "must be a map of strings"),
+  v.union(
+    [plainObject(v.record(v.string(), v.string())), v.string(), v.null()],
+    "must be a map of strings",
+  ),
   v.rawTransform<Record<string, string> | string | null, Record<string, string>>(
     ({ dataset, addIssue, NEVER }) => {
       const x = dataset.value;
@@ -87,8 +119,7 @@ export const stringMap = v.pipe(
       try {
         const parsed = JSON.parse(x);
         if (
-          parsed && typeof parsed === "object" && !Array.isArray(parsed) &&
-          Object.values(parsed).every((e) => typeof e === "string")
+          isPlainObject(parsed) && Object.values(parsed).every((e) => typeof e === "string")
         ) return parsed as Record<string, string>;
       } catch { /* fall through */ }
       addIssue({ message: "must be a map of strings" });
@@ -115,7 +146,7 @@ export const weakStringMap = v.pipe(
         x = undefined;
       }
     }
-    if (x === null || typeof x !== "object" || Array.isArray(x)) {
+    if (!isPlainObject(x)) {
       addIssue({ message: "must be a map of strings" });
       return NEVER;
     }

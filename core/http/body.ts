@@ -9,6 +9,20 @@ import { BadRequest, PayloadTooLarge } from "../../lib/errors.ts";
 export const MAX_BODY_DEPTH = 64;
 
 /**
+ * Most values a request body may hold: strings, numbers, booleans, nulls, objects and arrays at
+ * any depth (the body object itself not counted; a form counts its fields), and the same cap on
+ * a query's parameters. The audit HMACs every leaf synchronously (a few µs each) and stores each
+ * as a ~78-byte tag, so 10 MB of tiny strings (`["a","a",…]`, 2.5M values) would stall the
+ * server for ~20 s and write ~200 MB of audit. 10,000 is far above any real request (a KV
+ * secret has at most 1000 top-level keys; a certificate or policy is one string) and keeps the
+ * audit's work per request to tens of milliseconds.
+ */
+export const MAX_BODY_VALUES = 10_000;
+
+const TOO_MANY_VALUES = `request body has too many values (at most ${MAX_BODY_VALUES} strings, ` +
+  "numbers, booleans, nulls, objects and arrays)";
+
+/**
  * Bounds the time spent reading a body: settles as `p` does, or rejects once the request's
  * deadline passes, after calling `abandon` (which stops the read).
  */
@@ -75,7 +89,11 @@ export function parseBody(text: string, contentType: string): Record<string, unk
   // `curl -d '{...}'` labels JSON as a form. Like Vault's isForm(), a form body that opens
   // with "{" or "[" (after JSON whitespace) is JSON all the same.
   if (first !== 0x7b && first !== 0x5b && isFormType(contentType)) {
-    return fromForm(new URLSearchParams(text));
+    const form = new URLSearchParams(text);
+    if (form.size > MAX_BODY_VALUES) {
+      throw new BadRequest(`request body has too many values (at most ${MAX_BODY_VALUES} fields)`);
+    }
+    return fromForm(form);
   }
   if (first === -1) return {};
   let parsed: unknown;
@@ -87,12 +105,16 @@ export function parseBody(text: string, contentType: string): Record<string, unk
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new BadRequest("failed to parse JSON input: the body must be a JSON object");
   }
-  // Nesting deeper than MAX_BODY_DEPTH needs more than twice that many brackets.
-  if (text.length > 2 * MAX_BODY_DEPTH && tooDeep(parsed, 1)) {
+  // Nesting deeper than MAX_BODY_DEPTH needs more than twice that many brackets, and each value
+  // takes at least two characters (its own and a comma or closing bracket): a short body is
+  // within both limits without a walk.
+  const over = text.length > 2 * MAX_BODY_DEPTH ? overLimit(parsed) : null;
+  if (over === "depth") {
     throw new BadRequest(
       `failed to parse JSON input: nested too deeply (at most ${MAX_BODY_DEPTH} levels of objects and arrays)`,
     );
   }
+  if (over === "values") throw new BadRequest(TOO_MANY_VALUES);
   if (MAYBE_INEXACT.test(text)) checkNumbers(text);
   return parsed as Record<string, unknown>;
 }
@@ -118,21 +140,28 @@ function isFormType(contentType: string): boolean {
 
 const FORM_TYPE = "application/x-www-form-urlencoded";
 
-/** Whether objects or arrays nest deeper than MAX_BODY_DEPTH; `depth` is `v`'s own level. */
-function tooDeep(v: object, depth: number): boolean {
-  if (depth > MAX_BODY_DEPTH) return true;
-  if (Array.isArray(v)) {
-    for (const x of v) {
-      if (typeof x === "object" && x !== null && tooDeep(x, depth + 1)) return true;
+/**
+ * Which limit the parsed body breaks, if any: nesting deeper than MAX_BODY_DEPTH, or more than
+ * MAX_BODY_VALUES values. The walk stops at the first breach, so it visits at most
+ * MAX_BODY_VALUES + 1 values and recurses at most MAX_BODY_DEPTH + 1 levels.
+ */
+function overLimit(body: object): "depth" | "values" | null {
+  return walk(body, 1, { left: MAX_BODY_VALUES });
+}
+
+/** overLimit() below `v` (at level `depth`); `budget.left` is how many more values may come. */
+function walk(v: object, depth: number, budget: { left: number }): "depth" | "values" | null {
+  if (depth > MAX_BODY_DEPTH) return "depth";
+  const children = Array.isArray(v) ? v : Object.values(v);
+  if (children.length > budget.left) return "values";
+  budget.left -= children.length;
+  for (const x of children) {
+    if (typeof x === "object" && x !== null) {
+      const over = walk(x, depth + 1, budget);
+      if (over) return over;
     }
-    return false;
   }
-  const o = v as Record<string, unknown>;
-  for (const k in o) {
-    const x = o[k];
-    if (typeof x === "object" && x !== null && tooDeep(x, depth + 1)) return true;
-  }
-  return false;
+  return null;
 }
 
 /**
@@ -204,7 +233,11 @@ function fromForm(q: URLSearchParams): Record<string, unknown> {
   return out;
 }
 
+/** A query's parameters as request data (at most MAX_BODY_VALUES of them, as a body's values). */
 export function fromQuery(q: URLSearchParams): Record<string, unknown> {
+  if (q.size > MAX_BODY_VALUES) {
+    throw new BadRequest(`too many query parameters (at most ${MAX_BODY_VALUES})`);
+  }
   const out: Record<string, unknown> = {};
   for (const [k, v] of q) {
     if (SKIP.has(k)) continue;

@@ -15,10 +15,10 @@ const mountSchema = v.object({
   type: v.pipe(v.string("type is required"), v.minLength(1, "type is required")),
   description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
   config: v.optional(
-    v.object({
+    fields.plainObject(v.object({
       default_lease_ttl: v.optional(fields.duration),
       max_lease_ttl: v.optional(fields.duration),
-    }),
+    })),
     {},
   ),
   // Vault's TypeKVPairs, weakly decoded: {"version":2} is the string "2".

@@ -5,6 +5,7 @@ import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import { VERSION } from "../core.ts";
 import { decodeShare } from "../seal/seal.ts";
+import { truthy } from "../http/body.ts";
 import type { CorePathSpec, CoreResponse } from "../router/types.ts";
 
 function raw(body: unknown, status = 200): CoreResponse {
@@ -76,6 +77,25 @@ function codeParam(q: Record<string, unknown>, name: string, dflt: number): numb
     throw new BadRequest(`invalid ${name}: ${shown} (must be a status code from 200 to 599)`);
   }
   return n;
+}
+
+/**
+ * standbyok / perfstandbyok, read as Vault's parseutil.ParseBool does (Go's strconv.ParseBool:
+ * an empty value is an error too) so a typo is a 400 rather than a silent default. This server
+ * is never a standby, so the answer changes no status; it is still checked, as Vault checks it.
+ */
+function boolParam(q: Record<string, unknown>, name: string): boolean {
+  const x = q[name];
+  if (x === undefined) return false;
+  const s = String(Array.isArray(x) ? x[0] : x);
+  try {
+    if (s !== "") return truthy(s, name);
+  } catch {
+    // Reworded below in Vault's terms.
+  }
+  throw new BadRequest(
+    `bad value for ${name} parameter: ${fields.quoted(s)} (expected true or false)`,
+  );
 }
 
 function healthBody(core: Core): Record<string, unknown> {
@@ -174,6 +194,8 @@ export function sealRoutes(core: Core): CorePathSpec[] {
           for (const k of ["standbycode", "drsecondarycode", "performancestandbycode"]) {
             codeParam(q, k, 429);
           }
+          boolParam(q, "standbyok");
+          boolParam(q, "perfstandbyok");
           const status = !core.initialized ? uninit : core.sealed ? sealed : active;
           return Promise.resolve(raw(healthBody(core), status));
         },

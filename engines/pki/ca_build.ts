@@ -15,6 +15,7 @@ import {
   keyUsage,
   subjectKeyId,
 } from "./extensions.ts";
+import { sanEntries } from "./leaf.ts";
 import { formatSerial } from "./serial.ts";
 import { certParts } from "./certificate.ts";
 import { certsFromPem } from "./pem.ts";
@@ -28,9 +29,7 @@ const text = v.pipe(v.string(), v.maxLength(1024, "is too long"));
 /** Subject and SAN fields every CA-producing path accepts. */
 export const subjectEntries = {
   common_name: opt(text),
-  alt_names: opt(fields.stringList),
-  ip_sans: opt(fields.stringList),
-  uri_sans: opt(fields.stringList),
+  ...sanEntries,
   exclude_cn_from_sans: opt(fields.bool),
   ...subjectNameEntries,
   serial_number: opt(text),
@@ -102,7 +101,7 @@ export function generateAliasPath(
 /** The `:type` of a generate path, or a 400 naming the accepted ones. */
 export function checkGenerateType(type: string): void {
   if (!v.safeParse(generateType, type).success) {
-    throw new BadRequest(`unsupported type "${type}": use internal or exported`);
+    throw new BadRequest(`unsupported type ${fields.quoted(type)}: use internal or exported`);
   }
 }
 

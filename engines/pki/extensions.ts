@@ -1,5 +1,5 @@
 /** X.509 v3 extensions as DER, and the Vault names for key usages and extended key usages. */
-import { BadRequest } from "../sdk.ts";
+import { BadRequest, fields } from "../sdk.ts";
 import * as der from "./der.ts";
 import type { Bytes } from "./der.ts";
 
@@ -35,7 +35,7 @@ export function keyUsageBits(names: string[]): number {
   let bits = 0;
   for (const n of names) {
     const bit = KEY_USAGE_BITS[n.toLowerCase().replace(/^keyusage/, "")];
-    if (bit === undefined) throw new BadRequest(`unknown key_usage "${n}"`);
+    if (bit === undefined) throw new BadRequest(`unknown key_usage ${fields.quoted(n)}`);
     bits |= 1 << bit;
   }
   return bits;
@@ -65,8 +65,25 @@ export const EXT_KEY_USAGE_OIDS: Record<string, string> = {
 
 export function extKeyUsageOid(name: string): string {
   const oid = EXT_KEY_USAGE_OIDS[name.toLowerCase().replace(/^extkeyusage/, "")];
-  if (!oid) throw new BadRequest(`unknown ext_key_usage "${name}"`);
+  if (!oid) throw new BadRequest(`unknown ext_key_usage ${fields.quoted(name)}`);
   return oid;
+}
+
+/** Longest dotted OID taken from a request; real ones are a few dozen characters. */
+const MAX_OID_LENGTH = 1024;
+
+/**
+ * `s` when it is a dotted OID that der.oid() encodes exactly (two or more arcs, the first 0–2,
+ * the second below 40 under 0 and 1 as X.690 requires, every arc a safe integer), else a 400
+ * naming `field`. Split, not a regex with a repeated group: V8 keeps backtracking state for each
+ * repetition of a group, and megabytes of "1.1.1…" overflow its stack (a 500).
+ */
+export function checkOid(s: string, field: string): string {
+  const arcs = s.length <= MAX_OID_LENGTH ? s.split(".") : [];
+  const ok = arcs.length >= 2 && /^[0-2]$/.test(arcs[0]!) &&
+    arcs.every((a) => /^\d{1,15}$/.test(a)) && (arcs[0] === "2" || Number(arcs[1]) < 40);
+  if (!ok) throw new BadRequest(`invalid ${field} entry ${fields.quoted(s)}`);
+  return s;
 }
 
 export function extKeyUsage(oids: string[]): Bytes | null {

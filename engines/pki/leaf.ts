@@ -3,7 +3,7 @@
  * and the CSR, key usages, and the signature. This is the hot path; nothing here touches
  * @peculiar/x509 or imports a key.
  */
-import { BadRequest, type MountTtls } from "../sdk.ts";
+import { BadRequest, fields, type MountTtls, v } from "../sdk.ts";
 import type { PkiBackend } from "./backend.ts";
 import type { LoadedCa } from "./ca.ts";
 import { keyIdentifier, signCertificate } from "./certificate.ts";
@@ -50,7 +50,9 @@ export interface Validity {
 export function parseNotAfter(s: string, now: number): number {
   const t = Date.parse(s);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(s) || Number.isNaN(t)) {
-    throw new BadRequest(`invalid not_after "${s}": use the form 2030-01-01T00:00:00Z`);
+    throw new BadRequest(
+      `invalid not_after ${fields.quoted(s)}: use the form 2030-01-01T00:00:00Z`,
+    );
   }
   if (t <= now) throw new BadRequest("not_after is in the past");
   return t;
@@ -137,6 +139,27 @@ export function validity(
   };
 }
 
+/** A list of names whose every entry is at most `max` characters. */
+function nameList(max: number) {
+  return v.pipe(
+    fields.stringList,
+    v.check((l) => l.every((s) => s.length <= max), `entries are limited to ${max} characters`),
+  );
+}
+
+/**
+ * The SAN fields of a request, each entry bounded by what a valid name can be, so a name of
+ * megabytes is refused up front and never echoed whole in an error. alt_names: a DNS name is at
+ * most 253 characters (RFC 1035), 256 with a leading "*." and a final dot; an email address at
+ * most 254 (RFC 5321). ip_sans: the longest IPv6 text is 45 characters. uri_sans: 2048, the
+ * SPIFFE ID limit, far above other URIs in certificates.
+ */
+export const sanEntries = {
+  alt_names: v.optional(nameList(256)),
+  ip_sans: v.optional(nameList(64)),
+  uri_sans: v.optional(nameList(2048)),
+};
+
 export interface NameInput {
   common_name?: string;
   alt_names?: string[];
@@ -187,7 +210,7 @@ export function collectNames(
   const ips: string[] = [];
   for (const s of ip) {
     const b = parseIp(s);
-    if (!b) throw new BadRequest(`the value "${s}" is not a valid IP address`);
+    if (!b) throw new BadRequest(`the value ${fields.quoted(s, 64)} is not a valid IP address`);
     ips.push(formatIp(b));
   }
   return { commonName, dns: unique(dns), email: unique(email), ip: unique(ips), uri: unique(uri) };

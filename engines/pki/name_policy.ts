@@ -85,14 +85,23 @@ export interface RequestedNames {
   uri: string[];
 }
 
+/**
+ * A name as Vault's errors show it (unquoted), cut past MAX_NAME + 3 characters (the longest
+ * DNS name with "*." and a final dot): request schemas bound names, but a CSR's may be longer,
+ * and the error goes to the client and into the audit.
+ */
+function shown(name: string): string {
+  return name.length > MAX_NAME + 3 ? name.slice(0, MAX_NAME + 3) + "…" : name;
+}
+
 /** Throws the 400 Vault gives for the first name the role refuses. */
 export function enforceRole(role: RoleRecord, n: RequestedNames): void {
   if (n.commonName !== "" && !nameAllowed(role, n.commonName)) {
-    throw new BadRequest(`common name ${n.commonName} not allowed by this role`);
+    throw new BadRequest(`common name ${shown(n.commonName)} not allowed by this role`);
   }
   for (const name of [...n.dns, ...n.email]) {
     if (!nameAllowed(role, name)) {
-      throw new BadRequest(`subject alternative name ${name} not allowed by this role`);
+      throw new BadRequest(`subject alternative name ${shown(name)} not allowed by this role`);
     }
   }
   if (n.ip.length && !role.allow_ip_sans) {
@@ -103,11 +112,13 @@ export function enforceRole(role: RoleRecord, n: RequestedNames): void {
   for (const uri of n.uri) {
     if (role.allowed_uri_sans.length === 0) {
       throw new BadRequest(
-        `URI Subject Alternative Names are not allowed in this role, but was provided ${uri}`,
+        `URI Subject Alternative Names are not allowed in this role, but was provided ${
+          shown(uri)
+        }`,
       );
     }
     if (!uriAllowed(role, uri)) {
-      throw new BadRequest(`URI Subject Alternative Name ${uri} not allowed by this role`);
+      throw new BadRequest(`URI Subject Alternative Name ${shown(uri)} not allowed by this role`);
     }
   }
 }

@@ -7,12 +7,13 @@ import { BadRequest, type EngineResponse, fields, type PathSpec, v } from "../sd
 import type { PkiBackend } from "./backend.ts";
 import { parseCsr } from "./csr.ts";
 import type { Bytes } from "./der.ts";
-import { extKeyUsage, extKeyUsageOid, keyUsage } from "./extensions.ts";
+import { checkOid, extKeyUsage, extKeyUsageOid, keyUsage } from "./extensions.ts";
 import {
   collectNames,
   issueLeaf,
   leafKeyUsage,
   roleExtKeyUsages,
+  sanEntries,
   sanExtension,
   validity,
 } from "./leaf.ts";
@@ -29,9 +30,7 @@ const roleField = v.pipe(v.string("is required"), v.minLength(1, "is required"))
 
 const nameEntries = {
   common_name: opt(text),
-  alt_names: opt(fields.stringList),
-  ip_sans: opt(fields.stringList),
-  uri_sans: opt(fields.stringList),
+  ...sanEntries,
   exclude_cn_from_sans: opt(fields.bool),
   ttl: opt(fields.duration),
   not_after: opt(text),
@@ -163,7 +162,7 @@ async function signVerbatim(
   if (body.ext_key_usage !== undefined || body.ext_key_usage_oids !== undefined) {
     eku = extKeyUsage([
       ...(body.ext_key_usage ?? []).map(extKeyUsageOid),
-      ...(body.ext_key_usage_oids ?? []),
+      ...(body.ext_key_usage_oids ?? []).map((o) => checkOid(o, "ext_key_usage_oids")),
     ]);
   } else eku = csr.ekuExtension;
   const issued = await issueLeaf(b, ca, {

@@ -1,5 +1,5 @@
 /** PEM armour: RFC 7468 text with 64-column base64, and tolerant reading of bundles. */
-import { BadRequest } from "../sdk.ts";
+import { BadRequest, fields } from "../sdk.ts";
 
 export function toPem(label: string, der: Uint8Array): string {
   const b64 = der.toBase64();
@@ -23,7 +23,7 @@ export function pemBlocks(text: string): PemBlock[] {
     try {
       out.push({ label: m[1]!, der: Uint8Array.fromBase64(body) });
     } catch {
-      throw new BadRequest(`invalid base64 in PEM block "${m[1]}"`);
+      throw new BadRequest(`invalid base64 in PEM block ${fields.quoted(m[1]!)}`);
     }
   }
   return out;

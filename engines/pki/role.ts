@@ -3,7 +3,7 @@
  * fully resolved (defaults filled in), so issuance never re-derives them.
  */
 import { BadRequest, fields, v } from "../sdk.ts";
-import { extKeyUsageOid, keyUsageBits } from "./extensions.ts";
+import { checkOid, extKeyUsageOid, keyUsageBits } from "./extensions.ts";
 import { keySpec, type KeyType } from "./keys.ts";
 import { NOT_AFTER_BEHAVIORS, type NotAfterBehavior } from "./leaf.ts";
 
@@ -155,15 +155,15 @@ export function buildRole(base: RoleRecord, input: RoleInput): RoleRecord {
   }
   keyUsageBits(role.key_usage);
   role.ext_key_usage.forEach(extKeyUsageOid);
-  for (const o of role.ext_key_usage_oids) {
-    if (!/^[0-2](\.\d+)+$/.test(o)) throw new BadRequest(`invalid ext_key_usage_oids entry "${o}"`);
-  }
+  for (const o of role.ext_key_usage_oids) checkOid(o, "ext_key_usage_oids");
   return role;
 }
 
 const NAME = /^\w([\w.-]*\w)?$/;
 
 export function checkRoleName(name: string): string {
-  if (!NAME.test(name) || name.length > 128) throw new BadRequest(`invalid role name "${name}"`);
+  if (name.length > 128 || !NAME.test(name)) {
+    throw new BadRequest(`invalid role name ${fields.quoted(name)}`);
+  }
   return name;
 }

@@ -1,6 +1,7 @@
 /** The AppRole role record: defaults, how a write changes it, and how a read shows it. */
 import { BadRequest } from "../../../lib/errors.ts";
 import { uuid } from "../../../lib/crypto.ts";
+import { quoted } from "../../../lib/fields.ts";
 import type { RoleWrite } from "./schemas.ts";
 
 export interface Role {
@@ -26,7 +27,7 @@ const NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
 
 /** Role names are case-insensitive, as in Vault (which lowercases them since 1.4). */
 export function roleName(param: string): string {
-  if (!NAME_RE.test(param)) throw new BadRequest(`invalid role name "${param}"`);
+  if (!NAME_RE.test(param)) throw new BadRequest(`invalid role name ${quoted(param, 128)}`);
   return param.toLowerCase();
 }
 

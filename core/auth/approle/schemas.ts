@@ -12,7 +12,7 @@ export const cidrList = v.pipe(
       try {
         parseCidr(c);
       } catch {
-        addIssue({ message: `invalid CIDR "${c}"` });
+        addIssue({ message: `invalid CIDR ${fields.quoted(c, 64)}` });
       }
     }
   }),
