@@ -12,13 +12,13 @@ const enableSchema = v.object({
   description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
   // Other config keys Vault knows (audit_non_hmac_*, token_type…) are accepted and ignored.
   config: v.optional(
-    v.looseObject({
+    fields.plainObject(v.looseObject({
       default_lease_ttl: v.optional(fields.duration),
       max_lease_ttl: v.optional(fields.duration),
-    }),
+    })),
     {},
   ),
-  options: v.optional(v.nullable(v.record(v.string(), v.string()))),
+  options: v.optional(v.nullable(fields.plainObject(v.record(v.string(), v.string())))),
   local: v.optional(v.unknown()),
   seal_wrap: v.optional(v.unknown()),
 });

@@ -21,7 +21,7 @@ const simulateSchema = v.object({
   remote_address: v.optional(v.pipe(v.string(), v.maxLength(64))),
   time: v.optional(v.pipe(v.string(), v.maxLength(64))),
   token_ttl: v.optional(fields.duration),
-  data: v.optional(v.record(v.string(), v.unknown()), {}),
+  data: v.optional(fields.plainObject(v.record(v.string(), v.unknown())), {}),
   wrap_ttl: v.optional(fields.duration),
 });
 
@@ -30,7 +30,7 @@ const instantiateSchema = v.object({
     v.string("name (the policy to create) is required"),
     v.regex(/^[a-zA-Z0-9_.@-]{1,128}$/, "invalid policy name"),
   ),
-  parameters: v.optional(v.record(v.string(), v.unknown()), {}),
+  parameters: v.optional(fields.plainObject(v.record(v.string(), v.unknown())), {}),
 });
 
 function listTemplates(): Promise<CoreResponse> {

@@ -22,8 +22,8 @@ export const secretData = v.pipe(
 /** `options: {cas}`; a null `options` or `cas` is treated as absent. */
 export const writeOptions = v.optional(
   v.nullable(
-    v.looseObject(
-      { cas: v.optional(v.nullable(fields.nonNegInt)) },
+    fields.plainObject(
+      v.looseObject({ cas: v.optional(v.nullable(fields.nonNegInt)) }, "must be an object"),
       "must be an object",
     ),
   ),

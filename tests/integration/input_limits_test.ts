@@ -222,6 +222,23 @@ Deno.test("an array where a map belongs is a 400, not a map keyed 0, 1, …", as
       config: { max_lease_ttl: "2h" },
     }, 204);
     assert.equal((await call(t, "GET", "sys/mounts/mapc")).data.config.max_lease_ttl, 7200);
+
+    err = await refusedShortly(t, "POST", "sys/auth/arra", { type: "userpass", config: ["x"] });
+    assert.equal(err, "config: must be a map");
+    err = await refusedShortly(t, "POST", "sys/auth/arro", { type: "userpass", options: ["x"] });
+    assert.equal(err, "options: must be a map");
+    assert.equal((await t.req("GET", "/v1/sys/auth/arra")).status, 404);
+    assert.equal((await t.req("GET", "/v1/sys/auth/arro")).status, 404);
+    err = await refusedShortly(t, "POST", "sys/policies/simulate", {
+      policies: ["default"],
+      path: "secret/data/x",
+      operation: "read",
+      data: ["x"],
+    });
+    assert.equal(err, "data: must be a map");
+    err = await refusedShortly(t, "POST", "secret/data/arr", { data: { a: "b" }, options: [1] });
+    assert.equal(err, "options: must be an object");
+    assert.equal((await t.req("GET", "/v1/secret/data/arr")).status, 404);
   });
 });
 
