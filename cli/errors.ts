@@ -4,6 +4,7 @@
  * refused, 127 for an unknown command.
  * @module
  */
+import { withoutQuery } from "../lib/client.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_LOCAL = 1;
@@ -33,8 +34,13 @@ export class ApiError extends CliError {
 
   constructor(action: string, method: string, url: string, status: number, body: unknown) {
     const errors = errorsOf(body);
-    const detail = errors.length ? errors.join("; ") : "no error message returned";
-    super(`Error ${action}: ${detail} (Code: ${status}, ${method} ${url})`, EXIT_REMOTE);
+    // A 404 from a KV v2 mount written as v1 says why only in `warnings` (as Vault's does).
+    const why = errors.length ? errors : warningsOf(body);
+    const detail = why.length ? why.join("; ") : "no error message returned";
+    super(
+      `Error ${action}: ${detail} (Code: ${status}, ${method} ${withoutQuery(url)})`,
+      EXIT_REMOTE,
+    );
     this.status = status;
     this.errors = errors;
   }
@@ -47,6 +53,12 @@ export function errorsOf(body: unknown): string[] {
     return (body as { errors: unknown[] }).errors.map(String);
   }
   return [];
+}
+
+/** The `warnings` list of a reply envelope. */
+export function warningsOf(body: unknown): string[] {
+  const w = body && typeof body === "object" ? (body as { warnings?: unknown }).warnings : null;
+  return Array.isArray(w) ? w.map(String) : [];
 }
 
 /** The stderr line for a failure: API errors already read "Error <action>: ...". */

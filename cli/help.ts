@@ -16,6 +16,8 @@ const FOOTER = [
   "  SECRETHUB_ADDR, SECRETHUB_TOKEN, SECRETHUB_CACERT, SECRETHUB_FORMAT. VAULT_ADDR and",
   "  VAULT_TOKEN are used only together, and only when neither SECRETHUB_ADDR nor",
   "  SECRETHUB_TOKEN is set. Without a token variable, ~/.secrethub-token (see login) is used.",
+  "  SECRETHUB_CLIENT_TIMEOUT (else VAULT_CLIENT_TIMEOUT): how long a request may wait for",
+  '  the server, in seconds or as "30s", "2m" (default 60s; 0 waits forever).',
   "",
   "Exit codes: 0 success, 1 local error (flags, arguments, files), 2 server or network error,",
   "127 unknown command.",
@@ -75,5 +77,40 @@ export function commandHelp(c: Command): string {
     "",
     "Global flags:",
     ...GLOBAL_HELP.filter((l) => GLOBAL_FLAGS.values.some((g) => l.startsWith(`  -${g}=`))),
+  ].join("\n");
+}
+
+/** `server -help`: the flags core/mod.ts runServer parses. */
+export function serverHelp(): string {
+  return [
+    "Usage: secrethub server -config FILE [-log-level L]",
+    "       secrethub server -dev [-dev-root-token-id T] [-dev-listen-address HOST:PORT]",
+    "                        [-dev-agent-listen-address HOST:PORT] [-log-level L]",
+    "",
+    "Run the SecretHub server: from a JSON config file, or in dev mode (temporary storage,",
+    "initialised and unsealed, root token and unseal key printed to stderr).",
+    "",
+    "Flags:",
+    "  -config=FILE                        JSON config file (see README: config keys)",
+    "  -dev                                dev mode; cannot be combined with -config",
+    "  -dev-root-token-id=T                dev mode's root token",
+    "  -dev-listen-address=HOST:PORT       dev mode's HTTP listener (env",
+    "                                      SECRETHUB_DEV_LISTEN_ADDRESS; default 127.0.0.1:8200)",
+    "  -dev-agent-listen-address=HOST:PORT dev mode's agent listener (default 127.0.0.1:8201)",
+    "  -log-level=L                        debug, info, warn, error (env SECRETHUB_LOG_LEVEL)",
+  ].join("\n");
+}
+
+/** `agent -help`: the flags agent/mod.ts runAgent parses. */
+export function agentHelp(): string {
+  return [
+    "Usage: secrethub agent -config FILE [-log-level L]",
+    "       secrethub agent exec -config FILE [-log-level L] -- COMMAND [ARGS ...]",
+    "",
+    "Run the SecretHub agent; `agent exec` also runs COMMAND with secrets in its environment.",
+    "",
+    "Flags:",
+    "  -config=FILE   JSON agent config file (env SECRETHUB_AGENT_CONFIG)",
+    "  -log-level=L   debug, info, warn, error",
   ].join("\n");
 }

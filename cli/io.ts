@@ -12,14 +12,22 @@ export interface CliStdin {
 }
 
 export interface IoOptions {
+  /** Prints one line (the newline is the sink's to add). */
   stdout?: (text: string) => void;
   stderr?: (text: string) => void;
+  /** Writes text exactly as given; defaults to `stdout` when that is given, else fd 1. */
+  stdoutRaw?: (text: string) => void;
+  /** Defaults to false when `stdout` is given, else whether fd 1 is a terminal. */
+  stdoutIsTerminal?: () => boolean;
   /** A string stands for piped (non-terminal) input with that content. */
   stdin?: CliStdin | string;
 }
 
 export interface Io {
   out(text: string): void;
+  /** Text without an added newline, so a redirected value is byte for byte what was stored. */
+  outRaw(text: string): void;
+  stdoutIsTerminal(): boolean;
   err(text: string): void;
   stdinIsTerminal(): boolean;
   /** The whole of stdin; read once and remembered, as several arguments may refer to it. */
@@ -33,9 +41,14 @@ export function createIo(opts: IoOptions): Io {
     : opts.stdin ?? denoStdin();
   const out = opts.stdout ?? ((t: string) => console.log(t));
   const err = opts.stderr ?? ((t: string) => console.error(t));
+  const outRaw = opts.stdoutRaw ?? opts.stdout ?? writeStdout;
+  const stdoutIsTerminal = opts.stdoutIsTerminal ??
+    (opts.stdout ? () => false : () => Deno.stdout.isTerminal());
   let cached: Promise<string> | undefined;
   return {
     out,
+    outRaw,
+    stdoutIsTerminal,
     err,
     stdinIsTerminal: () => stdin.isTerminal(),
     readStdin: () => (cached ??= stdin.readAll()),
@@ -44,6 +57,12 @@ export function createIo(opts: IoOptions): Io {
       return stdin.readSecret(prompt);
     },
   };
+}
+
+/** Synchronous, as console.log is, so raw and line output keep their order. */
+function writeStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
 function stringStdin(text: string): CliStdin {

@@ -9,8 +9,16 @@ import type { Io } from "./io.ts";
 
 export type Data = Record<string, unknown>;
 
+/**
+ * Keys are the user's: on a plain object `constructor` or `toString` would be found on the
+ * prototype and `__proto__` would set it, so maps here have no prototype.
+ */
+function emptyMap<T>(): Record<string, T> {
+  return Object.create(null);
+}
+
 export async function parseKeyValues(args: readonly string[], io: Io): Promise<Data> {
-  const out: Data = {};
+  const out: Data = emptyMap();
   let stdinUsed = false;
   const stdin = () => {
     // Stdin can only be read once; a second reference would silently get nothing.
@@ -19,12 +27,12 @@ export async function parseKeyValues(args: readonly string[], io: Io): Promise<D
     return io.readStdin();
   };
   const add = (key: string, value: unknown) => {
-    if (!(key in out)) out[key] = value;
+    if (!Object.hasOwn(out, key)) out[key] = value;
     else if (Array.isArray(out[key])) (out[key] as unknown[]).push(value);
     else out[key] = [out[key], value];
   };
 
-  for (const arg of args) {
+  for (const [i, arg] of args.entries()) {
     if (arg === "-" || arg.startsWith("@")) {
       const text = arg === "-" ? await stdin() : await readFile(arg.slice(1));
       for (const [k, v] of Object.entries(parseJsonObject(text, arg))) add(k, v);
@@ -32,8 +40,10 @@ export async function parseKeyValues(args: readonly string[], io: Io): Promise<D
     }
     const eq = arg.indexOf("=");
     if (eq <= 0) {
+      // Not quoted: a value typed without its key would be a secret on stderr (and in CI logs).
       throw new UsageError(
-        `Failed to parse K=V data: invalid key/value pair "${arg}": format must be key=value`,
+        `Failed to parse K=V data: invalid key/value pair (data argument ${i + 1}): ` +
+          "format must be key=value",
       );
     }
     const key = arg.slice(0, eq);
@@ -53,12 +63,18 @@ async function readFile(path: string): Promise<string> {
   }
 }
 
+/**
+ * The file or stdin holds secrets, so no error quotes it: JSON.parse's message does (`Unexpected
+ * token 'h', "hunter2-su"... is not valid JSON`).
+ */
 function parseJsonObject(text: string, source: string): Data {
   let v: unknown;
   try {
     v = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`Failed to parse JSON from ${source}: ${(err as Error).message}`);
+  } catch {
+    throw new UsageError(
+      `Failed to parse JSON from ${source}: not valid JSON (expected an object)`,
+    );
   }
   if (!v || typeof v !== "object" || Array.isArray(v)) {
     throw new UsageError(`Failed to parse JSON from ${source}: expected an object`);
@@ -82,10 +98,10 @@ export function toQuery(data: Data): string {
 export function flagPairs(parsed: ParsedFlags, flag: string): Record<string, string> | undefined {
   const pairs = flagStrings(parsed, flag);
   if (pairs.length === 0) return undefined;
-  const out: Record<string, string> = {};
+  const out = emptyMap<string>();
   for (const p of pairs) {
     const eq = p.indexOf("=");
-    if (eq <= 0) throw new UsageError(`Invalid -${flag} "${p}": format must be key=value`);
+    if (eq <= 0) throw new UsageError(`Invalid -${flag} value: format must be key=value`);
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return out;

@@ -9,7 +9,7 @@ import { FlagError, type FlagSpec, parseFlags } from "../lib/flags.ts";
 import { type Command, GLOBAL_FLAGS, type OfflineVerify } from "./command.ts";
 import { createCtx, type OwnedCtx } from "./context.ts";
 import { CliError, errorText, EXIT_LOCAL, EXIT_UNKNOWN_COMMAND, UsageError } from "./errors.ts";
-import { commandHelp, groupUsage, usage } from "./help.ts";
+import { agentHelp, commandHelp, groupUsage, serverHelp, usage } from "./help.ts";
 import { createIo, type Io, type IoOptions } from "./io.ts";
 import { COMMANDS, findCommand } from "./registry.ts";
 
@@ -85,6 +85,10 @@ function withGlobals(spec: FlagSpec = {}): FlagSpec {
 }
 
 function help(io: Io, words: string[]): number {
+  if (words[0] === "server" || words[0] === "agent") {
+    io.out(words[0] === "server" ? serverHelp() : agentHelp());
+    return 0;
+  }
   const found = findCommand(words);
   if (found.kind === "command") io.out(commandHelp(found.command));
   else if (found.kind === "group") io.out(groupUsage(found.prefix, found.members));

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Ctx } from "./command.ts";
-import { CliError } from "./errors.ts";
+import { CliError, warningsOf } from "./errors.ts";
 import { formatCell, humanDuration, json, keyList, quotedList, type Row, table } from "./format.ts";
 
 /** A table row that keeps the raw value, so `-field` can print it unformatted. */
@@ -23,7 +23,7 @@ export function asObj(v: unknown): Obj {
 /** The envelope's `data`, or the body itself for endpoints that answer unwrapped. */
 export function dataOf(body: unknown): Obj {
   const b = asObj(body);
-  return "data" in b ? asObj(b.data) : b;
+  return Object.hasOwn(b, "data") ? asObj(b.data) : b;
 }
 
 /** Rows from a plain map, keys sorted, TTL-like numbers shown as durations. */
@@ -83,23 +83,43 @@ export function rowsOf(fields: readonly Field[]): Row[] {
   return fields.map((f) => [f.key, f.cell] as const);
 }
 
-/** Prints one field's raw value; exit 1 when the field is absent, as in Vault. */
+/**
+ * Prints one field's raw value; exit 1 when the field is absent, as in Vault. As Vault's
+ * PrintRaw, no newline is added unless stdout is a terminal: `-field=k > file` must give back
+ * exactly the stored bytes.
+ */
 export function printField(ctx: Ctx, fields: readonly Field[], name: string): number {
   const f = fields.find((x) => x.key === name);
   if (!f) throw new CliError(`Field "${name}" not present in secret`);
-  if (ctx.format === "json") ctx.io.out(json(f.raw));
-  else ctx.io.out(typeof f.raw === "string" ? f.raw : f.cell);
+  const text = ctx.format === "json" ? json(f.raw) : typeof f.raw === "string" ? f.raw : f.cell;
+  if (ctx.io.stdoutIsTerminal()) ctx.io.out(text);
+  else ctx.io.outRaw(text);
   return 0;
 }
 
 /** Warnings go to stderr so that stdout stays parseable. */
 export function printWarnings(ctx: Ctx, body: unknown): void {
-  const w = asObj(body).warnings;
-  if (!Array.isArray(w) || w.length === 0 || ctx.format === "json") return;
+  if (ctx.format === "json") return;
+  writeWarnings(ctx, body);
+}
+
+function writeWarnings(ctx: Ctx, body: unknown): void {
+  const w = warningsOf(body);
+  if (w.length === 0) return;
   ctx.io.err(
     "WARNING! The following warnings were returned from SecretHub:\n\n" +
-      w.map((x) => `  * ${String(x)}`).join("\n") + "\n",
+      w.map((x) => `  * ${x}`).join("\n") + "\n",
   );
+}
+
+/**
+ * "No value found" (exit 2), after any warnings the 404 carried: they say why (a KV v2 path
+ * read as v1), and no body is printed that would hold them, whatever the format.
+ */
+export function printNotFound(ctx: Ctx, body: unknown, path: string): number {
+  writeWarnings(ctx, body);
+  ctx.io.err(`No value found at ${path}`);
+  return 2;
 }
 
 /** The standard rendering of a response envelope (read, write, token commands). */

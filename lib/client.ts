@@ -6,6 +6,10 @@
 
 export const DEFAULT_ADDRESS = "http://127.0.0.1:8200";
 export const TOKEN_FILE_NAME = ".secrethub-token";
+/** Vault's default for VAULT_CLIENT_TIMEOUT. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+/** setTimeout fires at once past this many milliseconds (~24.8 days): longer waits are cut. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export type Env = Record<string, string | undefined>;
 
@@ -14,6 +18,17 @@ export interface ApiClientOptions {
   token?: string;
   /** PEM text of the CA(s) to trust, in addition to the system roots. */
   caCert?: string;
+  /**
+   * Milliseconds a request may take, reply body included; 0 waits forever (as Vault's 0).
+   * Defaults to {@link DEFAULT_TIMEOUT_MS}: a server that accepts but never answers must not
+   * hang a script or the agent.
+   */
+  timeoutMs?: number;
+}
+
+export interface RequestOptions {
+  /** Aborts the request as well as the timeout does; its abort error is rethrown as is. */
+  signal?: AbortSignal;
 }
 
 export interface ApiResponse {
@@ -30,11 +45,13 @@ export class NetworkError extends Error {
 export class ApiClient {
   readonly address: string;
   readonly token: string | undefined;
+  readonly timeoutMs: number;
   #http: Deno.HttpClient | undefined;
 
   constructor(opts: ApiClientOptions) {
     this.address = opts.address.replace(/\/+$/, "");
     this.token = opts.token || undefined;
+    this.timeoutMs = Math.min(Math.max(0, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), MAX_TIMER_MS);
     this.#http = opts.caCert ? Deno.createHttpClient({ caCerts: [opts.caCert] }) : undefined;
   }
 
@@ -45,13 +62,14 @@ export class ApiClient {
 
   /**
    * Sends one request. Non-2xx statuses are returned, not thrown, because callers branch on
-   * them (404 on a read, 2 on a sealed `status`); only an unreachable server throws.
+   * them (404 on a read, 2 on a sealed `status`); only an unreachable or silent server throws.
    */
   async request(
     method: string,
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
+    opts: RequestOptions = {},
   ): Promise<ApiResponse> {
     const h = new Headers(headers);
     if (this.token && !h.has("x-vault-token")) h.set("x-vault-token", this.token);
@@ -67,14 +85,32 @@ export class ApiClient {
       }
     }
     const url = this.url(path);
-    let res: Response;
+    const timeout = new AbortController();
+    const timer = this.timeoutMs > 0
+      ? setTimeout(() => timeout.abort(), this.timeoutMs)
+      : undefined;
+    const signal = opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : timeout.signal;
     try {
-      res = await fetch(url, { method, headers: h, body: payload, client: this.#http });
+      const res = await fetch(url, {
+        method,
+        headers: h,
+        body: payload,
+        client: this.#http,
+        signal,
+      });
+      // The timeout covers the body too: a server may send headers and then stall.
+      const text = await res.text();
+      return { status: res.status, body: parseBody(text) };
     } catch (err) {
-      throw new NetworkError(`${method} ${url}: ${networkReason(err)}`, { cause: err });
+      if (opts.signal?.aborted && !timeout.signal.aborted) throw err;
+      const reason = timeout.signal.aborted
+        ? `no reply within ${formatMs(this.timeoutMs)}`
+        : networkReason(err);
+      // The query may carry request data (`read PATH k=v` sends it there): keep it out of errors.
+      throw new NetworkError(`${method} ${withoutQuery(url)}: ${reason}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
-    const text = await res.text();
-    return { status: res.status, body: parseBody(text) };
   }
 
   /** Releases the TLS client built for `caCert`; safe to call more than once. */
@@ -106,6 +142,64 @@ export function networkReason(err: unknown): string {
   }
   if (reasons.length === 0) return top;
   return /^fetch failed$/i.test(top) ? reasons.join(": ") : `${top}: ${reasons.join(": ")}`;
+}
+
+/** A URL for an error message: the query string goes, as it may hold request data. */
+export function withoutQuery(url: string): string {
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+const TIMEOUT_UNITS_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * A client timeout as Vault reads VAULT_CLIENT_TIMEOUT: seconds ("30", "1.5") or a Go duration
+ * ("500ms", "1m30s"); milliseconds, or undefined when it is neither. lib/duration.ts rounds to
+ * whole seconds, too coarse for a timeout below one.
+ */
+export function parseTimeoutMs(text: string): number | undefined {
+  const s = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    total += Number(m[1]) * TIMEOUT_UNITS_MS[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  return pos === 0 || pos !== s.length ? undefined : total;
+}
+
+/**
+ * The request timeout from SECRETHUB_CLIENT_TIMEOUT, else VAULT_CLIENT_TIMEOUT (harmless to
+ * adopt alone, unlike VAULT_ADDR and VAULT_TOKEN), else {@link DEFAULT_TIMEOUT_MS}.
+ */
+export function clientTimeoutMs(env: Env): number {
+  for (const name of ["SECRETHUB_CLIENT_TIMEOUT", "VAULT_CLIENT_TIMEOUT"]) {
+    const raw = nonEmpty(env[name]);
+    if (raw === undefined) continue;
+    const ms = parseTimeoutMs(raw);
+    if (ms === undefined) {
+      throw new TypeError(
+        `Invalid ${name} "${raw}": expected seconds or a duration such as "30s" or "2m"`,
+      );
+    }
+    return Math.ceil(ms);
+  }
+  return DEFAULT_TIMEOUT_MS;
 }
 
 function parseBody(text: string): unknown {
@@ -207,5 +301,5 @@ export async function resolveClientOptions(
     if (file) token = await readTokenFile(file);
   }
   const caCert = s.caCertPath ? await Deno.readTextFile(s.caCertPath) : undefined;
-  return { address: s.address, token, caCert };
+  return { address: s.address, token, caCert, timeoutMs: clientTimeoutMs(env) };
 }

@@ -8,7 +8,14 @@ import { expectArgs } from "../args.ts";
 import { type Command, type Ctx, FIELD_FLAG } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { parseKeyValues, toQuery } from "../kv_data.ts";
-import { keysOf, printKeys, printSecret, printSuccess, secretFields } from "../output.ts";
+import {
+  keysOf,
+  printKeys,
+  printNotFound,
+  printSecret,
+  printSuccess,
+  secretFields,
+} from "../output.ts";
 import { encodePath } from "../paths.ts";
 
 async function pathAndData(ctx: Ctx): Promise<[string, string, Record<string, unknown>]> {
@@ -26,10 +33,7 @@ const read: Command = {
   async run(ctx) {
     const [shown, path, data] = await pathAndData(ctx);
     const res = await ctx.api("GET", path + toQuery(data), undefined, { accept: [404] });
-    if (res.status === 404) {
-      ctx.io.err(`No value found at ${shown}`);
-      return 2;
-    }
+    if (res.status === 404) return printNotFound(ctx, res.body, shown);
     return printSecret(ctx, res.body);
   },
 };
@@ -67,10 +71,7 @@ const list: Command = {
     const shown = raw.replace(/^\/+/, "").replace(/\/*$/, "/");
     const res = await ctx.api("LIST", encodePath(shown), undefined, { accept: [404] });
     const keys = keysOf(res.body);
-    if (res.status === 404 || keys.length === 0) {
-      ctx.io.err(`No value found at ${shown}`);
-      return 2;
-    }
+    if (res.status === 404 || keys.length === 0) return printNotFound(ctx, res.body, shown);
     return printKeys(ctx, keys);
   },
 };

@@ -16,6 +16,7 @@ import {
   mapFields,
   printField,
   printKeys,
+  printNotFound,
   printSecret,
   printSuccess,
   printWarnings,
@@ -40,11 +41,6 @@ async function target(ctx: Ctx, minArgs: number, maxArgs = minArgs): Promise<KvT
   return await resolveKv(ctx, args[0] ?? "");
 }
 
-function notFound(ctx: Ctx, path: string): number {
-  ctx.io.err(`No value found at ${path}`);
-  return 2;
-}
-
 const get: Command = {
   name: "kv get",
   args: "PATH",
@@ -55,7 +51,7 @@ const get: Command = {
     requirePath(t);
     if (t.version === 1) {
       const res = await ctx.api("GET", encodePath(displayPath(t)), undefined, { accept: [404] });
-      if (res.status === 404) return notFound(ctx, displayPath(t));
+      if (res.status === 404) return printNotFound(ctx, res.body, displayPath(t));
       return printSecret(ctx, res.body);
     }
     const version = flagInt(ctx.parsed, "version");
@@ -65,11 +61,11 @@ const get: Command = {
     const d = dataOf(res.body);
     const code = res.status === 404 ? 2 : 0;
     // A deleted or destroyed version is a 404 that still carries its metadata.
-    if (res.status === 404 && d.metadata === undefined) return notFound(ctx, shown);
+    if (res.status === 404 && d.metadata === undefined) return printNotFound(ctx, res.body, shown);
     printWarnings(ctx, res.body);
     const data = d.data && typeof d.data === "object" ? asObj(d.data) : undefined;
     if (ctx.field !== undefined) {
-      if (!data) return notFound(ctx, shown);
+      if (!data) return printNotFound(ctx, null, shown);
       return printField(ctx, mapFields(data), ctx.field);
     }
     if (ctx.format === "json") {
@@ -115,7 +111,7 @@ function writer(name: "put" | "patch"): Command {
         // CLI says there is no value, with exit code 2, as `kv get` does.
         accept: name === "patch" ? [404] : [],
       });
-      if (res.status === 404) return notFound(ctx, shown);
+      if (res.status === 404) return printNotFound(ctx, res.body, shown);
       const fields = mapFields(dataOf(res.body));
       if (ctx.field !== undefined || ctx.format === "json") {
         return printSecret(ctx, res.body, fields);
@@ -180,7 +176,7 @@ const list: Command = {
       : displayPath(t, undefined, true);
     const res = await ctx.api("LIST", encodePath(shown), undefined, { accept: [404] });
     const keys = keysOf(res.body);
-    if (res.status === 404 || keys.length === 0) return notFound(ctx, shown);
+    if (res.status === 404 || keys.length === 0) return printNotFound(ctx, res.body, shown);
     return printKeys(ctx, keys);
   },
 };

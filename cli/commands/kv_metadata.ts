@@ -6,7 +6,7 @@ import { flagBool, flagInt, flagString } from "../../lib/flags.ts";
 import type { Command, Ctx } from "../command.ts";
 import { json, section, table } from "../format.ts";
 import { flagPairs } from "../kv_data.ts";
-import { asObj, dataOf, mapFields, printSuccess, rowsOf } from "../output.ts";
+import { asObj, dataOf, mapFields, printNotFound, printSuccess, rowsOf } from "../output.ts";
 import {
   displayPath,
   type KvTarget,
@@ -33,10 +33,7 @@ const get: Command = {
     const t = await target(ctx);
     const shown = displayPath(t, "metadata");
     const res = await ctx.api("GET", v2Path(t, "metadata"), undefined, { accept: [404] });
-    if (res.status === 404) {
-      ctx.io.err(`No value found at ${shown}`);
-      return 2;
-    }
+    if (res.status === 404) return printNotFound(ctx, res.body, shown);
     if (ctx.format === "json") {
       ctx.io.out(json(res.body));
       return 0;

@@ -46,8 +46,18 @@ export const statusCommand: Command = {
       const res = await ctx.api("GET", "sys/seal-status", undefined, {
         action: "checking seal status",
       });
+      const sealed = asObj(res.body).sealed;
+      // Exit 2 tells a probe "sealed, unseal me": a proxy's or another service's 200 is an
+      // error instead.
+      if (typeof sealed !== "boolean") {
+        const url = (await ctx.client()).url("sys/seal-status");
+        throw new CliError(
+          `Error checking seal status: GET ${url}: the reply has no boolean "sealed" field ` +
+            "(not a SecretHub server?)",
+        );
+      }
       printSealStatus(ctx, res.body);
-      return asObj(res.body).sealed === false ? 0 : 2;
+      return sealed ? 2 : 0;
     } catch (err) {
       // Exit 2 means "sealed" here, so a failed request must not use it.
       if (err instanceof CliError) {

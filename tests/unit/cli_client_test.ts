@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   ApiClient,
+  clientTimeoutMs,
   DEFAULT_ADDRESS,
+  DEFAULT_TIMEOUT_MS,
   NetworkError,
   networkReason,
   readTokenFile,
@@ -166,7 +168,12 @@ Deno.test("resolveClientOptions() uses the token file only when no token variabl
     });
     assert.equal(pair.token, "v");
     const addrOnly = await resolveClientOptions({ HOME: home, SECRETHUB_ADDR: "http://sh" });
-    assert.deepEqual(addrOnly, { address: "http://sh", token: "from-file", caCert: undefined });
+    assert.deepEqual(addrOnly, {
+      address: "http://sh",
+      token: "from-file",
+      caCert: undefined,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
+    });
   } finally {
     await Deno.remove(home, { recursive: true });
   }
@@ -270,4 +277,53 @@ Deno.test("networkReason() prints the cause chain of a failed fetch", () => {
     networkReason(new Error("boom", { cause: new Error("deeper (os error 5)") })),
     "boom: deeper",
   );
+});
+
+const TIMEOUT_CASES: { env: Record<string, string>; ms: number }[] = [
+  { env: {}, ms: 60_000 },
+  { env: { SECRETHUB_CLIENT_TIMEOUT: "30" }, ms: 30_000 },
+  { env: { SECRETHUB_CLIENT_TIMEOUT: "1.5" }, ms: 1_500 },
+  { env: { SECRETHUB_CLIENT_TIMEOUT: "250ms" }, ms: 250 },
+  { env: { SECRETHUB_CLIENT_TIMEOUT: "1m30s" }, ms: 90_000 },
+  // As Vault's 0: no timeout at all.
+  { env: { SECRETHUB_CLIENT_TIMEOUT: "0" }, ms: 0 },
+  { env: { VAULT_CLIENT_TIMEOUT: "2s" }, ms: 2_000 },
+  { env: { SECRETHUB_CLIENT_TIMEOUT: "", VAULT_CLIENT_TIMEOUT: "3" }, ms: 3_000 },
+  { env: { SECRETHUB_CLIENT_TIMEOUT: "1s", VAULT_CLIENT_TIMEOUT: "9s" }, ms: 1_000 },
+];
+
+Deno.test("clientTimeoutMs() reads SECRETHUB_CLIENT_TIMEOUT, then VAULT_CLIENT_TIMEOUT", () => {
+  for (const c of TIMEOUT_CASES) assert.equal(clientTimeoutMs(c.env), c.ms, JSON.stringify(c.env));
+  for (const bad of ["abc", "-1", "5x", "s", "1h 2m"]) {
+    assert.throws(
+      () => clientTimeoutMs({ VAULT_CLIENT_TIMEOUT: bad }),
+      new TypeError(
+        `Invalid VAULT_CLIENT_TIMEOUT "${bad}": expected seconds or a duration such as "30s" ` +
+          `or "2m"`,
+      ),
+    );
+  }
+});
+
+Deno.test("ApiClient.request() rethrows the caller's abort as it is, not as a NetworkError", async () => {
+  const client = new ApiClient({ address: "http://127.0.0.1:9" });
+  await assert.rejects(
+    client.request("GET", "sys/health", undefined, undefined, { signal: AbortSignal.abort() }),
+    (err: unknown) => err instanceof DOMException && err.name === "AbortError",
+  );
+});
+
+Deno.test("ApiClient.request() leaves the query string out of a NetworkError", async () => {
+  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const client = new ApiClient({ address: `http://127.0.0.1:${port}` });
+  await assert.rejects(client.request("GET", "secret/data/x?pw=hunter2"), (err: unknown) => {
+    assert.ok(err instanceof NetworkError);
+    assert.equal(
+      err.message,
+      `GET http://127.0.0.1:${port}/v1/secret/data/x: tcp connect error: Connection refused`,
+    );
+    return true;
+  });
 });

@@ -307,3 +307,175 @@ Deno.test("runCli() write -format=json on a 204 prints no JSON null, and confirm
     assert.match(t.out, /^Success! Data written to: sys\/policy\/p$/);
   });
 });
+
+const V2_MOUNT: Reply = [200, { data: { path: "secret/", type: "kv", options: { version: "2" } } }];
+
+Deno.test("runCli() never quotes @file or stdin contents that are not JSON", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/pw.txt`;
+    await Deno.writeTextFile(file, "hunter2-supersecret");
+    await withServer({ "GET /v1/sys/internal/ui/mounts/secret/leak": V2_MOUNT }, async (addr) => {
+      const env = { SECRETHUB_ADDR: addr, SECRETHUB_TOKEN: "t" };
+      const cases: [string[], string][] = [
+        [["kv", "put", "secret/leak", `@${file}`], `@${file}`],
+        [["write", "secret/data/leak", "-"], "-"],
+      ];
+      for (const [argv, source] of cases) {
+        const r = await run(argv, { env, stdin: "tok-x-supersecret" });
+        assert.equal(r.code, 1, argv.join(" "));
+        assert.equal(
+          r.err.split("\n")[0],
+          `Error: Failed to parse JSON from ${source}: not valid JSON (expected an object)`,
+        );
+        assert.doesNotMatch(r.err, /hunter2|tok-x/);
+      }
+      // A value typed without its key is not echoed either.
+      const r = await run(["kv", "put", "secret/leak", "a=1", "hunter2-supersecret"], { env });
+      assert.equal(r.code, 1);
+      assert.match(r.err, /invalid key\/value pair \(data argument 2\)/);
+      assert.doesNotMatch(r.err, /hunter2/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Runs the CLI with stdout as a terminal or not, keeping lines and raw writes apart. */
+async function runTty(argv: string[], env: Record<string, string>, terminal: boolean) {
+  const lines: string[] = [];
+  let raw = "";
+  const code = await runCli(argv, {
+    env,
+    stdin: "",
+    stdout: (t) => lines.push(t),
+    stdoutRaw: (t) => raw += t,
+    stdoutIsTerminal: () => terminal,
+    stderr: () => {},
+  });
+  return { code, lines, raw };
+}
+
+Deno.test("runCli() -field adds no newline when stdout is not a terminal (Vault's PrintRaw)", async () => {
+  const routes: Record<string, Reply> = {
+    "GET /v1/sys/internal/ui/mounts/secret/bin": V2_MOUNT,
+    "GET /v1/secret/data/bin": [200, { data: { data: { v: "a\nb" }, metadata: { version: 1 } } }],
+    "GET /v1/generic/x": [200, { data: { v: "x\n" } }],
+    "POST /v1/auth/token/create": [200, { auth: { client_token: "hvs.c", accessor: "acc" } }],
+    "GET /v1/auth/token/lookup-self": [200, { data: { accessor: "acc", policies: [] } }],
+  };
+  await withServer(routes, async (addr) => {
+    const home = await Deno.makeTempDir();
+    try {
+      const env = { SECRETHUB_ADDR: addr, SECRETHUB_TOKEN: "t", HOME: home };
+      const cases: [string[], string][] = [
+        [["kv", "get", "-field=v", "secret/bin"], "a\nb"],
+        [["kv", "get", "-field=v", "-format=json", "secret/bin"], '"a\\nb"'],
+        [["read", "-field=v", "generic/x"], "x\n"],
+        [["token", "create", "-field=token"], "hvs.c"],
+        [["login", "-field=token_accessor", "-no-store", "hvs.t"], "acc"],
+      ];
+      for (const [argv, value] of cases) {
+        const piped = await runTty(argv, env, false);
+        assert.deepEqual([piped.code, piped.lines, piped.raw], [0, [], value], argv.join(" "));
+        const tty = await runTty(argv, env, true);
+        assert.deepEqual([tty.code, tty.lines, tty.raw], [0, [value], ""], argv.join(" "));
+      }
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  });
+});
+
+Deno.test("runCli() keeps K=V keys named like Object.prototype members", async () => {
+  const keys = ["constructor", "toString", "__proto__", "hasOwnProperty"];
+  const routes: Record<string, Reply> = {
+    "GET /v1/sys/internal/ui/mounts/secret/proto": V2_MOUNT,
+    "POST /v1/secret/data/proto": [200, { data: { version: 1 } }],
+    "POST /v1/secret/metadata/proto": [204],
+    "POST /v1/auth/token/create": [200, { auth: { client_token: "hvs.c" } }],
+  };
+  await withServer(routes, async (addr, seen) => {
+    const env = { SECRETHUB_ADDR: addr, SECRETHUB_TOKEN: "t" };
+    const pairs = keys.map((k) => `${k}=v-${k}`);
+    const expected = keys.map((k) => [k, `v-${k}`]);
+    const body = () => JSON.parse(seen.at(-1)!.body);
+
+    assert.equal(
+      (await run(["kv", "put", "secret/proto", ...pairs, "n=1", "n=2"], { env })).code,
+      0,
+    );
+    assert.deepEqual(Object.entries(body().data), [...expected, ["n", ["1", "2"]]]);
+
+    const custom = pairs.flatMap((p) => ["-custom-metadata", p]);
+    assert.equal(
+      (await run(["kv", "metadata", "put", ...custom, "secret/proto"], { env })).code,
+      0,
+    );
+    assert.deepEqual(Object.entries(body().custom_metadata), expected);
+
+    const meta = pairs.flatMap((p) => ["-metadata", p]);
+    assert.equal((await run(["token", "create", ...meta], { env })).code, 0);
+    assert.deepEqual(Object.entries(body().meta), expected);
+  });
+});
+
+Deno.test("runCli() shows the warnings of a 404 that carries no errors", async () => {
+  const warning = "Invalid path for a versioned K/V secrets engine.";
+  const reply: Reply = [404, { data: null, warnings: [warning] }];
+  await withServer({ "PUT /v1/kv1/foo": reply, "GET /v1/kv1/foo": reply }, async (addr) => {
+    const env = { SECRETHUB_ADDR: addr, SECRETHUB_TOKEN: "t" };
+    const w = await run(["write", "kv1/foo", "bar=baz"], { env });
+    assert.equal(w.code, 2);
+    assert.match(w.err, /^Error writing data to kv1\/foo: Invalid path for a versioned K\/V /);
+    for (const format of ["table", "json"]) {
+      const r = await run(["read", `-format=${format}`, "kv1/foo"], { env });
+      assert.equal(r.code, 2);
+      assert.equal(
+        r.err,
+        `WARNING! The following warnings were returned from SecretHub:\n\n  * ${warning}\n\n` +
+          "No value found at kv1/foo",
+      );
+    }
+  });
+});
+
+Deno.test("runCli() status exits 1, not 2 (sealed), on a 200 that is no seal status", async () => {
+  for (const body of [{}, { sealed: "false" }, "<html>ok</html>", [true]]) {
+    await withServer({ "GET /v1/sys/seal-status": [200, body] }, async (addr) => {
+      const r = await run(["status"], { env: { SECRETHUB_ADDR: addr } });
+      assert.equal(r.code, 1, JSON.stringify(body));
+      assert.equal(r.out, "");
+      assert.equal(
+        r.err,
+        `Error checking seal status: GET ${addr}/v1/sys/seal-status: the reply has no boolean ` +
+          `"sealed" field (not a SecretHub server?)`,
+      );
+    });
+  }
+});
+
+Deno.test("runCli() keeps the query string, which holds read data, out of error messages", async () => {
+  const routes: Record<string, Reply> = {
+    "GET /v1/secret/data/x": [403, { errors: ["permission denied"] }],
+  };
+  await withServer(routes, async (addr, seen) => {
+    const r = await run(["read", "secret/data/x", "pw=hunter2"], { env: { SECRETHUB_ADDR: addr } });
+    assert.equal(seen[0]!.path, "/v1/secret/data/x?pw=hunter2");
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.err,
+      `Error reading secret/data/x: permission denied (Code: 403, GET ${addr}/v1/secret/data/x)`,
+    );
+  });
+});
+
+Deno.test("runCli() help server and help agent print those commands' flags", async () => {
+  const s = await run(["help", "server"]);
+  assert.equal(s.code, 0);
+  assert.match(s.out, /^Usage: secrethub server -config FILE/);
+  assert.match(s.out, /-dev-listen-address=HOST:PORT/);
+  const a = await run(["help", "agent"]);
+  assert.equal(a.code, 0);
+  assert.match(a.out, /^Usage: secrethub agent -config FILE/);
+});
