@@ -92,6 +92,17 @@ function appendBlock(chain: ChainLinker, audit: string, wantLinks: boolean): str
 }
 
 /**
+ * Whether engine or auth-method data is stored. Only requests write it, each audited in the
+ * same commit, so with it present an empty chain without a head row was emptied, not new (init
+ * and unseal write only core/ and sys/ keys, unaudited, before the audit key exists).
+ */
+function holdsRequestData(d: Database.Database): boolean {
+  return d.prepare(
+    `SELECT 1 FROM kv WHERE (key >= 'logical/' AND key < 'logical0') OR (key >= 'auth/' AND key < 'auth0') LIMIT 1`,
+  ).get() !== undefined;
+}
+
+/**
  * Where the chain goes on at unseal. A signed head ahead of the last record means records were
  * cut from the end while the server was down: the chain goes on from the head, so the cut stays
  * a gap that verify names. A non-empty chain without a signed head (a database from before head
@@ -104,7 +115,9 @@ function openChain(d: Database.Database, key: Uint8Array): ChainLinker {
   const signed = stored !== null && headIsSigned(key, stored);
   const chain = new ChainLinker(key, signed && stored.seq > last.seq ? stored : last);
   let problem = "";
-  if (last.seq > 0 && stored === null) problem = "no audit head record";
+  if (last.seq === 0 && stored === null && holdsRequestData(d)) {
+    problem = "no audit records and no audit head record, yet engine data is stored";
+  } else if (last.seq > 0 && stored === null) problem = "no audit head record";
   else if (last.seq > 0 && !signed) problem = "the audit head record's mac does not match";
   else if (signed && stored.seq < last.seq) {
     problem = `the audit head record (seq ${stored.seq}) is behind the last record`;

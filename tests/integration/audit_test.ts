@@ -313,3 +313,28 @@ Deno.test("offline verify names records put after the signed head while the serv
     await t.close();
   }
 });
+
+Deno.test("an audit chain emptied of every record and its head row is noted at unseal", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("POST", "/v1/secret/data/wiped", { data: { v: "x" } });
+    await t.core.sealNow();
+    const db = new Database(t.dbFile);
+    db.exec("PRAGMA busy_timeout = 5000");
+    try {
+      // What an attacker with the file would do to make the log look new: every record gone.
+      db.exec("DELETE FROM audit_block; DELETE FROM audit; DELETE FROM audit_head");
+    } finally {
+      db.close();
+    }
+    await t.core.unseal(decodeShare(t.unsealKeys[0]!));
+    // The writer links the note when it takes the key; this request's records come after it.
+    assert.equal((await t.req("GET", "/v1/secret/data/wiped")).status, 200);
+    const rows = [...t.core.physical.auditRows()];
+    assert.equal(rows[0]?.seq, 1);
+    assert.equal(rows[0]?.entry.type, "anomaly");
+    assert.match(String(rows[0]?.entry.error), /no audit records and no audit head record/);
+  } finally {
+    await t.close();
+  }
+});
