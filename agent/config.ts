@@ -4,11 +4,11 @@
  * paths are resolved against the config file's directory, not the working directory.
  */
 import * as v from "valibot";
-import { dirname, isAbsolute, resolve } from "../lib/paths.ts";
+import { dirname, resolve } from "../lib/paths.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { RELOAD_SIGNALS } from "./render/reload.ts";
 import { resolveOwnerSync } from "./render/owner.ts";
-import { MAX_HEARTBEAT_MS } from "../lib/agent_protocol.ts";
+import { logicalPathProblem, MAX_HEARTBEAT_MS } from "../lib/agent_protocol.ts";
 import { fsProblem } from "../lib/fs_problem.ts";
 import { parseTemplate, TemplateSyntaxError } from "./template/mod.ts";
 
@@ -136,6 +136,18 @@ const template = v.pipe(
   ),
 );
 
+/**
+ * A path the agent reads and subscribes to: core refuses a subscribe frame with one bad path in
+ * it, and with it the pushes for every other path, so a bad one is a config error.
+ */
+function secretPathIssue(p: string): string {
+  return `secret path ${JSON.stringify(p)} ${logicalPathProblem(p)}`;
+}
+const secretPath = v.pipe(
+  v.string(),
+  v.check((p) => logicalPathProblem(p) === null, (i) => secretPathIssue(i.input as string)),
+);
+
 /** "path#field"; neither part may contain "#", so the split is unambiguous. */
 const envRef = v.pipe(
   v.string(),
@@ -144,6 +156,10 @@ const envRef = v.pipe(
     const i = s.lastIndexOf("#");
     return { path: s.slice(0, i), field: s.slice(i + 1) };
   }),
+  v.check(
+    (r) => logicalPathProblem(r.path) === null,
+    (i) => secretPathIssue((i.input as { path: string }).path),
+  ),
 );
 
 const schema = v.strictObject({
@@ -197,7 +213,8 @@ const schema = v.strictObject({
   ),
   templates: v.optional(v.array(template), []),
   exec: v.optional(v.strictObject({
-    command: v.pipe(v.array(nonEmpty), v.minLength(1, "must name a program")),
+    // Optional here: `agent exec -config F -- CMD` gives it on the command line instead.
+    command: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1, "must name a program"))),
     env: v.optional(
       v.record(v.pipe(v.string(), v.regex(ENV_NAME_RE, "is not a valid variable name")), envRef),
       {},
@@ -205,7 +222,7 @@ const schema = v.strictObject({
     env_prefix: v.optional(
       v.pipe(v.string(), v.regex(ENV_NAME_RE, "is not a valid variable name prefix")),
     ),
-    prefix_paths: v.optional(v.array(nonEmpty), []),
+    prefix_paths: v.optional(v.array(secretPath), []),
     // No default here: parseAgentConfig must see whether it was set, to refuse it with
     // reload_signal.
     restart_on_change: v.optional(v.boolean()),
@@ -275,7 +292,8 @@ export function parseAgentConfig(
     throw new AgentConfigError(key, issue.message);
   }
   const c = r.output;
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  // Normalised either way ("/x/./a" is "/x/a"), so two spellings of one file compare equal.
+  const abs = (p: string) => resolve(baseDir, p);
   const absOpt = (p: string | undefined) => (p === undefined ? undefined : abs(p));
 
   const agentId = (c.agent_id ?? hostname).toLowerCase();
@@ -388,8 +406,16 @@ async function checkTemplateSources(cfg: AgentConfig): Promise<void> {
   }
 }
 
+export interface LoadAgentConfigOptions {
+  /** `agent exec … -- CMD` gave the child's command, so `exec.command` may be left out. */
+  commandOnCommandLine?: boolean;
+}
+
 /** Reads and validates a config file; errors name the file and the key. */
-export async function loadAgentConfig(file: string): Promise<AgentConfig> {
+export async function loadAgentConfig(
+  file: string,
+  opts: LoadAgentConfigOptions = {},
+): Promise<AgentConfig> {
   const text = await Deno.readTextFile(file);
   let raw: unknown;
   try {
@@ -399,6 +425,11 @@ export async function loadAgentConfig(file: string): Promise<AgentConfig> {
   }
   try {
     const cfg = parseAgentConfig(raw, dirname(resolve(file)));
+    if (cfg.exec && cfg.exec.command === undefined && !opts.commandOnCommandLine) {
+      const e = AgentConfigError.missing("exec.command");
+      e.message += " (or give the command after --: agent exec -config FILE -- CMD ARGS)";
+      throw e;
+    }
     await checkTemplateSources(cfg);
     return cfg;
   } catch (e) {

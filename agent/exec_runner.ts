@@ -60,7 +60,10 @@ export function execHookFor(
     }
     const r = await sup.update(env);
     started = true;
-    if (r !== "unchanged") log("info", `exec: child ${r}`, { pid: sup.pid });
+    if (r === "failed") {
+      const e = await sup.exited;
+      log("error", "exec: child could not be started", { code: e.code, error: e.spawnError });
+    } else if (r !== "unchanged") log("info", `exec: child ${r}`, { pid: sup.pid });
   };
   return {
     paths:

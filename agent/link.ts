@@ -9,6 +9,7 @@ import {
   type AgentMessage,
   CoreMessage,
   HEARTBEAT_MS,
+  logicalPathProblem,
   parseFrame,
   PROTOCOL_VERSION,
 } from "../lib/agent_protocol.ts";
@@ -42,7 +43,7 @@ export interface LinkOptions {
   heartbeatMs?: number;
   /** How long a request (including a heartbeat) may wait for its answer. */
   requestTimeoutMs?: number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: (msg: string, fields?: Record<string, unknown>, level?: "info" | "warn") => void;
 }
 
 /** Core answered with an error frame (status as HTTP would have it). */
@@ -89,6 +90,13 @@ export class AgentLink {
   #subscriptions = new Set<string>();
   /** Paths core acknowledged on the current connection. */
   #acked = new Set<string>();
+  /**
+   * Paths sent on the current connection, acknowledged or not: a refusal that may pass later
+   * (core's subscription limit) is retried on the next connection, not on every read.
+   */
+  #sent = new Set<string>();
+  /** Paths core cannot accept: never sent again (and logged once), so the others still are. */
+  #rejected = new Set<string>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   /** Addresses that worked, newest last: what `status` reports. */
@@ -123,10 +131,19 @@ export class AgentLink {
     this.#teardown();
   }
 
-  /** Remembered for reconnects; sent now when online. */
+  /** Remembered for reconnects; sent now when online. A path core would refuse is dropped. */
   async subscribe(paths: string[]): Promise<void> {
-    const fresh = [...new Set(paths)].filter((p) => !this.#subscriptions.has(p));
-    for (const p of fresh) this.#subscriptions.add(p);
+    const fresh: string[] = [];
+    for (const p of new Set(paths)) {
+      if (this.#rejected.has(p)) continue;
+      const problem = logicalPathProblem(p);
+      if (problem !== null) {
+        this.#reject(p, `path ${problem}`);
+        continue;
+      }
+      this.#subscriptions.add(p);
+      if (!this.#sent.has(p)) fresh.push(p);
+    }
     const ws = this.#ws;
     if (fresh.length && this.#online && ws) await this.#subscribeOn(ws, fresh);
   }
@@ -142,10 +159,43 @@ export class AgentLink {
   /** In frames the protocol accepts; each acked frame's paths count as subscribed. */
   async #subscribeOn(ws: WebSocket, paths: string[]): Promise<void> {
     for (let i = 0; i < paths.length; i += MAX_PATHS_PER_FRAME) {
-      const chunk = paths.slice(i, i + MAX_PATHS_PER_FRAME);
-      await this.#send(ws, { type: "secret:subscribe", paths: chunk });
-      if (this.#ws === ws) { for (const p of chunk) this.#acked.add(p); }
+      await this.#subscribeFrame(ws, paths.slice(i, i + MAX_PATHS_PER_FRAME));
     }
+  }
+
+  /**
+   * Core refuses a whole frame (400) for one path it cannot accept. Halving the refused frame
+   * until the refusal names a single path drops just that one; every other path still gets its
+   * pushes, in a few frames rather than one per path.
+   */
+  async #subscribeFrame(ws: WebSocket, paths: string[]): Promise<void> {
+    if (this.#ws === ws) { for (const p of paths) this.#sent.add(p); }
+    try {
+      await this.#send(ws, { type: "secret:subscribe", paths });
+    } catch (e) {
+      if (!(e instanceof LinkError) || e.status !== 400) throw e;
+      if (paths.length === 1) {
+        this.#reject(paths[0]!, e.message);
+        return;
+      }
+      const half = Math.ceil(paths.length / 2);
+      await this.#subscribeFrame(ws, paths.slice(0, half));
+      await this.#subscribeFrame(ws, paths.slice(half));
+      return;
+    }
+    if (this.#ws === ws) { for (const p of paths) this.#acked.add(p); }
+  }
+
+  #reject(path: string, why: string): void {
+    if (this.#rejected.has(path)) return;
+    this.#rejected.add(path);
+    this.#subscriptions.delete(path);
+    this.#acked.delete(path);
+    this.#o.log?.(
+      "agent link: subscription refused, path dropped (no pushes for it)",
+      { path, error: why },
+      "warn",
+    );
   }
 
   request(m: Outgoing): Promise<Record<string, unknown> | null> {
@@ -258,6 +308,14 @@ export class AgentLink {
     this.#online = true;
     this.connectedUrl = url;
     this.#o.log?.("agent link up", { url });
+    // Paths added while the handshake ran were not in its frames.
+    const missed = [...this.#subscriptions].filter((p) => !this.#sent.has(p));
+    if (missed.length) {
+      this.#subscribeOn(ws, missed).catch((e) => {
+        if (e instanceof LinkOffline) return;
+        this.#o.log?.("agent link: subscriptions refused", { url, error: (e as Error).message });
+      });
+    }
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => {
       this.#send(ws, { type: "agent:heartbeat" }).catch(() => {});
@@ -305,6 +363,7 @@ export class AgentLink {
     this.#online = false;
     this.#ws = null;
     this.#acked.clear();
+    this.#sent.clear();
     clearInterval(this.#heartbeatTimer);
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer);

@@ -73,7 +73,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   let cfg;
   try {
-    cfg = await loadAgentConfig(file);
+    cfg = await loadAgentConfig(file, { commandOnCommandLine: isExec });
   } catch (e) {
     say(`Error: ${(e as Error).message}`);
     return 1;

@@ -322,7 +322,7 @@ export class AgentService {
       backoffInitialMs: this.#cfg.link.backoff_initial,
       backoffMaxMs: this.#cfg.link.backoff_max,
       heartbeatMs: this.#cfg.link.heartbeat,
-      log: (msg, f) => this.#log("info", msg, f),
+      log: (msg, f, level) => this.#log(level ?? "info", msg, f),
     });
     this.#background(this.#link.subscribe([...paths]), "subscribe");
     this.#link.start();

@@ -4,8 +4,10 @@
  * app presents its own token (`X-Vault-Token`) and may read only the paths its config lists;
  * the socket itself is the first gate (mode and group), the token the second.
  */
-import { constantTimeEqual } from "../lib/web_crypto.ts";
+import { constantTimeEqual, randomBase62 } from "../lib/web_crypto.ts";
 import { fsProblem } from "../lib/fs_problem.ts";
+import { basename, dirname, join } from "../lib/paths.ts";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
 
 export interface LocalApp {
   name: string;
@@ -104,6 +106,9 @@ export class SocketListenError extends Error {
   }
 }
 
+/** `sun_path` holds 108 bytes with the terminating NUL: clients cannot connect to a longer path. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
 /**
  * Serves the app on a Unix socket with the given mode (and group, when set). A socket another
  * process still answers on is refused, never replaced; only a stale one (nobody listening, e.g.
@@ -115,21 +120,43 @@ export async function serveSocket(
   group: string | undefined,
   handler: SocketHandler,
 ): Promise<{ close(): Promise<void> }> {
+  const bytes = new TextEncoder().encode(socketPath).length;
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new SocketListenError(
+      socketPath,
+      `the path is ${bytes} bytes long; a Unix socket path may be at most ${MAX_SOCKET_PATH_BYTES}`,
+    );
+  }
   await removeStaleSocket(socketPath);
-  // Bound under a temporary name and linked into place once mode and group are set, so there is
-  // no moment where the socket exists with the umask's (possibly wider) permissions. link(), not
-  // rename(): it fails if another agent bound the path meanwhile instead of replacing its socket.
-  const tmp = `${socketPath}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  let gid: number | undefined;
+  try {
+    gid = group ? await gidOf(group) : undefined;
+  } catch (e) {
+    throw new SocketListenError(socketPath, fsProblem(e));
+  }
+  // Bound in a private directory and linked into place once mode and group are set, so there is
+  // no moment where the socket exists with the umask's (possibly wider) permissions, and nobody
+  // who may write the socket's directory can swap the name for a symlink the chmod/chown would
+  // follow. link(), not rename(): it fails if another agent bound the path meanwhile instead of
+  // replacing its socket.
+  let priv: PrivateDir;
+  try {
+    priv = await PrivateDir.create(socketPath);
+  } catch (e) {
+    throw new SocketListenError(socketPath, `cannot listen: ${fsProblem(e)}`);
+  }
+  const tmp = priv.entry("s");
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({ path: tmp, onListen: () => {} }, handler);
   } catch (e) {
+    await priv.close();
     throw new SocketListenError(socketPath, `cannot listen: ${fsProblem(e)}`);
   }
   let mine: Deno.FileInfo;
   try {
     await Deno.chmod(tmp, mode);
-    if (group) await Deno.chown(tmp, null, await gidOf(group));
+    if (gid !== undefined) await Deno.chown(tmp, null, gid);
     try {
       await Deno.link(tmp, socketPath);
     } catch (e) {
@@ -140,15 +167,20 @@ export async function serveSocket(
     }
     mine = await Deno.lstat(socketPath);
     await Deno.remove(tmp);
+    await priv.removeDir();
   } catch (e) {
     await server.shutdown();
     await Deno.remove(tmp).catch(() => {});
+    await priv.close();
     if (e instanceof SocketListenError) throw e;
     throw new SocketListenError(socketPath, fsProblem(e));
   }
   return {
     close: async () => {
+      // Deno unlinks the path it bound when the server closes: through /proc/self/fd that path
+      // names our (by now empty and removed) directory only while its descriptor stays open.
       await server.shutdown();
+      await priv.close();
       // Only our own socket: if another agent has since bound this path, the file is its.
       try {
         const now = await Deno.lstat(socketPath);
@@ -156,6 +188,66 @@ export async function serveSocket(
       } catch { /* already gone */ }
     },
   };
+}
+
+/**
+ * A 0700 directory of our own next to the socket, reached through an open descriptor
+ * (`/proc/self/fd/N/…`) rather than its name, so renaming or replacing it changes nothing for us.
+ * The bind path is short whatever the socket's directory: a socket path of up to 107 bytes works.
+ */
+class PrivateDir {
+  readonly #name: string;
+  readonly #via: string;
+  #fd: number | undefined;
+
+  private constructor(name: string, via: string, fd: number | undefined) {
+    this.#name = name;
+    this.#via = via;
+    this.#fd = fd;
+  }
+
+  static async create(socketPath: string): Promise<PrivateDir> {
+    const name = join(
+      dirname(socketPath),
+      `.${basename(socketPath)}.secrethub-${randomBase62(12)}`,
+    );
+    await Deno.mkdir(name, { mode: 0o700 });
+    // Elsewhere there is no /proc: the directory goes by its name (development machines).
+    if (Deno.build.os !== "linux") return new PrivateDir(name, name, undefined);
+    let fd: number;
+    try {
+      fd = openSync(name, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (e) {
+      await Deno.remove(name).catch(() => {});
+      throw e;
+    }
+    const st = fstatSync(fd);
+    // Replaced between mkdir and open by someone else's directory: not ours to bind in.
+    if (st.uid !== Deno.uid() || (st.mode & 0o077) !== 0) {
+      closeSync(fd);
+      throw new Deno.errors.PermissionDenied(`${name} was replaced by another user's directory`);
+    }
+    return new PrivateDir(name, `/proc/self/fd/${fd}`, fd);
+  }
+
+  entry(file: string): string {
+    return `${this.#via}/${file}`;
+  }
+
+  /** Removes the (empty) directory; its descriptor stays open until close(). */
+  async removeDir(): Promise<void> {
+    const st = await Deno.lstat(this.#name).catch(() => null);
+    const own = this.#fd === undefined ? st : await Deno.stat(this.#via).catch(() => null);
+    if (st && own && st.isDirectory && st.ino === own.ino && st.dev === own.dev) {
+      await Deno.remove(this.#name).catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.removeDir();
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
 }
 
 /** Removes a socket nobody listens on; refuses one in use and anything that is not a socket. */

@@ -16,14 +16,27 @@ export const MAX_HEARTBEAT_MS = 60_000;
 export const AGENT_REVOKED_CLOSE = 4004;
 
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+const MAX_PATH_LENGTH = 1024;
+
+/**
+ * Why core would refuse `p` as a path in a frame, or null when it accepts it. The agent checks
+ * its config against this too: one bad path refuses a whole `secret:subscribe` frame.
+ */
+export function logicalPathProblem(p: string): string | null {
+  if (p.length === 0) return "is empty";
+  if (p.length > MAX_PATH_LENGTH) return `is longer than ${MAX_PATH_LENGTH} characters`;
+  if (p.startsWith("/")) return 'must not start with "/"';
+  if (p.split("/").some((s) => s === ".." || s === ".")) {
+    return 'must not contain "." or ".." segments';
+  }
+  return null;
+}
+
 const logicalPath = v.pipe(
   v.string(),
   v.minLength(1),
-  v.maxLength(1024),
-  v.check(
-    (p) => !p.startsWith("/") && !p.split("/").some((s) => s === ".." || s === "."),
-    "bad path",
-  ),
+  v.maxLength(MAX_PATH_LENGTH),
+  v.check((p) => logicalPathProblem(p) === null, "bad path"),
 );
 
 export const AgentMessage = v.variant("type", [

@@ -10,6 +10,7 @@
  *   onto another entry's name fails to decrypt instead of serving the wrong secret.
  * - Files are written with writeFileAtomic, mode 0600, in a 0700 directory.
  */
+import { constants, promises as fsp } from "node:fs";
 import { join } from "../../lib/paths.ts";
 import { sha256Hex } from "../../lib/sha256.ts";
 import { writeFileAtomic } from "../render/atomic_file.ts";
@@ -80,7 +81,23 @@ export class PersistentCache {
   /** Opens (creating 0700) `dir` — normally `state_dir/cache` — with a key derived from `keyMaterial`. */
   static async open(dir: string, keyMaterial: Uint8Array<ArrayBuffer>): Promise<PersistentCache> {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    await Deno.chmod(dir, 0o700);
+    // Through the descriptor, never following a symlink: a chmod by name would follow one put
+    // at `dir` to any directory on the system.
+    let d: fsp.FileHandle;
+    try {
+      d = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (e) {
+      // O_NOFOLLOW with O_DIRECTORY reports a symlink as ELOOP or ENOTDIR, depending on the OS.
+      if (!(await Deno.lstat(dir).catch(() => null))?.isSymlink) throw e;
+      throw new Deno.errors.PermissionDenied(
+        `Cannot use "${dir}" for the cache: it is a symlink (not followed)`,
+      );
+    }
+    try {
+      await d.chmod(0o700);
+    } finally {
+      await d.close();
+    }
     return new PersistentCache(dir, await deriveKey(keyMaterial));
   }
 

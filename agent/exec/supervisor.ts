@@ -23,11 +23,20 @@ export interface SupervisorOptions {
   stderr?: "inherit" | "null";
 }
 
-export type UpdateResult = "unchanged" | "restarted" | "signalled" | "ignored" | "started";
+/** "failed": the child could not be started; `exited` has resolved (code 126 or 127). */
+export type UpdateResult =
+  | "unchanged"
+  | "restarted"
+  | "signalled"
+  | "ignored"
+  | "started"
+  | "failed";
 
 export interface ChildExit {
   code: number;
   signal: Deno.Signal | null;
+  /** Why the child could not be started at all, when that is how it ended. */
+  spawnError?: string;
 }
 
 export class Supervisor {
@@ -68,8 +77,7 @@ export class Supervisor {
     if (this.#closed) return "ignored";
     if (!this.#child) {
       this.#env = secretEnv;
-      this.#spawn();
-      return "started";
+      return this.#spawn() ? "started" : "failed";
     }
     if (sameEnv(this.#env!, secretEnv)) return "unchanged";
     if (this.#opts.reloadSignal) {
@@ -82,8 +90,7 @@ export class Supervisor {
     if (this.#opts.restartOnChange === false) return "ignored";
     this.#env = secretEnv;
     await this.#stopChild("SIGTERM");
-    this.#spawn();
-    return "restarted";
+    return this.#spawn() ? "restarted" : "failed";
   }
 
   /** Stops the child for good (agent shutdown); resolves with how it ended. */
@@ -118,16 +125,32 @@ export class Supervisor {
     return () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
   }
 
-  #spawn(): void {
+  /**
+   * A child that cannot be started ends the supervision as a child exiting at once would, with a
+   * shell's codes: 127 when there is no such program, 126 when it cannot be run. Supervising
+   * nothing forever would leave the agent up with its program silently gone.
+   */
+  #spawn(): boolean {
     const [cmd, ...args] = this.#opts.command;
-    const child = new Deno.Command(cmd!, {
-      args,
-      env: { ...(this.#opts.baseEnv ?? Deno.env.toObject()), ...this.#env },
-      clearEnv: true,
-      stdin: "null",
-      stdout: this.#opts.stdout ?? "inherit",
-      stderr: this.#opts.stderr ?? "inherit",
-    }).spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(cmd!, {
+        args,
+        env: { ...(this.#opts.baseEnv ?? Deno.env.toObject()), ...this.#env },
+        clearEnv: true,
+        stdin: "null",
+        stdout: this.#opts.stdout ?? "inherit",
+        stderr: this.#opts.stderr ?? "inherit",
+      }).spawn();
+    } catch (e) {
+      this.#closed = true;
+      this.#resolveExit({
+        code: e instanceof Deno.errors.NotFound ? 127 : 126,
+        signal: null,
+        spawnError: `cannot start "${cmd}": ${(e as Error).message}`,
+      });
+      return false;
+    }
     this.#child = child;
     child.status.then((st) => {
       // Our own restart/stop already handles this exit; anything else is the child ending itself.
@@ -136,6 +159,7 @@ export class Supervisor {
         this.#resolveExit({ code: st.code, signal: st.signal });
       }
     });
+    return true;
   }
 
   async #stopChild(signal: Deno.Signal): Promise<ChildExit | undefined> {

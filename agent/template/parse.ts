@@ -10,6 +10,7 @@
  * after it, as in Go templates (the marker must be separated from the action by whitespace).
  */
 import { TemplateSyntaxError } from "./errors.ts";
+import { logicalPathProblem } from "../../lib/agent_protocol.ts";
 
 export const FILTERS = {
   base64: 0,
@@ -45,8 +46,11 @@ const SPACE = /[ \t\r\n]/;
 function trimLeft(s: string): string {
   return s.replace(/^[ \t\r\n]+/, "");
 }
+/** A loop, not /[ \t\r\n]+$/: that regex retries from every space of a long run (quadratic). */
 function trimRight(s: string): string {
-  return s.replace(/[ \t\r\n]+$/, "");
+  let end = s.length;
+  while (end > 0 && SPACE.test(s[end - 1]!)) end--;
+  return s.slice(0, end);
 }
 
 type Token =
@@ -54,9 +58,13 @@ type Token =
   | { t: "string"; v: string; at: number }
   | { t: "pipe"; at: number };
 
-export function parseNodes(src: string): TemplateNode[] {
+/**
+ * `lines` only lets a test see how much of the source the position lookups scanned; every action
+ * records its position, so a lookup that rescanned from the start made parsing quadratic.
+ */
+export function parseNodes(src: string, lines: LineCounter = new LineCounter(src)): TemplateNode[] {
   const nodes: TemplateNode[] = [];
-  const where = (at: number) => lineCol(src, at);
+  const where = (at: number) => lines.position(at);
   const fail = (msg: string, at: number): never => {
     const { line, column } = where(at);
     throw new TemplateSyntaxError(msg, line, column);
@@ -145,6 +153,11 @@ function parseAction(
   const path = tokens[k++];
   if (path?.t !== "string") fail('"secret" needs a quoted path', path?.at ?? head!.at);
   if (path!.t === "string" && path!.v.trim() === "") fail("the secret path is empty", path!.at);
+  // Core refuses such a path in a subscribe frame, and with it every other path in the frame.
+  const problem = logicalPathProblem((path as { v: string }).v);
+  if (problem !== null) {
+    fail(`the secret path ${JSON.stringify((path as { v: string }).v)} ${problem}`, path!.at);
+  }
   const node: TemplateNode = {
     kind: "secret",
     path: (path as { v: string }).v,
@@ -199,13 +212,47 @@ function readString(
   return fail("unterminated string", start);
 }
 
-/** 1-based line and column (in UTF-16 code units, as editors mostly count). */
-export function lineCol(src: string, at: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = src.indexOf("\n"); i !== -1 && i < at; i = src.indexOf("\n", i + 1)) {
-    line++;
-    lineStart = i + 1;
+/**
+ * 1-based line and column (in UTF-16 code units, as editors mostly count) of offsets in `src`.
+ * Actions are met in source order, so each lookup resumes where the previous one stopped and the
+ * whole source is scanned about once; only a lookup behind it (an error reported at an action's
+ * start) starts again from the beginning.
+ */
+export class LineCounter {
+  readonly #src: string;
+  #line = 1;
+  #lineStart = 0;
+  /** The first newline not yet counted (-1: none left), found by the previous scan. */
+  #next: number;
+  #scanned = 0;
+
+  constructor(src: string) {
+    this.#src = src;
+    this.#next = this.#find(0);
   }
-  return { line, column: at - lineStart + 1 };
+
+  /** Characters examined so far, over all lookups. */
+  get scanned(): number {
+    return this.#scanned;
+  }
+
+  position(at: number): { line: number; column: number } {
+    if (at < this.#lineStart) {
+      this.#line = 1;
+      this.#lineStart = 0;
+      this.#next = this.#find(0);
+    }
+    while (this.#next !== -1 && this.#next < at) {
+      this.#line++;
+      this.#lineStart = this.#next + 1;
+      this.#next = this.#find(this.#lineStart);
+    }
+    return { line: this.#line, column: at - this.#lineStart + 1 };
+  }
+
+  #find(from: number): number {
+    const i = this.#src.indexOf("\n", from);
+    this.#scanned += (i === -1 ? this.#src.length : i + 1) - from;
+    return i;
+  }
 }

@@ -298,3 +298,31 @@ Deno.test("agent: a template whose destination directory is missing is rendered 
     assert.doesNotMatch(a.log(), /template not rendered/);
   });
 });
+
+Deno.test("agent exec: a command that cannot be started ends the agent with 127, logged", async () => {
+  await withDir(async (dir, procs) => {
+    const a = spawn(["exec", "-config", await writeConfig(dir), "--", `${dir}/no-such-program`]);
+    procs.push(a);
+    const { code, stderr } = await exited(a);
+    assert.equal(code, 127, stderr);
+    assert.match(stderr, /"exec: child could not be started"/);
+    assert.match(stderr, new RegExp(`cannot start \\\\"${dir}/no-such-program\\\\"`));
+    await assert.rejects(Deno.lstat(`${dir}/agent.sock`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("agent exec: the command after -- stands in for exec.command; without either the key is missing", async () => {
+  await withDir(async (dir, procs) => {
+    const file = await writeConfig(dir, { exec: { restart_on_change: false } });
+    const a = spawn(["exec", "-config", file, "--", ...TRAPPING_CHILD(dir)]);
+    procs.push(a);
+    await waitFor(async () => (await read(`${dir}/child.pid`)).trim() !== "", 20_000, "child");
+    a.child.kill("SIGTERM");
+    assert.equal((await exited(a)).code, 3);
+    assert.equal(
+      await failsWithOneLine(procs, ["-config", file]),
+      `Error: ${file}: missing required config key "exec.command" ` +
+        "(or give the command after --: agent exec -config FILE -- CMD ARGS)",
+    );
+  });
+});

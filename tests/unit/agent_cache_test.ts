@@ -215,3 +215,26 @@ Deno.test("PersistentCache.save() applies writes to one path in call order", asy
     assert.equal(entries[0]!.version, 9);
   });
 });
+
+Deno.test("PersistentCache.open() never chmods the directory a symlink at its path points to", async () => {
+  await withDir(async (dir) => {
+    const victim = join(dir, "victim");
+    Deno.mkdirSync(victim);
+    Deno.chmodSync(victim, 0o755);
+    const cache = join(dir, "cache");
+    Deno.symlinkSync(victim, cache);
+    await assert.rejects(
+      PersistentCache.open(cache, new Uint8Array(32).fill(1)),
+      (e: unknown) =>
+        e instanceof Deno.errors.PermissionDenied &&
+        e.message === `Cannot use "${cache}" for the cache: it is a symlink (not followed)`,
+    );
+    assert.equal(Deno.statSync(victim).mode! & 0o7777, 0o755);
+    // A real directory is still tightened to 0700.
+    const own = join(dir, "own");
+    Deno.mkdirSync(own, { mode: 0o755 });
+    Deno.chmodSync(own, 0o755);
+    await PersistentCache.open(own, new Uint8Array(32).fill(1));
+    assert.equal(Deno.statSync(own).mode! & 0o7777, 0o700);
+  });
+});

@@ -180,6 +180,54 @@ const BAD: [string, unknown, string, string][] = [
     "templates[1].destination",
     "same file",
   ],
+  [
+    "templates",
+    [{ contents: 'PW={{ secret "/secret/data/web/db" "password" }}', destination: "d" }],
+    "templates[0].contents",
+    'Invalid template at 1:14: the secret path "/secret/data/web/db" must not start with "/"',
+  ],
+  [
+    "templates",
+    [{ contents: "ok", destination: "a" }, {
+      contents: 'A\n{{ secret "secret/data/./db" }}',
+      destination: "b",
+    }],
+    "templates[1].contents",
+    'at 2:11: the secret path "secret/data/./db" must not contain "." or ".." segments',
+  ],
+  [
+    "templates",
+    [{ contents: '{{ secret "secret/../sys/seal" "x" }}', destination: "d" }],
+    "templates[0].contents",
+    'the secret path "secret/../sys/seal" must not contain',
+  ],
+  [
+    "exec",
+    { env: { X: "/secret/data/db#password" } },
+    "exec.env.X",
+    'secret path "/secret/data/db" must not start with "/"',
+  ],
+  [
+    "exec",
+    { env_prefix: "A_", prefix_paths: ["secret/data/app", "secret/data/../x"] },
+    "exec.prefix_paths[1]",
+    'secret path "secret/data/../x" must not contain "." or ".." segments',
+  ],
+  [
+    "templates",
+    [{ contents: "x", destination: "/x/o/a.env" }, { contents: "y", destination: "/x/o/./a.env" }],
+    "templates[1].destination",
+    "same file",
+  ],
+  [
+    "templates",
+    [{ contents: "x", destination: "/x/o/a.env" }, {
+      contents: "y",
+      destination: "/x/p/..//o/a.env",
+    }],
+    "templates[1].destination",
+    "same file",
+  ],
   ["exec", { command: ["a"], env: { "1X": "p#f" } }, "exec.env.1X", "variable name"],
   ["exec", { command: ["a"], env: { X: "no-field" } }, "exec.env.X", "path#field"],
   ["exec", { command: ["a"], prefix_paths: ["p"] }, "exec.prefix_paths", "needs exec.env_prefix"],
@@ -319,4 +367,39 @@ Deno.test("loadAgentConfig() names the file and key for a bad template, source o
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("loadAgentConfig() needs exec.command unless the command is given on the command line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agent_config_" });
+  try {
+    const f = join(dir, "agent.json");
+    Deno.writeTextFileSync(f, JSON.stringify(set(minimal(), "exec", { env: {} })));
+    const c = await loadAgentConfig(f, { commandOnCommandLine: true });
+    assert.equal(c.exec?.command, undefined);
+    await assert.rejects(loadAgentConfig(f), {
+      message: `${f}: missing required config key "exec.command" ` +
+        "(or give the command after --: agent exec -config FILE -- CMD ARGS)",
+    });
+    Deno.writeTextFileSync(f, JSON.stringify(set(minimal(), "exec", { command: [] })));
+    await assert.rejects(
+      loadAgentConfig(f, { commandOnCommandLine: true }),
+      /"exec\.command": must name a program/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseAgentConfig() normalises absolute paths as it does relative ones", () => {
+  const c = parseAgentConfig(
+    {
+      ...minimal(),
+      state_dir: "/var/lib//agent/./state/",
+      templates: [{ contents: "x", destination: "/etc/app/../web/./db.env" }],
+    },
+    "/cfg",
+    "h",
+  );
+  assert.equal(c.state_dir, "/var/lib/agent/state");
+  assert.equal(c.templates[0]!.destination, "/etc/web/db.env");
 });

@@ -314,3 +314,51 @@ Deno.test("execHookFor().terminate() forwards the signal and returns the child's
     assert.deepEqual(lines(out), ["ready", "term"]);
   });
 });
+
+Deno.test("Supervisor ends with 127 when the program does not exist and 126 when it cannot run", async () => {
+  await withDir(async (dir) => {
+    const notExec = join(dir, "not-executable");
+    Deno.writeTextFileSync(notExec, "#!/bin/sh\nexit 0\n");
+    Deno.chmodSync(notExec, 0o644);
+    for (const [cmd, code] of [[join(dir, "no-such-program"), 127], [notExec, 126]] as const) {
+      const sup = new Supervisor({ command: [cmd, "--flag"] });
+      assert.equal(await sup.start({ X: "1" }), "failed");
+      const e = await sup.exited;
+      assert.equal(e.code, code, cmd);
+      assert.equal(e.signal, null);
+      assert.ok(e.spawnError?.startsWith(`cannot start "${cmd}": `), e.spawnError);
+      // Over: a later secret change does not try again.
+      assert.equal(await sup.update({ X: "2" }), "ignored");
+      assert.equal(sup.pid, undefined);
+    }
+  });
+});
+
+Deno.test("execHookFor() logs a child that cannot start and exits with 127", async () => {
+  await withDir(async (dir) => {
+    const cfg = parseAgentConfig(
+      {
+        core: { addresses: ["https://core:8200"], agent_addresses: ["wss://core:8201"] },
+        auth: { role_id_file: "r", secret_id_file: "s" },
+        agent_id: "a",
+        state_dir: "st",
+        listener: { socket: "a.sock" },
+        exec: { env: { DB: "secret/data/db#password" } },
+      },
+      dir,
+    );
+    const logs: [string, string, Record<string, unknown> | undefined][] = [];
+    const missing = join(dir, "no-such-program");
+    const hook = execHookFor(cfg, [missing], (l, m, f) => logs.push([l, m, f]));
+    // As in the agent: the child waits for its secret, which a later update (a push) brings.
+    await hook.start(() => undefined);
+    await hook.update(lookup);
+    assert.equal(await hook.exited, 127);
+    const failed = logs.filter(([, m]) => m === "exec: child could not be started");
+    assert.equal(failed.length, 1, JSON.stringify(logs));
+    assert.equal(failed[0]![0], "error");
+    assert.equal(failed[0]![2]?.code, 127);
+    assert.match(String(failed[0]![2]?.error), new RegExp(`cannot start "${missing}"`));
+    assert.equal(await hook.terminate("SIGTERM"), 127);
+  });
+});

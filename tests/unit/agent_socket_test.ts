@@ -97,3 +97,95 @@ Deno.test("serveSocket() close() leaves a socket at its path that is no longer i
     }
   });
 });
+
+Deno.test("serveSocket() serves on a path of 107 bytes, the most sun_path holds", async () => {
+  await withDir(async (dir) => {
+    const name = "agent.sock";
+    const sub = join(dir, "d".repeat(107 - dir.length - name.length - 2));
+    Deno.mkdirSync(sub);
+    const path = join(sub, name);
+    assert.equal(new TextEncoder().encode(path).length, 107);
+    const s = await serveSocket(path, 0o660, undefined, ok);
+    try {
+      assert.equal(await get(path), "ok");
+      assert.equal(Deno.lstatSync(path).mode! & 0o777, 0o660);
+      // Nothing of the set-up is left next to the socket.
+      assert.deepEqual([...Deno.readDirSync(sub)].map((e) => e.name), [name]);
+    } finally {
+      await s.close();
+    }
+    assert.deepEqual([...Deno.readDirSync(sub)], []);
+  });
+});
+
+Deno.test("serveSocket() refuses a path longer than 107 bytes, saying so", async () => {
+  await withDir(async (dir) => {
+    const name = "agent.sock";
+    const sub = join(dir, "d".repeat(108 - dir.length - name.length - 2));
+    Deno.mkdirSync(sub);
+    const path = join(sub, name);
+    await assert.rejects(
+      serveSocket(path, 0o660, undefined, ok),
+      (e: unknown) =>
+        e instanceof SocketListenError &&
+        e.message ===
+          `listener.socket: ${path}: the path is 108 bytes long; a Unix socket path may be at most 107`,
+    );
+    assert.deepEqual([...Deno.readDirSync(sub)], []);
+  });
+});
+
+/** Swaps every new name in `dir` (other than the socket itself) for a symlink to `victim`. */
+const SWAPPER = `
+const [dir, victim, keep] = Deno.args;
+const w = Deno.watchFs(dir, { recursive: false });
+await Deno.stdout.write(new TextEncoder().encode("ready\\n"));
+for await (const ev of w) {
+  if (ev.kind !== "create") continue;
+  for (const p of ev.paths) {
+    if (p === keep || p.endsWith(".moved") || p === victim) continue;
+    try {
+      Deno.renameSync(p, p + ".moved");
+      Deno.symlinkSync(victim, p);
+    } catch { /* gone already */ }
+  }
+}
+`;
+
+Deno.test("serveSocket() never chmods or chowns a symlink swapped in while it sets the socket up", async () => {
+  await withDir(async (dir) => {
+    const victim = join(dir, "victim");
+    Deno.writeTextFileSync(victim, "not yours");
+    Deno.chmodSync(victim, 0o600);
+    const before = Deno.statSync(victim);
+    const out = join(dir, "run");
+    Deno.mkdirSync(out);
+    Deno.chmodSync(out, 0o777);
+    const script = join(dir, "swapper.ts");
+    Deno.writeTextFileSync(script, SWAPPER);
+    const path = join(out, "agent.sock");
+    const swapper = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "-A", script, out, victim, path],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      const reader = swapper.stdout.getReader();
+      assert.equal(new TextDecoder().decode((await reader.read()).value), "ready\n");
+      reader.releaseLock();
+      const group = Deno.uid() === 0 ? "65534" : undefined;
+      for (let i = 0; i < 50; i++) {
+        // Refusing to start is fine; handing the victim over is not.
+        const s = await serveSocket(path, 0o666, group, ok).catch(() => null);
+        await s?.close();
+      }
+      const st = Deno.statSync(victim);
+      assert.equal(st.mode! & 0o7777, 0o600, "the victim's mode was changed");
+      assert.equal(st.gid, before.gid, "the victim's group was changed");
+    } finally {
+      swapper.kill("SIGKILL");
+      await swapper.status;
+      await swapper.stdout.cancel().catch(() => {});
+    }
+  });
+});
