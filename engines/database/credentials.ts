@@ -2,7 +2,7 @@
  * Generated credentials: Vault's default PostgreSQL username template
  * (`v-<display>-<role>-<random20>-<unix>`, at most 63 bytes, PostgreSQL's identifier limit) and
  * its default password policy (alphanumerics and "-", at least one of each class), plus the
- * `{{expiration}}` timestamp format.
+ * `{{expiration}}` timestamp (VALID UNTIL).
  */
 
 const LOWER = "abcdefghijklmnopqrstuvwxyz";
@@ -51,8 +51,23 @@ export function generatePassword(length = PASSWORD_LENGTH): string {
   }
 }
 
-/** `YYYY-MM-DD HH:MM:SS+00`: UTC, a form PostgreSQL's `VALID UNTIL` reads unambiguously. */
+/**
+ * How long a login outlives its lease (Vault's 5 s): core times the lease from a clock read
+ * taken after the login was made, and revokes the login when the lease ends, which must come
+ * first.
+ */
+export const VALID_UNTIL_MARGIN_MS = 5_000;
+
+/**
+ * `YYYY-MM-DD HH:MM:SS+00`: UTC, a form PostgreSQL's `VALID UNTIL` reads unambiguously. Rounded
+ * up to the second, never to before `ms`.
+ */
 export function formatExpiration(ms: number): string {
-  const iso = new Date(ms).toISOString();
+  const iso = new Date(Math.ceil(ms / 1000) * 1000).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}+00`;
+}
+
+/** The `{{expiration}}` for a login whose lease ends at `leaseExpiry` (Unix ms). */
+export function validUntil(leaseExpiry: number): string {
+  return formatExpiration(leaseExpiry + VALID_UNTIL_MARGIN_MS);
 }

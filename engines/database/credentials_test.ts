@@ -5,6 +5,7 @@ import {
   generateUsername,
   MAX_USERNAME_LENGTH,
   randomString,
+  validUntil,
 } from "./credentials.ts";
 
 Deno.test("generateUsername() follows Vault's template within PostgreSQL's 63-byte limit", () => {
@@ -41,6 +42,13 @@ Deno.test("randomString() draws only from the charset", () => {
   assert.ok(s.includes("a") && s.includes("b"));
 });
 
-Deno.test("formatExpiration() prints UTC as 'YYYY-MM-DD HH:MM:SS+00'", () => {
-  assert.equal(formatExpiration(Date.UTC(2030, 0, 2, 3, 4, 5, 678)), "2030-01-02 03:04:05+00");
+Deno.test("formatExpiration() prints UTC as 'YYYY-MM-DD HH:MM:SS+00', rounding up", () => {
+  assert.equal(formatExpiration(Date.UTC(2030, 0, 2, 3, 4, 5)), "2030-01-02 03:04:05+00");
+  assert.equal(formatExpiration(Date.UTC(2030, 0, 2, 3, 4, 5, 1)), "2030-01-02 03:04:06+00");
+  assert.equal(formatExpiration(Date.UTC(2030, 11, 31, 23, 59, 59, 678)), "2031-01-01 00:00:00+00");
+});
+
+Deno.test("validUntil() ends a login 5 s after its lease, on a whole second", () => {
+  assert.equal(validUntil(Date.UTC(2030, 0, 2, 3, 4, 5)), "2030-01-02 03:04:10+00");
+  assert.equal(validUntil(Date.UTC(2030, 0, 2, 3, 4, 5, 200)), "2030-01-02 03:04:11+00");
 });

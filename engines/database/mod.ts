@@ -12,7 +12,7 @@ import { pathRoot } from "./path_root.ts";
 import { databaseSecrets } from "./secrets.ts";
 
 export const databaseFactory: EngineFactory = (ctx) => {
-  const b = newBackend(ctx.storage, ctx.now);
+  const b = newBackend(ctx.storage, ctx.now, ctx.mountTtls?.bind(ctx));
   return {
     type: "database",
     version: "1",

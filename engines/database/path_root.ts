@@ -3,48 +3,28 @@
  * `rotate-root/:name` (give the configured root user a new password that only SecretHub knows).
  *
  * Rotation stores the new password as `pending_password` before the ALTER ROLE runs and promotes
- * it after, so a crash in between never loses the working password: the next reset or rotation
- * keeps whichever of the two still connects.
+ * it after, so neither a crash in between nor a connection lost with the COMMIT's answer loses
+ * the working password: the next use of the connection keeps whichever of the two still
+ * connects (settle.ts).
  */
-import { BadRequest, type PathSpec } from "../sdk.ts";
+import { BadRequest, InternalError, type PathSpec } from "../sdk.ts";
 import type { DatabaseBackend } from "./backend.ts";
 import { generatePassword } from "./credentials.ts";
 import {
+  CommitUncertain,
+  configSecrets,
   DEFAULT_ROOT_ROTATION,
   hasLiteralPassword,
   runInTransaction,
-  verifyConnection,
 } from "./postgres.ts";
 import { checkName } from "./schemas.ts";
+import { settlePending } from "./settle.ts";
 import type { ConfigRecord } from "./store.ts";
 
 async function requireConfig(b: DatabaseBackend, name: string): Promise<ConfigRecord> {
   const cfg = await b.store.config(name);
   if (!cfg) throw new BadRequest(`unknown database "${name}"`);
   return cfg;
-}
-
-/** Settles an interrupted rotation: keeps the stored password if it connects, else the pending. */
-async function settlePending(
-  b: DatabaseBackend,
-  name: string,
-  cfg: ConfigRecord,
-): Promise<ConfigRecord> {
-  if (!cfg.pending_password) return cfg;
-  const { pending_password: pending, ...settled } = cfg;
-  try {
-    await verifyConnection(settled);
-  } catch (e) {
-    try {
-      await verifyConnection(settled, pending);
-    } catch {
-      throw e;
-    }
-    settled.password = pending;
-  }
-  await b.store.putConfig(name, settled);
-  await b.pools.close(name);
-  return settled;
 }
 
 export function pathRoot(b: DatabaseBackend): PathSpec[] {
@@ -95,9 +75,16 @@ export function pathRoot(b: DatabaseBackend): PathSpec[] {
                   ? cfg.root_rotation_statements
                   : DEFAULT_ROOT_ROTATION,
                 { name: cfg.username, username: cfg.username, password: next },
-                [next, cfg.password],
+                [next, ...configSecrets(cfg)],
               );
             } catch (e) {
+              if (e instanceof CommitUncertain) {
+                // PostgreSQL may hold the new password: dropping it now could lock SecretHub out.
+                await b.pools.close(name);
+                throw new InternalError(
+                  `root rotation outcome unknown: ${e.message}; the next use of "${name}" keeps whichever of the old and new password PostgreSQL accepts`,
+                );
+              }
               await b.store.putConfig(name, cfg);
               throw e;
             }

@@ -17,6 +17,7 @@ interface Queryable {
 }
 interface PoolClient extends Queryable {
   release(destroy?: boolean): void;
+  on(event: "error", fn: (e: unknown) => void): void;
 }
 interface Pool extends Queryable {
   connect(): Promise<PoolClient>;
@@ -31,6 +32,16 @@ interface Client extends Queryable {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
+/**
+ * PostgreSQL cancels a statement running longer (a creation statement waiting on a lock, say),
+ * so it cannot hold a pool connection past core's default request timeout of 90 s.
+ */
+const STATEMENT_TIMEOUT_MS = 60_000;
+/**
+ * The client gives up on an answer after this even when the server cannot cancel (a network
+ * that went silent); longer than the statement timeout, so a slow statement fails cleanly first.
+ */
+const QUERY_TIMEOUT_MS = 75_000;
 
 /** Vault's default renew statement for PostgreSQL. */
 export const DEFAULT_RENEW = [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`];
@@ -54,19 +65,124 @@ export function checkConnectionUrl(url: string): void {
   }
 }
 
-/** True when the stored URL carries a literal password (Vault warns about it). */
-export function hasLiteralPassword(url: string): boolean {
+/** Query parameters node-postgres takes a password from. */
+const PASSWORD_PARAMS = new Set(["password", "sslpassword"]);
+
+function decode(s: string): string {
   try {
-    const p = new URL(url).password;
-    return p !== "" && p !== encodeURIComponent("{{password}}") && p !== "{{password}}";
+    return decodeURIComponent(s);
   } catch {
-    return false;
+    return s;
   }
 }
 
-/** The URL with a literal password masked, as reads return it. */
+/** A password value that is not the `{{password}}` placeholder. */
+function isLiteral(raw: string): boolean {
+  return raw !== "" && decode(raw) !== "{{password}}";
+}
+
+/**
+ * A URL cut where the WHATWG parser (used by node-postgres) cuts it: the authority ends at the
+ * first "/", "?" or "#", and its last "@" ends the user info, so an unencoded "@" in a password
+ * stays in the password (as with Go's url.Parse in Vault).
+ */
+interface UrlParts {
+  head: string;
+  user: string;
+  /** Null without a ":" in the user info. */
+  password: string | null;
+  /** Whether the authority has an "@". */
+  hasUserInfo: boolean;
+  host: string;
+  path: string;
+  /** Null without a "?". */
+  query: string | null;
+  fragment: string;
+}
+
+function urlParts(url: string): UrlParts | null {
+  const head = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
+  if (!head) return null;
+  let rest = url.slice(head.length);
+  const hash = rest.indexOf("#");
+  const fragment = hash < 0 ? "" : rest.slice(hash);
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const q = rest.indexOf("?");
+  const query = q < 0 ? null : rest.slice(q + 1);
+  if (q >= 0) rest = rest.slice(0, q);
+  const slash = rest.indexOf("/");
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  const path = rest.slice(authority.length);
+  const at = authority.lastIndexOf("@");
+  const userInfo = at < 0 ? "" : authority.slice(0, at);
+  const colon = userInfo.indexOf(":");
+  return {
+    head,
+    user: colon < 0 ? userInfo : userInfo.slice(0, colon),
+    password: colon < 0 ? null : userInfo.slice(colon + 1),
+    hasUserInfo: at >= 0,
+    host: authority.slice(at + 1),
+    path,
+    query,
+    fragment,
+  };
+}
+
+/** The query's `key=value` pairs: each as written, with its decoded key and raw value. */
+function queryPairs(query: string): { text: string; key: string; value: string }[] {
+  return query.split("&").map((text) => {
+    const eq = text.indexOf("=");
+    const key = decode((eq < 0 ? text : text.slice(0, eq)).replaceAll("+", " "));
+    return { text, key, value: eq < 0 ? "" : text.slice(eq + 1) };
+  });
+}
+
+/**
+ * Every literal password the URL carries (in its user info, or a `password`/`sslpassword` query
+ * parameter), as written and percent-decoded: what error text must not show.
+ */
+export function literalPasswords(url: string): string[] {
+  const u = urlParts(url);
+  if (!u) return [];
+  const raw: string[] = [];
+  if (u.password !== null && isLiteral(u.password)) raw.push(u.password);
+  for (const p of u.query === null ? [] : queryPairs(u.query)) {
+    if (PASSWORD_PARAMS.has(p.key) && isLiteral(p.value)) raw.push(p.value);
+  }
+  return [...new Set(raw.flatMap((r) => [r, decode(r.replaceAll("+", " ")), decode(r)]))];
+}
+
+/** True when the stored URL carries a literal password (Vault warns about it). */
+export function hasLiteralPassword(url: string): boolean {
+  return literalPasswords(url).length > 0;
+}
+
+/** The URL with every literal password masked whole, as reads return it. */
 export function maskUrl(url: string): string {
-  return hasLiteralPassword(url) ? url.replace(/(\/\/[^:/@]*):[^@]*@/, "$1:*****@") : url;
+  const u = urlParts(url);
+  if (!u || !hasLiteralPassword(url)) return url;
+  let out = u.head;
+  if (u.hasUserInfo) {
+    const pw = u.password === null ? "" : `:${isLiteral(u.password) ? "*****" : u.password}`;
+    out += `${u.user}${pw}@`;
+  }
+  out += u.host + u.path;
+  let queryLiteral = false;
+  if (u.query !== null) {
+    const pairs = queryPairs(u.query).map((p) => {
+      if (!PASSWORD_PARAMS.has(p.key) || !isLiteral(p.value)) return p.text;
+      queryLiteral = true;
+      return `${p.text.slice(0, p.text.indexOf("="))}=*****`;
+    });
+    out += `?${pairs.join("&")}`;
+  }
+  // An unencoded "#" in a query password would leave its tail in the fragment.
+  return out + (queryLiteral && u.fragment ? "#*****" : u.fragment);
+}
+
+/** What error text from a connection's driver must not show. */
+export function configSecrets(c: ConfigRecord): string[] {
+  return [c.password, c.pending_password ?? "", ...literalPasswords(c.connection_url)];
 }
 
 /**
@@ -91,13 +207,15 @@ function driverOptions(c: ConfigRecord, password: string): Record<string, unknow
   return {
     connectionString: connectionString(c, password),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
     application_name: "secrethub",
   };
 }
 
 /** A connection error as clients see it: the driver's text with every password removed. */
 export function connectionError(prefix: string, e: unknown, c: ConfigRecord, extra: string[] = []) {
-  const text = scrub(message(e), [c.password, c.pending_password, ...extra]);
+  const text = scrub(message(e), [...configSecrets(c), ...extra]);
   return `${prefix}: ${text}`;
 }
 
@@ -177,6 +295,26 @@ export class Pools {
   }
 }
 
+/**
+ * A transaction PostgreSQL may have committed although the client saw it fail: the connection
+ * broke (or went silent) once statements had been sent, and no error reply said they failed.
+ * Callers must treat what the statements do as possibly done.
+ */
+export class CommitUncertain extends InternalError {}
+
+/**
+ * SQLSTATE classes PostgreSQL ends a session with (FATAL: admin shutdown, lost connection,
+ * idle timeout). Such a reply can race a commit, so it proves nothing about the transaction.
+ */
+function endsSession(code: string): boolean {
+  return code.startsWith("08") || code.startsWith("57P") || code === "25P03";
+}
+
+/** An ERROR reply to a statement: PostgreSQL refused it, and the transaction cannot commit. */
+function refusedByServer(e: unknown): boolean {
+  return e instanceof pg.DatabaseError && !endsSession(String((e as { code?: unknown }).code));
+}
+
 /** A pooled connection; a failure to get one is a 500 whose text holds none of `secrets`. */
 export async function connect(pool: Pool, secrets: string[]): Promise<PoolClient> {
   try {
@@ -187,8 +325,9 @@ export async function connect(pool: Pool, secrets: string[]): Promise<PoolClient
 }
 
 /**
- * Runs `statements` (split and rendered) in one transaction on `client`. A failure rolls back
- * and becomes a 500 whose text holds none of `secrets`.
+ * Runs `statements` (split and rendered) in one transaction on `client`. A failure becomes a 500
+ * whose text holds none of `secrets`: a {@link CommitUncertain} when the statements may have
+ * taken effect all the same.
  */
 export async function transaction(
   client: Queryable,
@@ -196,17 +335,34 @@ export async function transaction(
   values: Record<string, string>,
   secrets: string[],
 ): Promise<void> {
+  // Set from the first statement on, not only at COMMIT: a role's statements may commit by
+  // themselves (their own COMMIT, or a procedure that does).
+  let sent = false;
   try {
     await client.query("BEGIN");
     for (const q of splitStatements(statements)) {
+      sent = true;
       await client.query(renderTemplate(q, values));
     }
+    sent = true;
     await client.query("COMMIT");
   } catch (e) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw new InternalError(`error running statements: ${scrub(message(e), secrets)}`);
+    const text = `error running statements: ${scrub(message(e), secrets)}`;
+    if (refusedByServer(e)) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw new InternalError(text);
+    }
+    // A broken connection cannot roll back; PostgreSQL aborts what it did not commit itself.
+    if (sent) throw new CommitUncertain(text);
+    throw new InternalError(text);
   }
 }
+
+/** Swallows a checked-out connection's socket error: the query it broke reports it instead. */
+function ignoreError(): void {}
+
+/** Pooled connections that already have {@link ignoreError} (the pool reuses them). */
+const guarded = new WeakSet<PoolClient>();
 
 /**
  * Runs `fn` on one pooled connection. A connection that saw an error is discarded rather than
@@ -218,6 +374,12 @@ export async function withConnection<T>(
   fn: (client: Queryable) => Promise<T>,
 ): Promise<T> {
   const client = await connect(pool, secrets);
+  // The pool listens for errors on idle connections only, and node-postgres also raises a
+  // checked-out one's lost connection as an 'error' event: unheard, an uncaught exception.
+  if (!guarded.has(client)) {
+    client.on("error", ignoreError);
+    guarded.add(client);
+  }
   let failed = false;
   try {
     return await fn(client);

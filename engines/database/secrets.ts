@@ -4,8 +4,9 @@
  */
 import { type EngineSecrets, InternalError, type LeaseInfo } from "../sdk.ts";
 import type { DatabaseBackend } from "./backend.ts";
-import { formatExpiration } from "./credentials.ts";
+import { validUntil } from "./credentials.ts";
 import {
+  configSecrets,
   DEFAULT_RENEW,
   defaultRevoke,
   roleOid,
@@ -14,8 +15,20 @@ import {
   transaction,
   withConnection,
 } from "./postgres.ts";
-import type { CredsInternal } from "./path_creds.ts";
+import { usableConfig } from "./settle.ts";
 import type { ConfigRecord } from "./store.ts";
+
+/**
+ * A lease's internal data: the login, and the role's connection and statements as they were at
+ * issue, for when the role is gone by the time the lease ends.
+ */
+export interface CredsInternal {
+  username: string;
+  role: string;
+  db_name: string;
+  revocation_statements: string[];
+  renew_statements: string[];
+}
 
 function internalOf(lease: LeaseInfo): CredsInternal {
   const i = lease.internal;
@@ -34,9 +47,32 @@ function internalOf(lease: LeaseInfo): CredsInternal {
 }
 
 async function configFor(b: DatabaseBackend, dbName: string): Promise<ConfigRecord> {
-  const cfg = await b.store.config(dbName);
+  const cfg = await usableConfig(b, dbName);
   if (!cfg) throw new InternalError(`database "${dbName}" is no longer configured`);
   return cfg;
+}
+
+/**
+ * Drops a login (and ends its sessions). As Vault's secretCredsRevoke: while its role exists,
+ * the role's current connection and revocation statements, so fixing a role unsticks a revoke
+ * that keeps failing; the copy taken at issue only once the role is gone.
+ */
+export async function revokeLogin(b: DatabaseBackend, creds: CredsInternal): Promise<void> {
+  const role = creds.role ? await b.store.role(creds.role) : null;
+  const dbName = role ? role.db_name : creds.db_name;
+  const stmts = role ? role.revocation_statements : creds.revocation_statements;
+  const cfg = await configFor(b, dbName);
+  const secrets = configSecrets(cfg);
+  // One connection throughout: a pool replaced by a config write mid-way cannot split it.
+  await withConnection(b.pools.get(dbName, cfg), secrets, async (client) => {
+    const oid = await roleOid(client, creds.username);
+    if (oid === null) return;
+    const values = { name: creds.username, username: creds.username };
+    if (stmts.length) await transaction(client, stmts, values, secrets);
+    else await defaultRevoke(client, creds.username);
+    // DROP ROLE leaves open sessions running.
+    await terminateSessions(client, oid);
+  });
 }
 
 export function databaseSecrets(b: DatabaseBackend): EngineSecrets {
@@ -57,31 +93,14 @@ export function databaseSecrets(b: DatabaseBackend): EngineSecrets {
         {
           name: creds.username,
           username: creds.username,
-          expiration: formatExpiration(expireTime),
+          expiration: validUntil(expireTime),
         },
-        [cfg.password, cfg.pending_password ?? ""],
+        configSecrets(cfg),
       );
     },
 
-    async revoke(lease) {
-      const creds = internalOf(lease);
-      const cfg = await configFor(b, creds.db_name);
-      const secrets = [cfg.password, cfg.pending_password ?? ""];
-      // The statements captured at issue time win (Vault's order): they match what created it.
-      const role = creds.role ? await b.store.role(creds.role) : null;
-      const stmts = creds.revocation_statements.length
-        ? creds.revocation_statements
-        : role?.revocation_statements ?? [];
-      // One connection throughout: a pool replaced by a config write mid-way cannot split it.
-      await withConnection(b.pools.get(creds.db_name, cfg), secrets, async (client) => {
-        const oid = await roleOid(client, creds.username);
-        if (oid === null) return;
-        const values = { name: creds.username, username: creds.username };
-        if (stmts.length) await transaction(client, stmts, values, secrets);
-        else await defaultRevoke(client, creds.username);
-        // DROP ROLE leaves open sessions running.
-        await terminateSessions(client, oid);
-      });
+    revoke(lease) {
+      return revokeLogin(b, internalOf(lease));
     },
   };
 }

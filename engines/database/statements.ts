@@ -44,20 +44,37 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /**
- * Error text safe to return: every secret (raw, URL-encoded and SQL-quoted forms) and any
- * password inside a URL's user info replaced. Driver errors may quote the connection string
- * or the statement that failed, and both can hold a password.
+ * Error text safe to return: every secret (raw, URL-encoded, percent-decoded and SQL-quoted
+ * forms) and any URL password (user info up to the last "@", or a `password`/`sslpassword`
+ * query parameter) replaced. Driver errors may quote the connection string or the statement
+ * that failed, and both can hold a password.
  */
 export function scrub(message: string, secrets: (string | undefined)[]): string {
-  let out = message.replace(/(\w+:\/\/[^:/@\s]*):[^@\s]*@/g, "$1:*****@");
+  let out = message.replace(
+    /(\w+:\/\/)([^\s/?#]*)@/g,
+    (all, head: string, userInfo: string) => {
+      const colon = userInfo.indexOf(":");
+      return colon < 0 ? all : `${head}${userInfo.slice(0, colon)}:*****@`;
+    },
+  ).replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, "$1*****");
   const forms = new Set<string>();
   for (const s of secrets) {
     if (!s) continue;
     forms.add(s);
     forms.add(encodeURIComponent(s));
+    forms.add(decoded(s));
     forms.add(s.replaceAll("'", "''"));
   }
+  forms.delete("");
   // Longest first, so a secret that contains another is replaced whole.
   for (const f of [...forms].sort((a, b) => b.length - a.length)) {
     out = out.replaceAll(f, "*****");

@@ -50,3 +50,16 @@ Deno.test("scrub() removes secrets in raw, URL-encoded and SQL-quoted forms and 
   assert.ok(!out.includes("ss'w") && !out.includes("ss''w") && !out.includes("literal"), out);
   assert.equal(out, "bad: ***** / ***** / ***** / postgresql://root:*****@h:5432/db");
 });
+
+Deno.test("scrub() masks a URL password up to the last '@' and query passwords", () => {
+  assert.equal(
+    scrub("at postgresql://u:Top@Secret99@127.0.0.1:5432/test: refused", []),
+    "at postgresql://u:*****@127.0.0.1:5432/test: refused",
+  );
+  assert.equal(
+    scrub("bad postgresql://h/db?user=x&password=Secret&sslpassword=K#f", []),
+    "bad postgresql://h/db?user=x&password=*****&sslpassword=*****#f",
+  );
+  // A password given percent-encoded is also removed as the driver decodes it.
+  assert.equal(scrub("for Top@Secret: no", ["Top%40Secret"]), "for *****: no");
+});

@@ -27,8 +27,9 @@ export interface ConfigRecord {
   password_authentication: string;
   root_rotation_statements: string[];
   /**
-   * Set by rotate-root before the ALTER ROLE runs and cleared once the new password is stored,
-   * so a crash in between leaves the new password recoverable from encrypted storage.
+   * Set by rotate-root before the ALTER ROLE runs and cleared once the new password is stored;
+   * kept when the rotation's outcome is unknown. A crash or a lost COMMIT answer in between
+   * leaves the new password recoverable from encrypted storage (settle.ts).
    */
   pending_password?: string;
 }

@@ -1,143 +1,23 @@
 /**
  * The database engine through the real core (HTTP, ACL, audit, barrier) against the real
  * PostgreSQL on 127.0.0.1:5432: each test creates its own CREATEROLE root user and a schema it
- * owns, and drops them (and every login it was handed) at the end.
+ * owns, and drops them (and every login it was handed) at the end (database_fixture.ts).
  */
 import assert from "node:assert/strict";
-import pg from "pg";
-import { ENGINES } from "../../engines/registry.ts";
-import type { Engine, LeaseInfo, StorageView } from "../../engines/sdk.ts";
-import { call, type Json, startTestCore, type TestCore } from "../helpers/test_core.ts";
-
-const PG = "postgresql://postgres@127.0.0.1:5432/test?sslmode=disable";
-const TEMPLATED_URL = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/test?sslmode=disable";
-
-interface Db {
-  /** A superuser connection, for setup and for looking behind the engine's back. */
-  admin: pg.Client;
-  root: string;
-  rootPassword: string;
-  schema: string;
-  t: TestCore;
-  /** Every username handed out, dropped at the end whatever happened. */
-  issued: string[];
-}
-
-function rand(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
-}
-
-async function withDb(fn: (db: Db) => Promise<void>): Promise<void> {
-  const admin = new pg.Client({ connectionString: PG });
-  await admin.connect();
-  const id = rand();
-  const root = `sh_test_root_${id}`;
-  const rootPassword = `Root-${rand()}-${rand()}`;
-  const schema = `sh_test_${id}`;
-  await admin.query(`CREATE ROLE "${root}" LOGIN CREATEROLE PASSWORD '${rootPassword}'`);
-  await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${root}"`);
-  await admin.query(`CREATE TABLE "${schema}".items (id int)`);
-  await admin.query(`ALTER TABLE "${schema}".items OWNER TO "${root}"`);
-  await admin.query(`INSERT INTO "${schema}".items VALUES (42)`);
-  const t = await startTestCore();
-  const db: Db = { admin, root, rootPassword, schema, t, issued: [] };
-  try {
-    await call(t, "POST", "sys/mounts/database", { type: "database" }, 204);
-    await fn(db);
-  } finally {
-    await t.close();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    for (const u of db.issued) await admin.query(`DROP ROLE IF EXISTS "${u}"`);
-    await admin.query(`DROP ROLE IF EXISTS "${root}"`);
-    await admin.end();
-  }
-}
-
-function dbTest(name: string, fn: (db: Db) => Promise<void>): void {
-  Deno.test(`database ${name}`, () => withDb(fn));
-}
-
-async function configure(db: Db, extra: Record<string, unknown> = {}): Promise<void> {
-  await call(db.t, "POST", "database/config/pg", {
-    plugin_name: "postgresql-database-plugin",
-    connection_url: TEMPLATED_URL,
-    username: db.root,
-    password: db.rootPassword,
-    allowed_roles: "ro,custom",
-    ...extra,
-  }, 204);
-}
-
-function creationStatements(db: Db): string {
-  return `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';
-    GRANT USAGE ON SCHEMA "${db.schema}" TO "{{name}}";
-    GRANT SELECT ON ALL TABLES IN SCHEMA "${db.schema}" TO "{{name}}";`;
-}
-
-async function role(db: Db, name: string, extra: Record<string, unknown> = {}): Promise<void> {
-  await call(db.t, "POST", `database/roles/${name}`, {
-    db_name: "pg",
-    creation_statements: creationStatements(db),
-    default_ttl: "1h",
-    max_ttl: "24h",
-    ...extra,
-  }, 204);
-}
-
-async function creds(db: Db, roleName: string): Promise<Json> {
-  const body = await call(db.t, "GET", `database/creds/${roleName}`);
-  db.issued.push(body.data.username);
-  return body;
-}
-
-/** Logs in as the issued user and reads the table its role was granted. */
-async function loginWorks(db: Db, username: string, password: string): Promise<number> {
-  const c = new pg.Client({
-    host: "127.0.0.1",
-    port: 5432,
-    database: "test",
-    user: username,
-    password,
-  });
-  await c.connect();
-  try {
-    const r = await c.query(`SELECT id FROM "${db.schema}".items`);
-    return r.rows[0].id;
-  } finally {
-    await c.end();
-  }
-}
-
-async function validUntil(db: Db, username: string): Promise<number | null> {
-  const r = await db.admin.query("SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1", [
-    username,
-  ]);
-  if (r.rows.length === 0) return null;
-  return (r.rows[0].rolvaliduntil as Date).getTime();
-}
-
-/** A second engine instance on the mount's own (encrypted) storage: what core's lease manager calls. */
-async function mountEngine(db: Db): Promise<Engine> {
-  const mounts = await call(db.t, "GET", "sys/mounts");
-  const uuid = mounts.data["database/"].uuid as string;
-  return ENGINES.database!({
-    storage: db.t.core.barrier.view(`logical/${uuid}/`) as StorageView,
-    mount: { path: "database/", uuid, type: "database", options: {} },
-    now: Date.now,
-  });
-}
-
-function lease(body: Json, roleName: string, internal?: Record<string, unknown>): LeaseInfo {
-  const now = Date.now();
-  return {
-    leaseId: `database/creds/${roleName}/x`,
-    path: `creds/${roleName}`,
-    internal: internal ?? { username: body.data.username, role: roleName, db_name: "pg" },
-    issueTime: now,
-    expireTime: now + 3600_000,
-    maxExpireTime: now + 86400_000,
-  };
-}
+import { call } from "../helpers/test_core.ts";
+import {
+  configure,
+  creationStatements,
+  creds,
+  dbTest,
+  lease,
+  loginWorks,
+  mountEngine,
+  rand,
+  role,
+  TEMPLATED_URL,
+  validUntil,
+} from "./database_fixture.ts";
 
 dbTest("config verifies the connection and its errors never carry the password", async (db) => {
   const secret = `Sekrit-${rand()}`;
@@ -272,9 +152,9 @@ dbTest("creds creates a working login, refused for roles the config does not all
   assert.ok(password.length >= 24 && /[a-z]/.test(password) && /[A-Z]/.test(password));
   assert.ok(/[0-9]/.test(password) && password.includes("-"));
   assert.equal(await loginWorks(db, username, password), 42);
-  // VALID UNTIL is the role's default_ttl from now (whole seconds).
+  // VALID UNTIL is the role's default_ttl from now plus 5 s (whole seconds, rounded up).
   const until = (await validUntil(db, username))!;
-  assert.ok(until >= before + 3600_000 - 1000 && until <= Date.now() + 3600_000, `${until}`);
+  assert.ok(until >= before + 3605_000 && until <= Date.now() + 3606_000, `${until}`);
   // The password was hashed by PostgreSQL, and the root password never left SecretHub's storage.
   const hash = await db.admin.query("SELECT rolpassword FROM pg_authid WHERE rolname = $1", [
     username,
@@ -324,7 +204,7 @@ dbTest("secrets.renew moves VALID UNTIL; revoke drops the login and is idempoten
     await engine.secrets!.renew!(lease(body, "ro"), target);
     const renewed = (await validUntil(db, username))!;
     assert.notEqual(renewed, first);
-    assert.equal(renewed, Math.floor(target / 1000) * 1000);
+    assert.equal(renewed, Math.ceil((target + 5000) / 1000) * 1000);
     // Revocation works from the lease alone, after the role is gone.
     await call(db.t, "DELETE", "database/roles/ro", undefined, 204);
     await engine.secrets!.revoke(lease(body, "ro"));
@@ -347,7 +227,10 @@ dbTest("secrets.renew moves VALID UNTIL; revoke drops the login and is idempoten
     };
     const target2 = Date.now() + 7200_000;
     await engine.secrets!.renew!(lease(c, "custom", internal), target2);
-    assert.equal(await validUntil(db, c.data.username), Math.floor(target2 / 1000) * 1000);
+    assert.equal(
+      await validUntil(db, c.data.username),
+      Math.ceil((target2 + 5000) / 1000) * 1000,
+    );
     await engine.secrets!.revoke(lease(c, "custom", internal));
     assert.equal(await validUntil(db, c.data.username), null);
     await engine.secrets!.revoke(lease(c, "custom", internal));

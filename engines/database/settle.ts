@@ -1,0 +1,51 @@
+/**
+ * Interrupted root rotations. rotate-root stores the new password as `pending_password` before
+ * the ALTER ROLE runs, and keeps it there when the outcome is unknown (the connection broke after
+ * the statements were sent), so PostgreSQL may hold either password. Every use of the connection
+ * settles that first: the one PostgreSQL accepts becomes the stored password.
+ */
+import type { DatabaseBackend } from "./backend.ts";
+import { verifyConnection } from "./postgres.ts";
+import type { ConfigRecord } from "./store.ts";
+
+/**
+ * Keeps the stored password if it connects, else the pending one; neither connecting throws the
+ * stored password's error and leaves both kept. The caller holds `b.lock`.
+ */
+export async function settlePending(
+  b: DatabaseBackend,
+  name: string,
+  cfg: ConfigRecord,
+): Promise<ConfigRecord> {
+  if (!cfg.pending_password) return cfg;
+  const { pending_password: pending, ...settled } = cfg;
+  try {
+    await verifyConnection(settled);
+  } catch (e) {
+    try {
+      await verifyConnection(settled, pending);
+    } catch {
+      throw e;
+    }
+    settled.password = pending;
+  }
+  await b.store.putConfig(name, settled);
+  await b.pools.close(name);
+  return settled;
+}
+
+/**
+ * The named connection's config ready to connect with (null when none is stored): settled
+ * first if a rotation left it undecided. A rotation still running finishes first (the lock).
+ */
+export async function usableConfig(
+  b: DatabaseBackend,
+  name: string,
+): Promise<ConfigRecord | null> {
+  const cfg = await b.store.config(name);
+  if (!cfg?.pending_password) return cfg;
+  return await b.lock.run(async () => {
+    const now = await b.store.config(name);
+    return now ? await settlePending(b, name, now) : null;
+  });
+}
