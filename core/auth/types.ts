@@ -19,7 +19,8 @@ export interface LoginGrant {
   ttl: number;
   /**
    * Seconds; 0 = no cap beyond the auth mount's max lease TTL (else the system max). Renewal
-   * never passes it; the token does not show it as explicit_max_ttl (Vault's token_max_ttl).
+   * never passes it (a method with a LoginRenewHook replaces it with its role's cap as it is at
+   * renewal); the token does not show it as explicit_max_ttl (Vault's token_max_ttl).
    */
   maxTtl: number;
   /** Seconds; 0 = none. A hard cap shown as the token's explicit_max_ttl. */
@@ -62,6 +63,49 @@ export interface AuthMethodContext {
 export interface AuthMethod {
   type: string;
   paths: CorePathSpec[];
+}
+
+/** A login token being renewed, as its auth method needs to see it (Vault's `req.Auth`). */
+export interface RenewingLogin {
+  /** The role (or user) it was issued for: LoginGrant.role. */
+  role: string;
+  /** As stored on the token: `default` included unless the grant left it out. */
+  policies: readonly string[];
+  boundCidrs: readonly string[];
+}
+
+/** What the role allows a renewal now, in seconds. */
+export interface RenewLimits {
+  /** 0 = the auth mount's default lease TTL. */
+  ttl: number;
+  /** Counted from the token's creation; 0 = no cap beyond the auth mount's max lease TTL. */
+  maxTtl: number;
+}
+
+/**
+ * Vault's login-path renew callback (pathLoginRenew): reloads what the token was issued under
+ * and answers with the limits that apply now, or throws (BadRequest) to refuse the renewal —
+ * the role is gone or no longer grants what the token holds.
+ */
+export type LoginRenewHook = (login: RenewingLogin) => Promise<RenewLimits>;
+
+/**
+ * Hooks by login path spec. Token renewal routes to the token's login path as Vault routes a
+ * RenewOperation there, so the hook lives with the spec: it goes when the mount's table goes,
+ * and a second core (or a remount) never sees another's. Kept beside the path table rather
+ * than in CorePathSpec because only login paths of auth methods have one.
+ */
+const LOGIN_RENEW_HOOKS = new WeakMap<CorePathSpec, LoginRenewHook>();
+
+/** Marks `spec` (an auth method's login path) as renewing its tokens through `hook`. */
+export function withLoginRenew(spec: CorePathSpec, hook: LoginRenewHook): CorePathSpec {
+  LOGIN_RENEW_HOOKS.set(spec, hook);
+  return spec;
+}
+
+/** The renew hook of a login path spec, if its auth method has one. */
+export function loginRenewHook(spec: CorePathSpec): LoginRenewHook | undefined {
+  return LOGIN_RENEW_HOOKS.get(spec);
 }
 
 export type AuthMethodFactory = (ctx: AuthMethodContext) => AuthMethod;

@@ -5,8 +5,10 @@ import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
-import { type TokenEntry, tokenId } from "./token_store.ts";
+import { type LoginRenewal, SYSTEM_MAX_TTL, type TokenEntry, tokenId } from "./token_store.ts";
 import { evalContext } from "../http/pipeline.ts";
+import { matchPath } from "../router/match.ts";
+import { loginRenewHook } from "../auth/types.ts";
 
 const createSchema = v.object({
   id: v.optional(v.string()),
@@ -101,6 +103,35 @@ function renewWarning(increment: number | undefined, e: TokenEntry): string[] | 
 }
 
 /**
+ * Vault's RenewToken for a token a login issued: the renewal is routed to the login path it
+ * came from, whose auth method reloads the role and refuses or limits the renewal. The limits
+ * get the auth mount's default and max as tuned now, as a login would (core's
+ * #issueLoginToken). Undefined for tokens no auth method with a renew hook issued.
+ */
+export async function loginRenewal(core: Core, e: TokenEntry): Promise<LoginRenewal | undefined> {
+  // A login token's source is "<auth mount uuid>/<role>".
+  const slash = e.source?.indexOf("/") ?? -1;
+  if (!e.source || slash < 0) return undefined;
+  const uuid = e.source.slice(0, slash);
+  const mount = core.auth.list().find((m) => m.uuid === uuid);
+  const routed = mount ? core.mounts.resolve(e.path) : null;
+  if (!mount || routed?.entry.uuid !== uuid) return undefined;
+  const hit = matchPath(routed.table, routed.rest);
+  const hook = hit ? loginRenewHook(hit.compiled.spec) : undefined;
+  if (!hook) return undefined;
+  const limits = await hook({
+    role: e.source.slice(slash + 1),
+    policies: e.policies,
+    boundCidrs: e.bound_cidrs ?? [],
+  });
+  const mountMax = Math.min(mount.config.max_lease_ttl || SYSTEM_MAX_TTL, SYSTEM_MAX_TTL);
+  return {
+    ttl: limits.ttl > 0 ? limits.ttl : mount.config.default_lease_ttl || SYSTEM_MAX_TTL,
+    maxTtl: limits.maxTtl > 0 ? Math.min(limits.maxTtl, mountMax) : mountMax,
+  };
+}
+
+/**
  * A child token's policies, as Vault's handleCreateCommon picks them. None asked (absent, [] or
  * "") means the parent's, `default` only if the parent has it. Otherwise a caller without root
  * or sudo may only name policies it holds (`default` included: a parent made without it cannot
@@ -183,6 +214,9 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
     };
   };
 
+  const renew = async (e: TokenEntry, increment?: number): Promise<TokenEntry> =>
+    await core.tokens.renew(e, increment, await loginRenewal(core, e));
+
   const byToken = async (t: string | undefined): Promise<TokenEntry> => {
     const e = t ? await core.tokens.lookup(t) : null;
     if (!e) throw new BadRequest("bad token");
@@ -255,7 +289,7 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       operations: {
         update: async (r) => {
           const { increment } = r.data as { increment?: number };
-          const e = await core.tokens.renew(r.token!, increment);
+          const e = await renew(r.token!, increment);
           return { auth: authBlock(core, r.clientToken, e), warnings: renewWarning(increment, e) };
         },
       },
@@ -266,7 +300,7 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       operations: {
         update: async (r) => {
           const d = r.data as v.InferOutput<typeof renewSchema>;
-          const e = await core.tokens.renew(await byToken(d.token), d.increment);
+          const e = await renew(await byToken(d.token), d.increment);
           return { auth: authBlock(core, d.token!, e), warnings: renewWarning(d.increment, e) };
         },
       },
@@ -277,7 +311,7 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       operations: {
         update: async (r) => {
           const d = r.data as v.InferOutput<typeof renewSchema>;
-          const e = await core.tokens.renew(await byAccessor(d.accessor), d.increment);
+          const e = await renew(await byAccessor(d.accessor), d.increment);
           return {
             auth: { ...authBlock(core, "", e), client_token: "" },
             warnings: renewWarning(d.increment, e),

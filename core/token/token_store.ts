@@ -69,6 +69,17 @@ export interface TokenEntry {
   source?: string;
 }
 
+/**
+ * A login token's renewal limits from its auth method, as they are now (see core/auth/types.ts
+ * LoginRenewHook), with the auth mount's defaults already applied. Seconds.
+ */
+export interface LoginRenewal {
+  /** The TTL when no increment is asked. */
+  ttl: number;
+  /** Replaces the max_ttl the token was issued with. */
+  maxTtl: number;
+}
+
 export interface CreateOptions {
   id?: string;
   policies: string[];
@@ -435,24 +446,26 @@ export class TokenStore {
    * past the parent's expiry (a child never outlives its parent). A renewal that brings the expiry
    * closer brings its descendants' closer with it (to no later than the token's), in the same
    * transaction. The entry as renewed: its TTL was cut short when `expire_time -
-   * last_renewal_time` is less than asked.
+   * last_renewal_time` is less than asked. `login` (a login token whose auth method was asked)
+   * replaces the original TTL and the max_ttl it was issued with.
    */
-  async renew(e: TokenEntry, increment?: number): Promise<TokenEntry> {
-    const next = await this.#tree.run(() => this.#renew(e.id, increment));
+  async renew(e: TokenEntry, increment?: number, login?: LoginRenewal): Promise<TokenEntry> {
+    const next = await this.#tree.run(() => this.#renew(e.id, increment, login));
     if (!next) throw new BadRequest("token not found");
     return next;
   }
 
-  async #renew(id: string, increment?: number): Promise<TokenEntry | null> {
+  async #renew(id: string, increment?: number, login?: LoginRenewal): Promise<TokenEntry | null> {
     const stored = this.#cache.get(id) ?? await this.#read(id);
     if (!stored || this.#deleting.has(id)) return null;
     if (!stored.renewable || stored.expire_time === 0) {
       throw new BadRequest("token is not renewable");
     }
     const now = this.#now();
-    let ttl = increment && increment > 0 ? increment : stored.creation_ttl;
+    let ttl = increment && increment > 0 ? increment : login ? login.ttl : stored.creation_ttl;
     let maxTtl = stored.explicit_max_ttl > 0 ? stored.explicit_max_ttl : SYSTEM_MAX_TTL;
-    if (stored.max_ttl && stored.max_ttl > 0) maxTtl = Math.min(maxTtl, stored.max_ttl);
+    const loginMax = login ? login.maxTtl : stored.max_ttl;
+    if (loginMax && loginMax > 0) maxTtl = Math.min(maxTtl, loginMax);
     const maxExpire = stored.creation_time * 1000 + maxTtl * 1000;
     ttl = Math.min(ttl, Math.floor((maxExpire - now) / 1000));
     if (ttl <= 0) {
@@ -474,6 +487,8 @@ export class TokenStore {
     const cur = this.#cache.get(id) ?? stored;
     if (this.#deleting.has(id)) return null;
     const next: TokenEntry = { ...cur, expire_time: expireTime, last_renewal_time: now };
+    // So that the cap holds for a later renewal that does not ask the auth method.
+    if (login) next.max_ttl = login.maxTtl;
     const updated = [next];
     for (const c of cuts) {
       const d = this.#cache.get(c.id) ?? c;

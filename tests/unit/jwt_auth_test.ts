@@ -14,7 +14,7 @@ import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { compilePaths } from "../../core/router/match.ts";
 import { callPath, type Op, rejection } from "../helpers/path_table.ts";
 import type { CompiledPath, CoreResponse } from "../../core/router/types.ts";
-import type { AuthMethodContext, LoginGrant } from "../../core/auth/types.ts";
+import { type AuthMethodContext, type LoginGrant, loginRenewHook } from "../../core/auth/types.ts";
 import { SlidingLoginLimiter, type SlidingLoginLimiterOptions } from "../../core/auth/limiter.ts";
 import { createJwtFactory } from "../../core/auth/jwt/mod.ts";
 
@@ -71,6 +71,8 @@ interface Harness {
   grants: LoginGrant[];
   revoked: string[];
   jwks: { keys: JWK[] };
+  /** While true, the JWKS answers 503. */
+  jwksDown: boolean;
   fetches: () => number;
   jwksUrl: string;
   clock: { t: number };
@@ -86,9 +88,11 @@ async function withJwt(
   const s = await LibsqlStorage.open(`${dir}/jwt.db`);
   const jwks: { keys: JWK[] } = { keys: [] };
   let fetches = 0;
+  let harness: Harness | null = null;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     if (new URL(req.url).pathname !== "/jwks") return new Response("not found", { status: 404 });
     fetches++;
+    if (harness?.jwksDown) return new Response("down", { status: 503 });
     return Response.json(jwks);
   });
   try {
@@ -119,16 +123,18 @@ async function withJwt(
     // A zero cooldown lets a rotated key be fetched at once instead of after jose's 30 s.
     const table = compilePaths(createJwtFactory({ cooldownMs: 0 })(ctx).paths);
     const jwksUrl = `http://127.0.0.1:${server.addr.port}/jwks`;
-    await fn({
+    harness = {
       table,
       grants,
       revoked,
       jwks,
+      jwksDown: false,
       fetches: () => fetches,
       jwksUrl,
       clock,
       issueGate,
-    });
+    };
+    await fn(harness);
   } finally {
     await server.shutdown();
     await s.close();
@@ -174,8 +180,10 @@ Deno.test("jwt: a valid token from the JWKS logs in with the role's grant", asyn
       displayName: "jwt-repo:acme/app",
       ttl: 1200,
       maxTtl: 0,
+      explicitMaxTtl: 0,
       numUses: 0,
       boundCidrs: [],
+      noDefaultPolicy: false,
     }]);
     // The key set is cached: a second login does not fetch it again.
     await login(h, await mint(k1));
@@ -210,7 +218,7 @@ Deno.test("jwt: each kind of bad token is refused with a reason that echoes noth
   }, { perIdentity: { max: 100, windowMs: 60_000 }, perSource: { max: 100, windowMs: 60_000 } });
 });
 
-Deno.test("jwt: clock_skew_leeway tolerates a just-expired token", async () => {
+Deno.test("jwt: clock_skew_leeway tolerates a just-expired token; 0 is Vault's 60 s, -1 none", async () => {
   await withJwt(async (h) => {
     const k1 = await signer("k1");
     h.jwks.keys = [k1.jwk];
@@ -218,8 +226,21 @@ Deno.test("jwt: clock_skew_leeway tolerates a just-expired token", async () => {
     const now = Math.floor(Date.now() / 1000);
     await login(h, await mint(k1, { exp: now - 30 }));
     assert.equal(h.grants.length, 1);
-    await call(h.table, "write", "role/ci", { clock_skew_leeway: 0 });
+    await call(h.table, "write", "role/ci", { clock_skew_leeway: -1 });
+    assert.equal((await call(h.table, "read", "role/ci"))?.data?.clock_skew_leeway, -1);
     assert.match(await loginError(h, await mint(k1, { exp: now - 30 })), /token expired/);
+    await call(h.table, "write", "role/ci", { clock_skew_leeway: "0" });
+    assert.equal((await call(h.table, "read", "role/ci"))?.data?.clock_skew_leeway, 60);
+    await login(h, await mint(k1, { exp: now - 30 }));
+    await call(h.table, "write", "role/ci", { clock_skew_leeway: "-1s" });
+    assert.match(await loginError(h, await mint(k1, { exp: now - 30 })), /token expired/);
+    await call(h.table, "write", "role/ci", { clock_skew_leeway: "2m" });
+    await login(h, await mint(k1, { exp: now - 90 }));
+    assert.equal(h.grants.length, 3);
+    await assert.rejects(
+      () => call(h.table, "write", "role/ci", { clock_skew_leeway: "-x" }),
+      /clock_skew_leeway: invalid duration/,
+    );
   });
 });
 
@@ -361,15 +382,23 @@ Deno.test("jwt: deleting a role revokes its tokens", async () => {
 Deno.test("jwt: an unreachable key set is reported but not held against the caller", async () => {
   await withJwt(async (h) => {
     const k1 = await signer("k1");
-    await call(h.table, "write", "config", { jwks_url: h.jwksUrl.replace("/jwks", "/gone") });
-    await call(h.table, "write", "role/ci", ROLE);
-    for (let i = 0; i < 7; i++) {
-      assert.match(await loginError(h, await mint(k1)), /key set unavailable/);
-    }
-    // The new config (a working URL) gets a fresh key set instead of the cached failing one.
+    const k2 = await signer("k2");
     h.jwks.keys = [k1.jwk];
-    await call(h.table, "write", "config", { jwks_url: h.jwksUrl });
-    await login(h, await mint(k1));
+    await setup(h);
+    // A config whose URL serves no key set is refused and leaves the working one in place.
+    await assert.rejects(
+      () => call(h.table, "write", "config", { jwks_url: h.jwksUrl.replace("/jwks", "/gone") }),
+      { status: 400, message: /^error checking jwks URL: / },
+    );
+    // The issuer goes down: a token with a key id the cached set lacks makes the server fetch
+    // again, which fails; none of it counts as a failed login.
+    h.jwksDown = true;
+    for (let i = 0; i < 7; i++) {
+      assert.match(await loginError(h, await mint(k2)), /key set unavailable/);
+    }
+    h.jwksDown = false;
+    h.jwks.keys = [k1.jwk, k2.jwk];
+    await login(h, await mint(k2));
     assert.equal(h.grants.length, 1);
   });
 });
@@ -392,5 +421,24 @@ Deno.test("jwt: a role deleted while its login is minting is left with no live t
     const e = await pending;
     assert.equal(e.status, 400);
     assert.deepEqual(h.revoked, ["ci", "ci"], "the login revokes what it minted");
+  });
+});
+
+Deno.test("jwt: the login path's renew hook reloads the role: its limits now, or a refusal", async () => {
+  await withJwt(async (h) => {
+    await setup(h);
+    const spec = h.table.find((c) => c.spec.pattern === "login")!.spec;
+    const hook = loginRenewHook(spec)!;
+    const held = { role: "ci", policies: ["default", "deploy", "read"], boundCidrs: [] };
+    assert.deepEqual(await hook(held), { ttl: 1200, maxTtl: 0 });
+    // The tighter of the two caps, as at login.
+    await call(h.table, "write", "role/ci", { token_max_ttl: "1h", token_explicit_max_ttl: "30m" });
+    assert.deepEqual(await hook(held), { ttl: 1200, maxTtl: 1800 });
+    // A token that outlived its role (its revoke failed) is not renewed.
+    await call(h.table, "delete", "role/ci");
+    await assert.rejects(hook(held), {
+      status: 400,
+      message: 'role "ci" does not exist during renewal',
+    });
   });
 });

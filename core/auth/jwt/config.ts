@@ -29,7 +29,14 @@ const pemList = v.pipe(
   v.maxLength(100, "too many keys"),
 );
 
-export const configSchema = v.object({
+export const configSchema = v.looseObject({
+  // A discovery URL left unused would leave the operator believing its issuer is trusted.
+  oidc_discovery_url: v.optional(
+    v.pipe(
+      v.string("must be a string"),
+      v.value("", "is not supported: use jwks_url or jwt_validation_pubkeys"),
+    ),
+  ),
   jwks_url: v.optional(httpUrl),
   jwks_ca_pem: v.optional(v.string("must be a string")),
   jwt_validation_pubkeys: v.optional(pemList),

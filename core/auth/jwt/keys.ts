@@ -32,6 +32,11 @@ export const ALGORITHMS = [
 export interface Verifier {
   /** Resolves with the verified claims or rejects with jose's error. */
   verify(token: string, opts: JWTVerifyOptions): Promise<JWTPayload>;
+  /**
+   * Fetches and parses the key set now (a config write checks its URL this way, and logins
+   * then start from what it fetched); rejects with the reason. Static keys have nothing to do.
+   */
+  check(): Promise<void>;
   /** Releases what the verifier holds (the custom-CA HTTP client). */
   close(): void;
 }
@@ -84,22 +89,91 @@ export function pemVerifier(pems: readonly string[]): Verifier {
         code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
       });
     },
+    check: () => Promise.resolve(),
     close() {},
   };
 }
 
 export interface JwksOptions {
-  /** Least time between re-fetches triggered by unknown key ids (jose's default is 30 s). */
+  /** Least time between re-fetches triggered by unknown key ids (JWKS_COOLDOWN_MS if unset). */
   cooldownMs?: number;
   timeoutMs?: number;
+}
+
+/**
+ * jose waits 30 s by default before an unknown key id may fetch the set again, so a key the
+ * issuer has just rotated in is refused for up to that long. 5 s still bounds how often tokens
+ * with made-up key ids can make the server fetch.
+ */
+export const JWKS_COOLDOWN_MS = 5_000;
+
+/**
+ * Largest key set (and error body) read; real sets are a few KiB. jose would otherwise read
+ * whatever the URL sends into memory before parsing it.
+ */
+export const MAX_JWKS_BYTES = 1024 * 1024;
+
+/** Reads a body up to `limit` bytes, cancelling the stream as soon as it goes past. */
+async function readCapped(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw new RangeError(`JSON Web Key Set response is larger than ${limit} bytes`);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The fetch jose is given: the whole body is read here, within jose's timeout signal and the
+ * size cap, and handed back as a buffered response.
+ */
+export function cappedFetch(
+  client: Deno.HttpClient | undefined,
+  limit = MAX_JWKS_BYTES,
+): (url: string, init: RequestInit) => Promise<Response> {
+  return async function fetchJwks(url, init) {
+    const res = await fetch(url, client ? { ...init, client } : init);
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => {});
+      return new Response(null, { status: res.status });
+    }
+    const declared = Number(res.headers.get("content-length") ?? NaN);
+    if (declared > limit) {
+      await res.body?.cancel().catch(() => {});
+      throw new RangeError(`JSON Web Key Set response is larger than ${limit} bytes`);
+    }
+    const bytes = res.body ? await readCapped(res.body, limit) : new Uint8Array();
+    return new Response(bytes as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: { "content-type": res.headers.get("content-type") ?? "application/json" },
+    });
+  };
 }
 
 export function jwksVerifier(url: string, caPem: string, opts: JwksOptions = {}): Verifier {
   const client = caPem ? Deno.createHttpClient({ caCerts: [caPem] }) : undefined;
   const jwks = createRemoteJWKSet(new URL(url), {
-    cooldownDuration: opts.cooldownMs,
+    cooldownDuration: opts.cooldownMs ?? JWKS_COOLDOWN_MS,
     timeoutDuration: opts.timeoutMs,
-    ...(client ? { [customFetch]: (u: string, o: RequestInit) => fetch(u, { ...o, client }) } : {}),
+    [customFetch]: cappedFetch(client),
   });
   return {
     async verify(token, opts) {
@@ -121,6 +195,7 @@ export function jwksVerifier(url: string, caPem: string, opts: JwksOptions = {})
         });
       }
     },
+    check: () => jwks.reload(),
     close() {
       client?.close();
     },

@@ -8,6 +8,7 @@ import type { CoreRequest, CoreResponse } from "../../router/types.ts";
 import { allowedAlgorithms, type JwtConfig, readConfig } from "./config.ts";
 import type { Verifier } from "./keys.ts";
 import type { RoleStore } from "./role.ts";
+import { tokenParamsGrant } from "../userpass/token_fields.ts";
 import { LoginFailure, verifyLogin } from "./verify.ts";
 
 export const loginSchema = v.object({
@@ -55,21 +56,17 @@ export async function login(deps: LoginDeps, req: CoreRequest): Promise<CoreResp
       ctx.limiter.fail(source, identity);
       throw new PermissionDenied("login request originated from invalid CIDR");
     }
-    const { user } = await verifyLogin(deps.verifierFor(config), d.jwt, role, {
+    const { user, metadata } = await verifyLogin(deps.verifierFor(config), d.jwt, role, {
       algorithms: allowedAlgorithms(config),
       boundIssuer: config.bound_issuer,
       now: ctx.now(),
     });
     ctx.limiter.succeed(source, identity);
     const auth = await ctx.issueToken({
+      ...tokenParamsGrant(role),
       role: d.role,
-      policies: role.token_policies,
-      metadata: { role: d.role, user },
+      metadata: { ...metadata, role: d.role, user },
       displayName: `jwt-${user}`.slice(0, 256),
-      ttl: role.token_ttl,
-      maxTtl: role.token_max_ttl,
-      numUses: 0,
-      boundCidrs: cidrs,
     }, source);
     if ((deps.roleEpochs.get(d.role) ?? 0) !== epoch) {
       // Deleted while this login ran: its revoke may have missed the token just stored.

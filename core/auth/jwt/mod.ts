@@ -1,6 +1,6 @@
 /** auth/jwt/*: Vault's JWT auth method (Kubernetes service accounts, CI identities). */
-import { NotFound } from "../../../lib/errors.ts";
-import type { AuthMethodFactory } from "../types.ts";
+import { BadRequest, NotFound } from "../../../lib/errors.ts";
+import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
 import {
   buildConfig,
   type ConfigInput,
@@ -13,6 +13,8 @@ import {
 import { type JwksOptions, jwksVerifier, pemVerifier, type Verifier } from "./keys.ts";
 import { login, loginSchema } from "./login.ts";
 import { mergeRole, type RoleInput, roleSchema, RoleStore, roleView } from "./role.ts";
+import { ignoredParamsWarning } from "./ignored.ts";
+import { renewLimits } from "./renew.ts";
 
 export type JwtFactoryOptions = JwksOptions;
 
@@ -25,21 +27,52 @@ export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactor
     // One verifier per config: keeps jose's JWKS cache warm across logins and is dropped as
     // soon as the config changes.
     let cached: { key: string; verifier: Verifier } | null = null;
-    const verifierFor = (c: JwtConfig): Verifier => {
-      const key = JSON.stringify(c);
-      if (cached?.key !== key) {
-        const verifier = c.jwks_url
-          ? jwksVerifier(c.jwks_url, c.jwks_ca_pem, opts)
-          : pemVerifier(c.jwt_validation_pubkeys);
-        cached?.verifier.close();
-        cached = { key, verifier };
+    const newVerifier = (c: JwtConfig): Verifier =>
+      c.jwks_url
+        ? jwksVerifier(c.jwks_url, c.jwks_ca_pem, opts)
+        : pemVerifier(c.jwt_validation_pubkeys);
+    const install = (c: JwtConfig, verifier: Verifier): Verifier => {
+      if (cached?.verifier !== verifier) cached?.verifier.close();
+      cached = { key: JSON.stringify(c), verifier };
+      return verifier;
+    };
+    const verifierFor = (c: JwtConfig): Verifier =>
+      cached?.key === JSON.stringify(c) ? cached.verifier : install(c, newVerifier(c));
+
+    /**
+     * As Vault's config write, the key set is fetched before the config is stored: a URL that
+     * cannot serve one is refused instead of replacing a working config. The verifier that
+     * fetched it serves the logins after, so the set is not fetched twice.
+     */
+    const writeConfigChecked = async (
+      r: { data: Record<string, unknown> },
+    ): Promise<{ warnings?: string[] } | void> => {
+      const c = await buildConfig(r.data as ConfigInput);
+      const verifier = newVerifier(c);
+      try {
+        await verifier.check();
+      } catch (e) {
+        verifier.close();
+        throw new BadRequest(`error checking jwks URL: ${(e as Error).message}`);
       }
-      return cached.verifier;
+      try {
+        await writeConfig(ctx.storage, c);
+      } catch (e) {
+        verifier.close();
+        throw e;
+      }
+      install(c, verifier);
+      const warnings = ignoredParamsWarning(r.data, configSchema);
+      if (warnings) return { warnings };
     };
 
-    const writeRole = async (r: { params: Record<string, string>; data: unknown }) => {
+    const writeRole = async (
+      r: { params: Record<string, string>; data: Record<string, unknown> },
+    ): Promise<{ warnings?: string[] } | void> => {
       const name = r.params.name!;
       await roles.put(name, mergeRole(await roles.get(name), r.data as RoleInput));
+      const warnings = ignoredParamsWarning(r.data, roleSchema);
+      if (warnings) return { warnings };
     };
 
     return {
@@ -54,9 +87,7 @@ export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactor
               if (!c) throw new NotFound();
               return { data: configView(c) };
             },
-            update: async (r) => {
-              await writeConfig(ctx.storage, await buildConfig(r.data as ConfigInput));
-            },
+            update: writeConfigChecked,
           },
         },
         {
@@ -89,12 +120,12 @@ export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactor
             },
           },
         },
-        {
+        withLoginRenew({
           pattern: "login",
           unauthenticated: true,
           input: { write: loginSchema },
           operations: { update: (r) => login({ ctx, roles, verifierFor, roleEpochs }, r) },
-        },
+        }, (l) => renewLimits(roles, l)),
       ],
     };
   };

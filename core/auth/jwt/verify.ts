@@ -4,7 +4,7 @@
  * (it feeds the brute-force limiter) or ours (the key set could not be fetched).
  */
 import type { JWTPayload, JWTVerifyOptions } from "jose";
-import { failedBoundClaim, userClaimValue } from "./claims.ts";
+import { failedBoundClaim, mappedClaims, userClaim } from "./claims.ts";
 import type { JwtRole } from "./role.ts";
 import type { Verifier } from "./keys.ts";
 
@@ -52,13 +52,20 @@ export interface VerifySettings {
   now: number;
 }
 
-/** Verified claims and the user claim's value; throws LoginFailure. */
+export interface VerifiedLogin {
+  claims: JWTPayload;
+  user: string;
+  /** From the role's claim_mappings. */
+  metadata: Record<string, string>;
+}
+
+/** Verified claims, the user claim's value and mapped metadata; throws LoginFailure. */
 export async function verifyLogin(
   verifier: Verifier,
   token: string,
   role: JwtRole,
   s: VerifySettings,
-): Promise<{ claims: JWTPayload; user: string }> {
+): Promise<VerifiedLogin> {
   const opts: JWTVerifyOptions = {
     algorithms: s.algorithms as JWTVerifyOptions["algorithms"],
     audience: role.bound_audiences,
@@ -75,9 +82,11 @@ export async function verifyLogin(
   } catch (e) {
     throw reasonFor(e);
   }
-  const bad = failedBoundClaim(claims, role.bound_claims);
+  const bad = failedBoundClaim(claims, role.bound_claims, role.bound_claims_type);
   if (bad !== null) throw new LoginFailure(`claim "${bad}" does not match`);
-  const user = userClaimValue(claims, role.user_claim);
-  if (user === null) throw new LoginFailure(`user claim "${role.user_claim}" missing`);
-  return { claims, user };
+  const user = userClaim(claims, role.user_claim);
+  if ("error" in user) throw new LoginFailure(user.error);
+  const mapped = mappedClaims(claims, role.claim_mappings);
+  if ("error" in mapped) throw new LoginFailure(mapped.error);
+  return { claims, user: user.user, metadata: mapped.metadata };
 }

@@ -2,11 +2,17 @@
  * The token settings Vault's auth methods share (`token_policies`, `token_ttl`, …): one schema
  * fragment, one merge rule and one read view, so userpass and JWT answer alike.
  * Candidate for core/auth/ once a third method (AppRole) wants it.
+ *
+ * Two sets: `tokenFieldSchemas` (the five fields userpass applies at login) and
+ * `tokenParamSchemas` (all of Vault's tokenutil fields and their legacy names, for a method
+ * whose login applies every one of them). A method may only take fields its login applies: a
+ * field accepted and then ignored is a restriction silently dropped.
  */
 import { BadRequest } from "../../../lib/errors.ts";
 import * as fields from "../../../lib/fields.ts";
 import { v } from "../../../lib/fields.ts";
 import { parseCidr } from "../../../lib/cidr.ts";
+import type { LoginGrant } from "../types.ts";
 
 function isCidr(s: string): boolean {
   try {
@@ -77,5 +83,126 @@ export function tokenSettingsView(t: TokenSettings): Record<string, unknown> {
     token_max_ttl: t.token_max_ttl,
     token_bound_cidrs: t.token_bound_cidrs,
     token_type: "default",
+  };
+}
+
+/** SecretHub has no periodic tokens: a period is refused rather than stored and ignored. */
+const noPeriod = v.pipe(fields.duration, v.value(0, "periodic tokens are not supported"));
+
+/** Spread into a `v.object({...})`: every token field of Vault's tokenutil.AddTokenFields. */
+export const tokenParamSchemas = {
+  ...tokenFieldSchemas,
+  /** Legacy name for token_ttl. */
+  ttl: v.optional(fields.duration),
+  /** Legacy name for token_max_ttl. */
+  max_ttl: v.optional(fields.duration),
+  token_explicit_max_ttl: v.optional(fields.duration),
+  token_num_uses: v.optional(fields.nonNegInt),
+  /** Legacy name for token_num_uses. */
+  num_uses: v.optional(fields.nonNegInt),
+  token_no_default_policy: v.optional(fields.bool),
+  /** Legacy name for token_bound_cidrs. */
+  bound_cidrs: v.optional(cidrList),
+  token_period: v.optional(noPeriod),
+  /** Legacy name for token_period. */
+  period: v.optional(noPeriod),
+  token_type: v.optional(
+    v.picklist(["default", "service"], "only service tokens are supported"),
+  ),
+};
+
+export interface TokenParamsInput extends TokenFieldsInput {
+  ttl?: number;
+  max_ttl?: number;
+  token_explicit_max_ttl?: number;
+  token_num_uses?: number;
+  num_uses?: number;
+  token_no_default_policy?: boolean;
+  bound_cidrs?: string[];
+  token_period?: number;
+  period?: number;
+}
+
+export interface TokenParams extends TokenSettings {
+  /** Seconds; 0 = none. */
+  token_explicit_max_ttl: number;
+  /** 0 = unlimited. */
+  token_num_uses: number;
+  token_no_default_policy: boolean;
+}
+
+export const NO_TOKEN_PARAMS: TokenParams = {
+  ...NO_TOKEN_SETTINGS,
+  token_explicit_max_ttl: 0,
+  token_num_uses: 0,
+  token_no_default_policy: false,
+};
+
+/** Legacy name → current name, as Vault's tokenutil.UpgradeValue pairs them. */
+const LEGACY_NAMES = [
+  ["policies", "token_policies"],
+  ["ttl", "token_ttl"],
+  ["max_ttl", "token_max_ttl"],
+  ["num_uses", "token_num_uses"],
+  ["bound_cidrs", "token_bound_cidrs"],
+  ["period", "token_period"],
+] as const;
+
+/**
+ * Applies the fields present in `d` over `prev` (a record stored before a field existed may lack
+ * it: it takes the default). A legacy name counts when its current name is absent; both at once
+ * is a 400, as in Vault, since the two could disagree.
+ */
+export function mergeTokenParams(prev: Partial<TokenParams>, d: TokenParamsInput): TokenParams {
+  for (const [legacy, current] of LEGACY_NAMES) {
+    if (d[legacy] !== undefined && d[current] !== undefined) {
+      throw new BadRequest(`Cannot specify both "${legacy}" and "${current}"`);
+    }
+  }
+  const base = { ...NO_TOKEN_PARAMS, ...prev };
+  const next: TokenParams = {
+    token_policies: d.token_policies ?? d.policies ?? base.token_policies,
+    token_ttl: d.token_ttl ?? d.ttl ?? base.token_ttl,
+    token_max_ttl: d.token_max_ttl ?? d.max_ttl ?? base.token_max_ttl,
+    token_explicit_max_ttl: d.token_explicit_max_ttl ?? base.token_explicit_max_ttl,
+    token_num_uses: d.token_num_uses ?? d.num_uses ?? base.token_num_uses,
+    token_no_default_policy: d.token_no_default_policy ?? base.token_no_default_policy,
+    token_bound_cidrs: d.token_bound_cidrs ?? d.bound_cidrs ?? base.token_bound_cidrs,
+  };
+  if (next.token_max_ttl > 0 && next.token_ttl > next.token_max_ttl) {
+    throw new BadRequest(`"token_ttl" value must be less than "token_max_ttl"`);
+  }
+  return next;
+}
+
+/** Vault's PopulateTokenData, plus the legacy `policies` the five-field view always showed. */
+export function tokenParamsView(t: TokenParams): Record<string, unknown> {
+  return {
+    ...tokenSettingsView(t),
+    token_explicit_max_ttl: t.token_explicit_max_ttl,
+    token_num_uses: t.token_num_uses,
+    token_no_default_policy: t.token_no_default_policy,
+    token_period: 0,
+  };
+}
+
+/** The tighter of token_max_ttl and token_explicit_max_ttl (0 = neither is set). */
+export function tokenParamsMaxTtl(t: TokenParams): number {
+  const caps = [t.token_max_ttl, t.token_explicit_max_ttl].filter((x) => x > 0);
+  return caps.length ? Math.min(...caps) : 0;
+}
+
+/** The part of a login's grant the params decide. */
+export function tokenParamsGrant(
+  t: TokenParams,
+): Omit<LoginGrant, "role" | "metadata" | "displayName"> {
+  return {
+    policies: t.token_policies,
+    ttl: t.token_ttl,
+    maxTtl: t.token_max_ttl,
+    explicitMaxTtl: t.token_explicit_max_ttl,
+    numUses: t.token_num_uses,
+    boundCidrs: t.token_bound_cidrs,
+    noDefaultPolicy: t.token_no_default_policy,
   };
 }
