@@ -14,7 +14,11 @@ import { Barrier } from "../barrier/barrier.ts";
 import { decodeShare, ShamirSeal } from "../seal/seal.ts";
 import { combineShares } from "../seal/shamir.ts";
 import { fromBase64 } from "../../lib/crypto.ts";
-import { decodeAuditBlock } from "../storage/audit_block.ts";
+import {
+  decodeAuditBlock,
+  decodeLegacyAuditRow,
+  type LegacyAuditRow,
+} from "../storage/audit_block.ts";
 import {
   type AuditLink,
   type AuditRow,
@@ -185,18 +189,8 @@ class ReadOnlyFile implements PhysicalStorage {
     if (this.#tables.has("audit")) {
       const rows = this.#db.prepare(
         `SELECT seq, prev_hash, hash, mac, entry FROM audit ORDER BY seq`,
-      ).raw(true).iterate() as Iterable<[number, string, string, string, string]>;
-      for (const r of rows) {
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(r[4]);
-        } catch {
-          // Verify names an entry that is no JSON "malformed row" at its place in the chain.
-          yield { seq: r[0], prevHash: "", hash: "", mac: "", entry: {} };
-          continue;
-        }
-        yield { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry };
-      }
+      ).raw(true).iterate() as Iterable<LegacyAuditRow>;
+      for (const r of rows) yield decodeLegacyAuditRow(r);
     }
     if (this.#tables.has("audit_block")) {
       const blocks = this.#db.prepare(

@@ -61,3 +61,17 @@ export function decodeAuditBlock(firstSeq: number, lines: string, fromSeq = 1): 
   });
   return out;
 }
+
+/** A row of the v1 `audit` table (one record per row), as `SELECT seq, prev_hash, hash, mac, entry`. */
+export type LegacyAuditRow = [number, string, string, string, string];
+
+export function decodeLegacyAuditRow(r: LegacyAuditRow): AuditRow {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(r[4]);
+  } catch {
+    // An edited entry that is no JSON at all: verify names it "malformed row" at its place.
+    return { seq: r[0], prevHash: "", hash: "", mac: "", entry: {} };
+  }
+  return { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry };
+}

@@ -17,7 +17,7 @@ import {
   storageReason,
 } from "./storage.ts";
 import { BlobCache } from "./blob_cache.ts";
-import { decodeAuditBlock } from "./audit_block.ts";
+import { decodeAuditBlock, decodeLegacyAuditRow, type LegacyAuditRow } from "./audit_block.ts";
 import { migrate, openDb, readAuditHead, readSignedHead } from "./libsql_schema.ts";
 import {
   type CheckpointerRequest,
@@ -366,24 +366,8 @@ export class LibsqlStorage implements PhysicalStorage {
       ).raw(true)
     );
     for (let next = fromSeq;;) {
-      const page = this.#read(() => rows.all(next, AUDIT_PAGE_ROWS)) as [
-        number,
-        string,
-        string,
-        string,
-        string,
-      ][];
-      for (const r of page) {
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(r[4]);
-        } catch {
-          // An edited entry that is no JSON at all: verify names it "malformed row" at its place.
-          yield { seq: r[0], prevHash: "", hash: "", mac: "", entry: {} };
-          continue;
-        }
-        yield { seq: r[0], prevHash: r[1], hash: r[2], mac: r[3], entry };
-      }
+      const page = this.#read(() => rows.all(next, AUDIT_PAGE_ROWS)) as LegacyAuditRow[];
+      for (const r of page) yield decodeLegacyAuditRow(r);
       if (page.length < AUDIT_PAGE_ROWS) break;
       next = page[page.length - 1]![0] + 1;
     }
