@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cleanupStaleTemps, writeFileAtomic } from "../../agent/render/atomic_file.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
+import { startSymlinkSwapper } from "../helpers/symlink_swapper.ts";
 
 const ATOMIC_URL = new URL("../../agent/render/atomic_file.ts", import.meta.url).href;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -181,47 +182,12 @@ Deno.test("writeFileAtomic() never leaves a partial file when the writer is kill
   });
 });
 
-/**
- * Someone who may write the destination's directory: the moment a temp file appears it is moved
- * aside and its name made a symlink to `victim`. inotify makes this fast enough to land between
- * the temp file's creation and any later step that goes by its name.
- */
-const SWAPPER = `
-const [dir, victim] = Deno.args;
-const w = Deno.watchFs(dir, { recursive: false });
-await Deno.stdout.write(new TextEncoder().encode("ready\\n"));
-for await (const ev of w) {
-  if (ev.kind !== "create") continue;
-  for (const p of ev.paths) {
-    if (!p.includes(".secrethub-tmp-") || p.endsWith(".moved")) continue;
-    try {
-      Deno.renameSync(p, p + ".moved");
-      Deno.symlinkSync(victim, p);
-    } catch { /* the writer got there first */ }
-  }
-}
-`;
-
 Deno.test("writeFileAtomic() never chmods, chowns or renames into place a symlink swapped in for its temp file", async () => {
   await withDir(async (dir) => {
-    const victim = join(dir, "victim");
-    Deno.writeTextFileSync(victim, "not yours");
-    Deno.chmodSync(victim, 0o600);
-    const before = Deno.statSync(victim);
-    const out = join(dir, "out");
-    Deno.mkdirSync(out);
-    Deno.chmodSync(out, 0o777);
-    const script = join(dir, "swapper.ts");
-    Deno.writeTextFileSync(script, SWAPPER);
-    const swapper = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "-A", script, out, victim],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+    const { out, victim, before, stop } = await startSymlinkSwapper(dir, "out", {
+      only: ".secrethub-tmp-",
+    });
     try {
-      const reader = swapper.stdout.getReader();
-      assert.equal(new TextDecoder().decode((await reader.read()).value), "ready\n");
-      reader.releaseLock();
       // As root a foreign owner is what a hijacked chown would hand over.
       const owner = Deno.uid() === 0 ? { uid: 65534, gid: 65534 } : {};
       const dest = join(out, "app.env");
@@ -246,9 +212,7 @@ Deno.test("writeFileAtomic() never chmods, chowns or renames into place a symlin
       // Otherwise the race was never run and this test proves nothing.
       assert.ok(refused > 0, "no temp file was swapped");
     } finally {
-      swapper.kill("SIGKILL");
-      await swapper.status;
-      await swapper.stdout.cancel().catch(() => {});
+      await stop();
     }
   });
 });

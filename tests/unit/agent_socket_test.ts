@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveSocket, SocketListenError } from "../../agent/socket_api.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
+import { startSymlinkSwapper } from "../helpers/symlink_swapper.ts";
 
 const ok = () => Promise.resolve(new Response("ok"));
 
@@ -135,44 +136,13 @@ Deno.test("serveSocket() refuses a path longer than 107 bytes, saying so", async
   });
 });
 
-/** Swaps every new name in `dir` (other than the socket itself) for a symlink to `victim`. */
-const SWAPPER = `
-const [dir, victim, keep] = Deno.args;
-const w = Deno.watchFs(dir, { recursive: false });
-await Deno.stdout.write(new TextEncoder().encode("ready\\n"));
-for await (const ev of w) {
-  if (ev.kind !== "create") continue;
-  for (const p of ev.paths) {
-    if (p === keep || p.endsWith(".moved") || p === victim) continue;
-    try {
-      Deno.renameSync(p, p + ".moved");
-      Deno.symlinkSync(victim, p);
-    } catch { /* gone already */ }
-  }
-}
-`;
-
 Deno.test("serveSocket() never chmods or chowns a symlink swapped in while it sets the socket up", async () => {
   await withDir(async (dir) => {
-    const victim = join(dir, "victim");
-    Deno.writeTextFileSync(victim, "not yours");
-    Deno.chmodSync(victim, 0o600);
-    const before = Deno.statSync(victim);
-    const out = join(dir, "run");
-    Deno.mkdirSync(out);
-    Deno.chmodSync(out, 0o777);
-    const script = join(dir, "swapper.ts");
-    Deno.writeTextFileSync(script, SWAPPER);
+    const { out, victim, before, stop } = await startSymlinkSwapper(dir, "run", {
+      keep: (out) => join(out, "agent.sock"),
+    });
     const path = join(out, "agent.sock");
-    const swapper = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "-A", script, out, victim, path],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
     try {
-      const reader = swapper.stdout.getReader();
-      assert.equal(new TextDecoder().decode((await reader.read()).value), "ready\n");
-      reader.releaseLock();
       const group = Deno.uid() === 0 ? "65534" : undefined;
       for (let i = 0; i < 50; i++) {
         // Refusing to start is fine; handing the victim over is not.
@@ -183,9 +153,7 @@ Deno.test("serveSocket() never chmods or chowns a symlink swapped in while it se
       assert.equal(st.mode! & 0o7777, 0o600, "the victim's mode was changed");
       assert.equal(st.gid, before.gid, "the victim's group was changed");
     } finally {
-      swapper.kill("SIGKILL");
-      await swapper.status;
-      await swapper.stdout.cancel().catch(() => {});
+      await stop();
     }
   });
 });
