@@ -386,7 +386,7 @@ export class Core {
       ttl,
       maxTtl,
       explicitMaxTtl: g.explicitMaxTtl && g.explicitMaxTtl > 0 ? g.explicitMaxTtl : undefined,
-      path: `${e.path}login`,
+      path: `${e.path}${g.path ?? "login"}`,
       boundCidrs: g.boundCidrs,
       source: `${e.uuid}/${g.role}`,
     });

@@ -183,3 +183,17 @@ export function parseWith<T extends v.GenericSchema>(
   });
   throw onError(msgs.join("; "));
 }
+
+/**
+ * Vault's warning for the keys of `data` that `schema` (a loose object schema, so that they reach
+ * the handler) has no entry for, or undefined when there are none: Vault ignores a parameter an
+ * endpoint does not know, and says so.
+ */
+export function ignoredParamsWarning(
+  data: Record<string, unknown>,
+  schema: v.LooseObjectSchema<v.ObjectEntries, undefined>,
+): string[] | undefined {
+  const ignored = Object.keys(data).filter((k) => !Object.hasOwn(schema.entries, k)).sort();
+  if (!ignored.length) return undefined;
+  return [`Endpoint ignored these unrecognized parameters: [${ignored.join(" ")}]`];
+}

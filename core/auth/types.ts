@@ -30,6 +30,12 @@ export interface LoginGrant {
   /** CIDRs the token may be used from (empty = anywhere). */
   boundCidrs: string[];
   noDefaultPolicy?: boolean;
+  /**
+   * The login request's path within the mount (Vault's `req.Path`), recorded on the token;
+   * default `login`. Token renewal routes to it to find the method's LoginRenewHook, so a login
+   * path with parameters (userpass's `login/:username`) must pass it.
+   */
+  path?: string;
 }
 
 export interface RateLimitDecision {

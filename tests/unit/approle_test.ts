@@ -3,8 +3,8 @@ import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { Barrier } from "../../core/barrier/barrier.ts";
 import { Keyring } from "../../core/barrier/keyring.ts";
 import { compilePaths, matchPath } from "../../core/router/match.ts";
-import type { CoreRequest, CoreResponse } from "../../core/router/types.ts";
-import type { AuthMethodContext, LoginGrant } from "../../core/auth/types.ts";
+import type { CompiledPath, CoreRequest, CoreResponse } from "../../core/router/types.ts";
+import { type AuthMethodContext, type LoginGrant, loginRenewHook } from "../../core/auth/types.ts";
 import type { Operation, StorageView, WriteOp } from "../../engines/sdk.ts";
 import { approleFactory } from "../../core/auth/approle/mod.ts";
 import { KeyedLock } from "../../core/auth/approle/lock.ts";
@@ -69,6 +69,7 @@ interface Harness {
   s: LibsqlStorage;
   b: Barrier;
   view: CountingView;
+  table: CompiledPath[];
   grants: { grant: LoginGrant; address: string }[];
   revoked: string[];
   limiter: ReturnType<typeof testLimiter>;
@@ -159,6 +160,7 @@ async function withAppRole(fn: (h: Harness) => Promise<void>, limit?: number): P
       s,
       b,
       view,
+      table,
       grants,
       revoked,
       limiter,
@@ -334,6 +336,21 @@ Deno.test("approle: login returns the core's auth block and the right grant", as
     await h.login(roleId, sid2.secret_id, "10.9.9.9");
     assert.deepEqual(h.grants[1]!.grant.boundCidrs, ["10.0.0.0/8"]);
     assert.deepEqual(h.grants[1]!.grant.metadata, { role_name: "web" });
+  });
+});
+
+Deno.test("approle: the login path's renew hook reloads the role: its limits now, or a refusal", async () => {
+  await withAppRole(async (h) => {
+    await h.role("web", { token_policies: "app", token_ttl: "20m" });
+    const hook = loginRenewHook(h.table.find((c) => c.spec.pattern === "login")!.spec)!;
+    const held = { role: "web", policies: ["app", "default"], boundCidrs: [] };
+    assert.deepEqual(await hook(held), { ttl: 1200, maxTtl: 0 });
+    // The tighter of the two caps, as at login.
+    await h.call("write", "role/web", { token_max_ttl: "1h", token_explicit_max_ttl: "30m" });
+    assert.deepEqual(await hook(held), { ttl: 1200, maxTtl: 1800 });
+    // A token that outlived its role (its revoke failed) is not renewed.
+    await h.call("delete", "role/web");
+    await rejects(hook(held), 400, /^role "web" does not exist during renewal$/);
   });
 });
 

@@ -5,11 +5,11 @@ import { LibsqlStorage } from "../../core/storage/libsql_storage.ts";
 import { compilePaths } from "../../core/router/match.ts";
 import { callPath, type Op, rejection } from "../helpers/path_table.ts";
 import type { CompiledPath, CoreResponse } from "../../core/router/types.ts";
-import type { AuthMethodContext, LoginGrant } from "../../core/auth/types.ts";
+import { type AuthMethodContext, type LoginGrant, loginRenewHook } from "../../core/auth/types.ts";
 import { SlidingLoginLimiter } from "../../core/auth/limiter.ts";
 import { userpassFactory } from "../../core/auth/userpass/mod.ts";
 import { hashPassword } from "../../core/auth/userpass/password.ts";
-import type { StorageView } from "../../engines/sdk.ts";
+import { type StorageView, writeJSON } from "../../engines/sdk.ts";
 
 function call(
   table: CompiledPath[],
@@ -97,9 +97,52 @@ Deno.test("userpass: a created user logs in and gets a grant with its settings",
       displayName: "userpass-alice",
       ttl: 3600,
       maxTtl: 7200,
+      explicitMaxTtl: 0,
       numUses: 0,
       boundCidrs: ["127.0.0.0/8"],
+      noDefaultPolicy: false,
+      path: "login/alice",
     }]);
+  });
+});
+
+Deno.test("userpass: the login path's renew hook reloads the user: its limits now, or a refusal", async () => {
+  await withUserpass(async (h) => {
+    await call(h.table, "write", "users/al", { password: PW, policies: "app", ttl: "20m" });
+    const spec = h.table.find((c) => c.spec.pattern === "login/:username")!.spec;
+    const hook = loginRenewHook(spec)!;
+    const held = { role: "al", policies: ["app", "default"], boundCidrs: [] };
+    assert.deepEqual(await hook(held), { ttl: 1200, maxTtl: 0 });
+    await call(h.table, "write", "users/al", { max_ttl: "1h", token_explicit_max_ttl: "30m" });
+    assert.deepEqual(await hook(held), { ttl: 1200, maxTtl: 1800 });
+    // A token that outlived its user (its revoke failed) is not renewed.
+    await call(h.table, "delete", "users/al");
+    await assert.rejects(hook(held), {
+      status: 400,
+      message: 'user "al" does not exist during renewal',
+    });
+  });
+});
+
+Deno.test("userpass: a user stored before the full token field set reads and logs in with defaults", async () => {
+  await withUserpass(async (h) => {
+    await writeJSON(h.view, "users/old", {
+      token_policies: ["p"],
+      token_ttl: 60,
+      token_max_ttl: 0,
+      token_bound_cidrs: [],
+      password_hash: await hashPassword(PW),
+    });
+    const read = await call(h.table, "read", "users/old");
+    assert.equal(read?.data?.token_num_uses, 0);
+    assert.equal(read?.data?.token_explicit_max_ttl, 0);
+    assert.equal(read?.data?.token_no_default_policy, false);
+    await call(h.table, "write", "login/old", { password: PW });
+    const g = h.grants[0]!;
+    assert.equal(g.numUses, 0);
+    assert.equal(g.explicitMaxTtl, 0);
+    assert.equal(g.noDefaultPolicy, false);
+    assert.deepEqual(g.policies, ["p"]);
   });
 });
 

@@ -11,6 +11,7 @@ import { inAnyCidr, parseCidr } from "../../../lib/cidr.ts";
 import { constantTimeEqual } from "../../../lib/crypto.ts";
 import type { CoreRequest, CoreResponse } from "../../router/types.ts";
 import type { LoginGrant } from "../types.ts";
+import { tokenParamsGrant } from "../userpass/token_fields.ts";
 import { loginIdentity } from "../limiter.ts";
 import { type AppRoleDeps, lockKeys } from "./deps.ts";
 import type { Role } from "./role.ts";
@@ -66,17 +67,15 @@ export function loginHandler(deps: AppRoleDeps): (req: CoreRequest) => Promise<C
   /** Mints the token for an accepted login. */
   const issue = (r: Readonly<Role>, entry: Readonly<SecretIdEntry> | null, source: string) => {
     const grant: LoginGrant = {
+      ...tokenParamsGrant(r),
       role: r.name,
+      // Copies: a cached role is frozen and shared by every login that hits it; each token
+      // gets lists of its own.
       policies: [...r.token_policies],
       // Vault hands the secret-id's metadata to the token; role_name always wins.
       metadata: { ...entry?.metadata, role_name: r.name },
       displayName: "approle",
-      ttl: r.token_ttl,
-      maxTtl: r.token_max_ttl,
-      explicitMaxTtl: r.token_explicit_max_ttl,
-      numUses: r.token_num_uses,
       boundCidrs: [...tokenCidrs(r, entry)],
-      noDefaultPolicy: r.token_no_default_policy,
     };
     return ctx.issueToken(grant, source);
   };

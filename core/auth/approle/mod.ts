@@ -3,7 +3,8 @@
  * in with a role-id plus a secret-id. Role and secret-id management are authenticated and
  * ACL-checked by the core; only `login` is open.
  */
-import type { AuthMethodFactory } from "../types.ts";
+import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
+import { tokenParamsRenewal } from "../userpass/token_renew.ts";
 import type { AppRoleDeps } from "./deps.ts";
 import { hasherLoader } from "./hasher.ts";
 import { KeyedLock } from "./lock.ts";
@@ -29,12 +30,12 @@ export const approleFactory: AuthMethodFactory = (ctx) => {
   return {
     type: "approle",
     paths: [
-      {
+      withLoginRenew({
         pattern: "login",
         unauthenticated: true,
         input: { write: schemas.login },
         operations: { update: loginHandler(deps) },
-      },
+      }, async (l) => tokenParamsRenewal(await deps.store.role(l.role), l, "role")),
       ...tidyRoutes(deps),
       ...roleRoutes(deps),
       ...secretIdRoutes(deps),

@@ -1,5 +1,6 @@
 /** role/, role/:role and role/:role/role-id. */
 import { BadRequest, NotFound } from "../../../lib/errors.ts";
+import { ignoredParamsWarning } from "../../../lib/fields.ts";
 import type { WriteOp } from "../../../engines/sdk.ts";
 import type { CoreHandler, CorePathSpec } from "../../router/types.ts";
 import { type AppRoleDeps, bumpRoleEpoch, lockKeys } from "./deps.ts";
@@ -26,6 +27,8 @@ export function roleRoutes(deps: AppRoleDeps): CorePathSpec[] {
       await store.storage.batch(await store.putRoleOps(role, prev));
       if (prev && role.role_id !== prev.role_id) bumpRoleEpoch(deps, name);
     });
+    const warnings = ignoredParamsWarning(req.data, schemas.roleWrite);
+    if (warnings) return { warnings };
   };
 
   const remove: CoreHandler = async (req) => {

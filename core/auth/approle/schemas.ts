@@ -2,6 +2,7 @@
 import { parseCidr } from "../../../lib/cidr.ts";
 import * as fields from "../../../lib/fields.ts";
 import { v } from "../../../lib/fields.ts";
+import { tokenParamSchemas } from "../userpass/token_fields.ts";
 
 /** A CIDR list, rejected at write time so a typo never silently locks a role out. */
 export const cidrList = v.pipe(
@@ -18,38 +19,23 @@ export const cidrList = v.pipe(
   }),
 );
 
-/** Policy names are case-insensitive (as in the policy store); sorted and deduplicated. */
-const policyList = fields.policyList;
-
-const noPeriod = v.pipe(fields.duration, v.value(0, "periodic tokens are not supported"));
-
 /** Role-ids are hashed before storage, so any text works; the cap only bounds the work. */
 const roleId = v.pipe(v.string(), v.minLength(1, "must not be empty"), v.maxLength(1024));
 
 const required = (max: number) =>
   v.pipe(v.optional(v.string(), ""), v.minLength(1, "is required"), v.maxLength(max));
 
-export const roleWrite = v.object({
+/** Loose: a key it has no entry for reaches the handler, which warns that it was ignored. */
+export const roleWrite = v.looseObject({
   role_id: v.optional(roleId),
   bind_secret_id: v.optional(fields.bool),
   secret_id_bound_cidrs: v.optional(cidrList),
-  /** Legacy name of secret_id_bound_cidrs. */
+  /** Legacy name of secret_id_bound_cidrs (not of token_bound_cidrs, whose is bound_cidrs). */
   bound_cidr_list: v.optional(cidrList),
   secret_id_num_uses: v.optional(fields.nonNegInt),
   secret_id_ttl: v.optional(fields.duration),
   local_secret_ids: v.optional(fields.bool),
-  token_policies: v.optional(policyList),
-  /** Legacy name of token_policies. */
-  policies: v.optional(policyList),
-  token_ttl: v.optional(fields.duration),
-  token_max_ttl: v.optional(fields.duration),
-  token_explicit_max_ttl: v.optional(fields.duration),
-  token_num_uses: v.optional(fields.nonNegInt),
-  token_no_default_policy: v.optional(fields.bool),
-  token_bound_cidrs: v.optional(cidrList),
-  token_period: v.optional(noPeriod),
-  period: v.optional(noPeriod),
-  token_type: v.optional(v.picklist(["default", "service"], "only service tokens are supported")),
+  ...tokenParamSchemas,
 });
 export type RoleWrite = v.InferOutput<typeof roleWrite>;
 

@@ -1,7 +1,7 @@
 /** Secret-id records: what is stored (never the secret-id itself) and how lookups show it. */
 import { BadRequest } from "../../../lib/errors.ts";
-import { type Cidr, parseCidr } from "../../../lib/cidr.ts";
 import { rfc3339 } from "../../../engines/sdk.ts";
+import { cidrsWithin } from "../userpass/token_fields.ts";
 import type { Role } from "./role.ts";
 import type { SecretIdOptions } from "./schemas.ts";
 
@@ -22,17 +22,6 @@ export interface SecretIdEntry {
   metadata: Record<string, string>;
 }
 
-/** True when every block of `inner` lies inside some block of `outer` (empty outer = anything). */
-function within(inner: string[], outer: string[]): boolean {
-  if (!outer.length) return true;
-  const os = outer.map(parseCidr);
-  return inner.map(parseCidr).every((c) => os.some((o) => contains(o, c)));
-}
-
-function contains(o: Cidr, c: Cidr): boolean {
-  return o.v6 === c.v6 && c.mask >= o.mask && (c.net & o.mask) === o.net;
-}
-
 /** A new entry for `role`, with Vault's rules: a secret-id may narrow its role, never widen it. */
 export function newEntry(
   role: Role,
@@ -50,11 +39,11 @@ export function newEntry(
     throw new BadRequest("num_uses cannot be higher than the role's secret_id_num_uses");
   }
   const cidrList = o.cidr_list ?? [];
-  if (!within(cidrList, role.secret_id_bound_cidrs)) {
+  if (!cidrsWithin(cidrList, role.secret_id_bound_cidrs)) {
     throw new BadRequest("cidr_list must be a subset of the role's secret_id_bound_cidrs");
   }
   const tokenCidrs = o.token_bound_cidrs ?? [];
-  if (!within(tokenCidrs, role.token_bound_cidrs)) {
+  if (!cidrsWithin(tokenCidrs, role.token_bound_cidrs)) {
     throw new BadRequest("token_bound_cidrs must be a subset of the role's token_bound_cidrs");
   }
   return {

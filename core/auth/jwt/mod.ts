@@ -1,5 +1,6 @@
 /** auth/jwt/*: Vault's JWT auth method (Kubernetes service accounts, CI identities). */
 import { BadRequest, NotFound } from "../../../lib/errors.ts";
+import { ignoredParamsWarning } from "../../../lib/fields.ts";
 import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
 import {
   buildConfig,
@@ -13,7 +14,6 @@ import {
 import { type JwksOptions, jwksVerifier, pemVerifier, type Verifier } from "./keys.ts";
 import { login, loginSchema } from "./login.ts";
 import { mergeRole, type RoleInput, roleSchema, RoleStore, roleView } from "./role.ts";
-import { ignoredParamsWarning } from "./ignored.ts";
 import { renewLimits } from "./renew.ts";
 
 export type JwtFactoryOptions = JwksOptions;

@@ -16,6 +16,7 @@ import {
   type PasswordHash,
   verifyPassword,
 } from "./password.ts";
+import { tokenParamsGrant } from "./token_fields.ts";
 import { normalizeUsername, type UserStore } from "./users.ts";
 
 export const INVALID_CREDENTIALS = "invalid credentials";
@@ -69,14 +70,12 @@ export async function login(deps: UserpassDeps, req: CoreRequest): Promise<CoreR
   await upgradeHash(deps, username, password, user.password_hash);
 
   const auth = await ctx.issueToken({
+    ...tokenParamsGrant(user),
     role: username,
-    policies: user.token_policies,
     metadata: { username },
     displayName: `userpass-${username}`,
-    ttl: user.token_ttl,
-    maxTtl: user.token_max_ttl,
-    numUses: 0,
-    boundCidrs: cidrs,
+    // Vault's token path: token renewal finds this method's renew hook by it.
+    path: req.path,
   }, source);
   if ((deps.epochs.get(username) ?? 0) !== epoch) {
     // Deleted while this login ran: its revoke may have missed the token just stored.

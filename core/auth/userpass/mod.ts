@@ -1,12 +1,13 @@
 /** auth/userpass/*: Vault's userpass method (people log in with a name and a password). */
 import { BadRequest, NotFound } from "../../../lib/errors.ts";
-import { v } from "../../../lib/fields.ts";
-import type { AuthMethodFactory } from "../types.ts";
+import { ignoredParamsWarning, v } from "../../../lib/fields.ts";
+import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
 import type { CoreRequest } from "../../router/types.ts";
 import { dummyHash, hashPassword } from "./password.ts";
 import { bumpUserEpoch, login, type UserpassDeps } from "./login.ts";
 import { KeyedLock } from "../approle/lock.ts";
-import { mergeTokenSettings, NO_TOKEN_SETTINGS, tokenFieldSchemas } from "./token_fields.ts";
+import { mergeTokenParams, NO_TOKEN_PARAMS, tokenParamSchemas } from "./token_fields.ts";
+import { tokenParamsRenewal } from "./token_renew.ts";
 import { normalizeUsername, type UserRecord, UserStore, userView } from "./users.ts";
 
 /** Long enough for any passphrase, short enough that hashing input stays cheap. */
@@ -16,11 +17,12 @@ const password = v.pipe(
   v.maxLength(1024, "too long"),
 );
 
-const userSchema = v.object({ password: v.optional(password), ...tokenFieldSchemas });
+/** Loose: a key it has no entry for reaches the handler, which warns that it was ignored. */
+const userSchema = v.looseObject({ password: v.optional(password), ...tokenParamSchemas });
 const passwordSchema = v.object({ password: v.optional(password) });
 const policiesSchema = v.object({
-  token_policies: tokenFieldSchemas.token_policies,
-  policies: tokenFieldSchemas.policies,
+  token_policies: tokenParamSchemas.token_policies,
+  policies: tokenParamSchemas.policies,
 });
 const loginSchema = v.object({ password: v.optional(password) });
 
@@ -49,16 +51,18 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
     return u;
   };
 
-  const writeUser = async (r: CoreRequest) => {
+  const writeUser = async (r: CoreRequest): Promise<{ warnings?: string[] } | void> => {
     const name = usernameOf(r);
     const d = r.data as UserInput;
     const hashed = d.password !== undefined ? await hashPassword(d.password) : null;
     await locked(name, async () => {
       const prev = await users.get(name);
       if (!prev && !hashed) throw new BadRequest("missing password");
-      const settings = mergeTokenSettings(prev ?? NO_TOKEN_SETTINGS, d);
+      const settings = mergeTokenParams(prev ?? NO_TOKEN_PARAMS, d);
       await users.put(name, { ...settings, password_hash: hashed ?? prev!.password_hash });
     });
+    const warnings = ignoredParamsWarning(r.data, userSchema);
+    if (warnings) return { warnings };
   };
 
   return {
@@ -101,7 +105,10 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
             if (!d.token_policies && !d.policies) throw new BadRequest("missing token_policies");
             await locked(name, async () => {
               const u = await mustGet(name);
-              await users.put(name, { ...u, ...mergeTokenSettings(u, d) });
+              // Not a 400 when both names come, as on users/:username: Vault's handler for
+              // this path lets token_policies win.
+              const token_policies = d.token_policies ?? d.policies;
+              await users.put(name, { ...u, ...mergeTokenParams(u, { token_policies }) });
             });
           },
         },
@@ -126,14 +133,15 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
           },
         },
       },
-      {
+      // Found by token renewal because each login token records this path with its username.
+      withLoginRenew({
         pattern: "login/:username",
         unauthenticated: true,
         input: { write: loginSchema },
         operations: {
           update: (r) => login(deps, r),
         },
-      },
+      }, async (l) => tokenParamsRenewal(await users.get(l.role), l, "user")),
     ],
   };
 };

@@ -1,17 +1,17 @@
 /**
  * The token settings Vault's auth methods share (`token_policies`, `token_ttl`, …): one schema
- * fragment, one merge rule and one read view, so userpass and JWT answer alike.
- * Candidate for core/auth/ once a third method (AppRole) wants it.
+ * fragment, one merge rule, one read view and one login grant, so AppRole, JWT and userpass
+ * answer alike. Kept here, where it started, rather than moved under core/auth/ with every
+ * import that names it.
  *
- * Two sets: `tokenFieldSchemas` (the five fields userpass applies at login) and
- * `tokenParamSchemas` (all of Vault's tokenutil fields and their legacy names, for a method
- * whose login applies every one of them). A method may only take fields its login applies: a
- * field accepted and then ignored is a restriction silently dropped.
+ * `tokenParamSchemas` holds every field of Vault's tokenutil and their legacy names, and every
+ * method that takes them applies each one at login (`tokenParamsGrant`): a field accepted and
+ * then ignored is a restriction silently dropped.
  */
 import { BadRequest } from "../../../lib/errors.ts";
 import * as fields from "../../../lib/fields.ts";
 import { v } from "../../../lib/fields.ts";
-import { parseCidr } from "../../../lib/cidr.ts";
+import { type Cidr, parseCidr } from "../../../lib/cidr.ts";
 import type { LoginGrant } from "../types.ts";
 
 function isCidr(s: string): boolean {
@@ -28,16 +28,16 @@ export const cidrList = v.pipe(
   v.check((l) => l.every(isCidr), "must be a list of CIDR blocks or addresses"),
 );
 
-/** Spread into a `v.object({...})` for role/user writes. */
-export const tokenFieldSchemas = {
-  /** Lowercased, trimmed, deduplicated and sorted, as Vault stores a role's policies. */
-  token_policies: v.optional(fields.policyList),
-  /** Legacy name for token_policies. */
-  policies: v.optional(fields.policyList),
-  token_ttl: v.optional(fields.duration),
-  token_max_ttl: v.optional(fields.duration),
-  token_bound_cidrs: v.optional(cidrList),
-};
+function contains(o: Cidr, c: Cidr): boolean {
+  return o.v6 === c.v6 && c.mask >= o.mask && (c.net & o.mask) === o.net;
+}
+
+/** True when every block of `inner` lies inside some block of `outer` (empty outer = anything). */
+export function cidrsWithin(inner: readonly string[], outer: readonly string[]): boolean {
+  if (!outer.length) return true;
+  const os = outer.map(parseCidr);
+  return inner.map(parseCidr).every((c) => os.some((o) => contains(o, c)));
+}
 
 export interface TokenFieldsInput {
   token_policies?: string[];
@@ -61,20 +61,6 @@ export const NO_TOKEN_SETTINGS: TokenSettings = {
   token_bound_cidrs: [],
 };
 
-/** Applies the fields present in `d` over `prev`; `token_policies` wins over legacy `policies`. */
-export function mergeTokenSettings(prev: TokenSettings, d: TokenFieldsInput): TokenSettings {
-  const next: TokenSettings = {
-    token_policies: d.token_policies ?? d.policies ?? prev.token_policies,
-    token_ttl: d.token_ttl ?? prev.token_ttl,
-    token_max_ttl: d.token_max_ttl ?? prev.token_max_ttl,
-    token_bound_cidrs: d.token_bound_cidrs ?? prev.token_bound_cidrs,
-  };
-  if (next.token_max_ttl > 0 && next.token_ttl > next.token_max_ttl) {
-    throw new BadRequest(`"token_ttl" value must be less than "token_max_ttl"`);
-  }
-  return next;
-}
-
 export function tokenSettingsView(t: TokenSettings): Record<string, unknown> {
   return {
     token_policies: t.token_policies,
@@ -91,7 +77,13 @@ const noPeriod = v.pipe(fields.duration, v.value(0, "periodic tokens are not sup
 
 /** Spread into a `v.object({...})`: every token field of Vault's tokenutil.AddTokenFields. */
 export const tokenParamSchemas = {
-  ...tokenFieldSchemas,
+  /** Lowercased, trimmed, deduplicated and sorted, as Vault stores a role's policies. */
+  token_policies: v.optional(fields.policyList),
+  /** Legacy name for token_policies. */
+  policies: v.optional(fields.policyList),
+  token_ttl: v.optional(fields.duration),
+  token_max_ttl: v.optional(fields.duration),
+  token_bound_cidrs: v.optional(cidrList),
   /** Legacy name for token_ttl. */
   ttl: v.optional(fields.duration),
   /** Legacy name for token_max_ttl. */

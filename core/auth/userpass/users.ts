@@ -1,9 +1,9 @@
 /** Userpass user records in the mount's (encrypted) storage. Only the scrypt hash is kept. */
 import { readJSON, type StorageView, writeJSON } from "../../../engines/sdk.ts";
 import type { PasswordHash } from "./password.ts";
-import { type TokenSettings, tokenSettingsView } from "./token_fields.ts";
+import { NO_TOKEN_PARAMS, type TokenParams, tokenParamsView } from "./token_fields.ts";
 
-export interface UserRecord extends TokenSettings {
+export interface UserRecord extends TokenParams {
   password_hash: PasswordHash;
 }
 
@@ -21,8 +21,10 @@ export class UserStore {
     this.#s = storage;
   }
 
-  get(name: string): Promise<UserRecord | null> {
-    return readJSON<UserRecord>(this.#s, PREFIX + name);
+  async get(name: string): Promise<UserRecord | null> {
+    const stored = await readJSON<UserRecord>(this.#s, PREFIX + name);
+    // A user stored when only five token fields were kept takes the others' defaults.
+    return stored && { ...NO_TOKEN_PARAMS, ...stored };
   }
 
   put(name: string, u: UserRecord): Promise<void> {
@@ -40,5 +42,5 @@ export class UserStore {
 
 /** What a read returns: the token settings, never the hash. */
 export function userView(u: UserRecord): Record<string, unknown> {
-  return tokenSettingsView(u);
+  return tokenParamsView(u);
 }
