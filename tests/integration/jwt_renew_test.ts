@@ -90,9 +90,9 @@ Deno.test("auth/token/renew of a JWT login is refused once the role binds other 
   });
 });
 
-Deno.test("auth/token/renew of tokens no JWT role issued is unchanged", async () => {
+Deno.test("auth/token/renew of tokens no JWT role issued is not routed to the JWT method", async () => {
   await withJwtCore(async ({ t }) => {
-    // A plain token and a userpass login: their auth method has no renew hook.
+    // A plain token (no auth method) and a userpass login (its own hook, its user unchanged).
     const child = await call(t, "POST", "auth/token/create", { ttl: "5m" });
     let r = await t.req(
       "POST",

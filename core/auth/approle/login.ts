@@ -11,7 +11,7 @@ import { inAnyCidr, parseCidr } from "../../../lib/cidr.ts";
 import { constantTimeEqual } from "../../../lib/crypto.ts";
 import type { CoreRequest, CoreResponse } from "../../router/types.ts";
 import type { LoginGrant } from "../types.ts";
-import { tokenParamsGrant } from "../userpass/token_fields.ts";
+import { tokenParamsGrant } from "../token_fields.ts";
 import { loginIdentity } from "../limiter.ts";
 import { type AppRoleDeps, lockKeys } from "./deps.ts";
 import type { Role } from "./role.ts";

@@ -4,7 +4,7 @@
  * ACL-checked by the core; only `login` is open.
  */
 import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
-import { tokenParamsRenewal } from "../userpass/token_renew.ts";
+import { tokenParamsRenewal } from "../token_renew.ts";
 import type { AppRoleDeps } from "./deps.ts";
 import { hasherLoader } from "./hasher.ts";
 import { KeyedLock } from "./lock.ts";

@@ -7,7 +7,7 @@ import {
   NO_TOKEN_PARAMS,
   type TokenParams,
   tokenParamsView,
-} from "../userpass/token_fields.ts";
+} from "../token_fields.ts";
 import type { RoleWrite } from "./schemas.ts";
 
 /** Roles have stored every token param from the start: none needs a default when read. */

@@ -2,7 +2,7 @@
 import { parseCidr } from "../../../lib/cidr.ts";
 import * as fields from "../../../lib/fields.ts";
 import { v } from "../../../lib/fields.ts";
-import { tokenParamSchemas } from "../userpass/token_fields.ts";
+import { tokenParamSchemas } from "../token_fields.ts";
 
 /** A CIDR list, rejected at write time so a typo never silently locks a role out. */
 export const cidrList = v.pipe(

@@ -1,7 +1,7 @@
 /** Secret-id records: what is stored (never the secret-id itself) and how lookups show it. */
 import { BadRequest } from "../../../lib/errors.ts";
 import { rfc3339 } from "../../../engines/sdk.ts";
-import { cidrsWithin } from "../userpass/token_fields.ts";
+import { cidrsWithin } from "../token_fields.ts";
 import type { Role } from "./role.ts";
 import type { SecretIdOptions } from "./schemas.ts";
 

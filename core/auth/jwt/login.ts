@@ -8,7 +8,7 @@ import type { CoreRequest, CoreResponse } from "../../router/types.ts";
 import { allowedAlgorithms, type JwtConfig, readConfig } from "./config.ts";
 import type { Verifier } from "./keys.ts";
 import type { RoleStore } from "./role.ts";
-import { tokenParamsGrant } from "../userpass/token_fields.ts";
+import { tokenParamsGrant } from "../token_fields.ts";
 import { LoginFailure, verifyLogin } from "./verify.ts";
 
 export const loginSchema = v.object({

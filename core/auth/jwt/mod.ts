@@ -14,7 +14,7 @@ import {
 import { type JwksOptions, jwksVerifier, pemVerifier, type Verifier } from "./keys.ts";
 import { login, loginSchema } from "./login.ts";
 import { mergeRole, type RoleInput, roleSchema, RoleStore, roleView } from "./role.ts";
-import { renewLimits } from "./renew.ts";
+import { tokenParamsRenewal } from "../token_renew.ts";
 
 export type JwtFactoryOptions = JwksOptions;
 
@@ -125,7 +125,7 @@ export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactor
           unauthenticated: true,
           input: { write: loginSchema },
           operations: { update: (r) => login({ ctx, roles, verifierFor, roleEpochs }, r) },
-        }, (l) => renewLimits(roles, l)),
+        }, async (l) => tokenParamsRenewal(await roles.get(l.role), l, "role")),
       ],
     };
   };

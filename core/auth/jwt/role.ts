@@ -10,7 +10,7 @@ import {
   type TokenParams,
   tokenParamSchemas,
   tokenParamsView,
-} from "../userpass/token_fields.ts";
+} from "../token_fields.ts";
 import type { BoundClaimsType } from "./claims.ts";
 
 export interface JwtRole extends TokenParams {

@@ -16,7 +16,7 @@ import {
   type PasswordHash,
   verifyPassword,
 } from "./password.ts";
-import { tokenParamsGrant } from "./token_fields.ts";
+import { tokenParamsGrant } from "../token_fields.ts";
 import { normalizeUsername, type UserStore } from "./users.ts";
 
 export const INVALID_CREDENTIALS = "invalid credentials";

@@ -6,8 +6,8 @@ import type { CoreRequest } from "../../router/types.ts";
 import { dummyHash, hashPassword } from "./password.ts";
 import { bumpUserEpoch, login, type UserpassDeps } from "./login.ts";
 import { KeyedLock } from "../approle/lock.ts";
-import { mergeTokenParams, NO_TOKEN_PARAMS, tokenParamSchemas } from "./token_fields.ts";
-import { tokenParamsRenewal } from "./token_renew.ts";
+import { mergeTokenParams, NO_TOKEN_PARAMS, tokenParamSchemas } from "../token_fields.ts";
+import { tokenParamsRenewal } from "../token_renew.ts";
 import { normalizeUsername, type UserRecord, UserStore, userView } from "./users.ts";
 
 /** Long enough for any passphrase, short enough that hashing input stays cheap. */

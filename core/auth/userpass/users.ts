@@ -1,7 +1,7 @@
 /** Userpass user records in the mount's (encrypted) storage. Only the scrypt hash is kept. */
 import { readJSON, type StorageView, writeJSON } from "../../../engines/sdk.ts";
 import type { PasswordHash } from "./password.ts";
-import { NO_TOKEN_PARAMS, type TokenParams, tokenParamsView } from "./token_fields.ts";
+import { NO_TOKEN_PARAMS, type TokenParams, tokenParamsView } from "../token_fields.ts";
 
 export interface UserRecord extends TokenParams {
   password_hash: PasswordHash;

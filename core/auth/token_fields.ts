@@ -1,18 +1,17 @@
 /**
  * The token settings Vault's auth methods share (`token_policies`, `token_ttl`, …): one schema
  * fragment, one merge rule, one read view and one login grant, so AppRole, JWT and userpass
- * answer alike. Kept here, where it started, rather than moved under core/auth/ with every
- * import that names it.
+ * answer alike.
  *
  * `tokenParamSchemas` holds every field of Vault's tokenutil and their legacy names, and every
  * method that takes them applies each one at login (`tokenParamsGrant`): a field accepted and
  * then ignored is a restriction silently dropped.
  */
-import { BadRequest } from "../../../lib/errors.ts";
-import * as fields from "../../../lib/fields.ts";
-import { v } from "../../../lib/fields.ts";
-import { type Cidr, parseCidr } from "../../../lib/cidr.ts";
-import type { LoginGrant } from "../types.ts";
+import { BadRequest } from "../../lib/errors.ts";
+import * as fields from "../../lib/fields.ts";
+import { v } from "../../lib/fields.ts";
+import { type Cidr, parseCidr } from "../../lib/cidr.ts";
+import type { LoginGrant } from "./types.ts";
 
 function isCidr(s: string): boolean {
   try {

@@ -4,9 +4,9 @@
  * role or user takes effect at the next renewal instead of living on in tokens renewed up to the
  * old cap.
  */
-import { BadRequest } from "../../../lib/errors.ts";
-import { sanitizePolicies } from "../../../lib/fields.ts";
-import type { RenewingLogin, RenewLimits } from "../types.ts";
+import { BadRequest } from "../../lib/errors.ts";
+import { sanitizePolicies } from "../../lib/fields.ts";
+import type { RenewingLogin, RenewLimits } from "./types.ts";
 import { cidrsWithin, type TokenParams, tokenParamsMaxTtl } from "./token_fields.ts";
 
 /**
