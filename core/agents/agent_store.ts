@@ -3,7 +3,7 @@
  * the token source (AppRole role, or token accessor) that first got a certificate for it; another
  * source cannot get certificates in its name. Exported for the agent hub (connection info).
  */
-import { BadRequest, PermissionDenied } from "../../lib/errors.ts";
+import { BadRequest, PermissionDenied, TooManyRequests } from "../../lib/errors.ts";
 import { putJSONOp, readJSON, type StorageView } from "../../engines/sdk.ts";
 import { KeyedLock } from "../auth/approle/lock.ts";
 
@@ -12,6 +12,12 @@ import { KeyedLock } from "../auth/approle/lock.ts";
  * final and also revokes its certificates.
  */
 export type AgentStatus = "active" | "suspended" | "revoked";
+
+/**
+ * Unexpired certificates an agent may hold at once; one more puts the oldest on the CRL. An
+ * agent renewing at 70 % of the lifetime holds two; the rest is room for re-enrolments.
+ */
+export const MAX_LIVE_CERTS = 10;
 
 export interface AgentCert {
   serial_number: string;
@@ -23,15 +29,20 @@ export interface AgentRecord {
   id: string;
   /** Token `source` ("<auth mount uuid>/<role>") or "accessor/<accessor>" that registered it. */
   source: string;
-  /** Policies of the token behind its latest certificate request: what its link may read. */
+  /**
+   * Policies of the token behind its latest certificate request, refreshed from its enrolling
+   * role at handshakes and renewals: what its link may read.
+   */
   policies: string[];
   /** Unix ms. */
   created_time: number;
   updated_time: number;
   current_serial: string;
-  /** Unexpired certificates issued to it (revoked with the agent). */
+  /** Unexpired certificates issued to it (revoked with the agent), oldest first. */
   certificates: AgentCert[];
   status: AgentStatus;
+  /** Unix ms of its latest renewal (not enrolment), which paces the next. */
+  renewed_time?: number;
 }
 
 export class AgentStore {
@@ -82,20 +93,68 @@ export class AgentStore {
     });
   }
 
-  /** Notes a newly issued certificate as current; expired ones drop out of the list. */
-  recordCert(id: string, cert: AgentCert): Promise<void> {
+  /**
+   * Notes a newly issued certificate as current; expired ones drop out of the list. Returns the
+   * serials pushed out by MAX_LIVE_CERTS, which the caller must revoke.
+   */
+  recordCert(id: string, cert: AgentCert): Promise<string[]> {
     return this.#locks.run(id, async () => {
       const cur = await this.get(id);
-      if (!cur) return;
+      if (!cur) return [];
       const nowS = Math.floor(this.#now() / 1000);
+      const live = [...cur.certificates.filter((c) => c.expiration > nowS), cert];
+      const evicted = live.splice(0, Math.max(0, live.length - MAX_LIVE_CERTS));
       const next: AgentRecord = {
         ...cur,
         current_serial: cert.serial_number,
-        certificates: [...cur.certificates.filter((c) => c.expiration > nowS), cert],
+        certificates: live,
         updated_time: this.#now(),
       };
       await this.#s.batch([putJSONOp(id, next)]);
+      return evicted.map((c) => c.serial_number);
     });
+  }
+
+  /**
+   * Takes the agent's renewal slot: 403 unless active, 429 when its last renewal was less than
+   * `intervalMs` ago. Taken before the certificate is signed, so concurrent requests cannot
+   * both pass; a renewal that then fails still spends it.
+   */
+  startRenewal(id: string, intervalMs: number): Promise<void> {
+    return this.#locks.run(id, async () => {
+      const cur = await this.get(id);
+      if (!cur || cur.status !== "active") throw new PermissionDenied();
+      const now = this.#now();
+      const wait = (cur.renewed_time ?? 0) + intervalMs - now;
+      if (wait > 0) {
+        throw new TooManyRequests(
+          `certificate renewed less than ${intervalMs / 1000} s ago`,
+          Math.ceil(wait / 1000),
+        );
+      }
+      await this.#s.batch([putJSONOp(id, { ...cur, renewed_time: now })]);
+    });
+  }
+
+  /** Replaces the policies its link acts with (its enrolling role's changed). */
+  setPolicies(id: string, policies: string[]): Promise<void> {
+    return this.#locks.run(id, async () => {
+      const cur = await this.get(id);
+      if (!cur || cur.policies?.join() === policies.join()) return;
+      await this.#s.batch([putJSONOp(id, { ...cur, policies, updated_time: this.#now() })]);
+    });
+  }
+
+  /** Active agents enrolled by `source`, or by any role of it when it is an auth mount. */
+  async enrolledBy(source: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const id of await this.list()) {
+      const rec = await this.get(id);
+      if (
+        rec?.status === "active" && (rec.source === source || rec.source.startsWith(`${source}/`))
+      ) out.push(id);
+    }
+    return out;
   }
 
   /**

@@ -3,7 +3,8 @@
  * Each link acts through a short-lived service token carrying the agent's policies, and every
  * read goes through the same pipeline as an HTTP read, so ACL, conditions and audit are the
  * same code. Committed writes to subscribed paths are pushed as `secret:rotated` (path and
- * version only; the agent then reads through its policies).
+ * version only; the agent then reads through its policies). A link lives no longer than the
+ * certificate it was opened with, and does nothing before the agent's `agent:hello`.
  */
 import {
   AGENT_REVOKED_CLOSE,
@@ -18,6 +19,7 @@ import type { Core } from "../core.ts";
 import type { WriteEvent } from "../events.ts";
 import type { Pipeline } from "../http/pipeline.ts";
 import { log } from "../log.ts";
+import type { PolicyStore } from "../policy/store.ts";
 
 /** What the hub needs from a WebSocket, whichever library carries it. */
 export interface LinkSocket {
@@ -29,6 +31,8 @@ export interface AgentPeer {
   id: string;
   serial: string;
   remoteAddress: string;
+  /** The link certificate's notAfter, Unix ms. */
+  notAfter: number;
 }
 
 /** Issues an agent certificate for a CSR over the link (set by whoever owns the identity CA). */
@@ -52,6 +56,17 @@ const MAX_TRACKED_LEASES = 100_000;
 const MAX_SUBSCRIPTIONS = 10_000;
 /** Without any frame for this long the link is presumed dead and closed. */
 const SILENCE_LIMIT_MS = HEARTBEAT_MS * 2 + 15_000;
+/**
+ * The link's certificate expired: not the revocation code (the agent keeps its cache), and its
+ * reconnect with that certificate is refused at the TLS handshake.
+ */
+export const CERT_EXPIRED_CLOSE = 4005;
+/** A frame before `agent:hello`, or a protocol this core does not speak (RFC 6455). */
+const PROTOCOL_ERROR_CLOSE = 1002;
+/** setTimeout's limit; a certificate may live 30 days, so the expiry timer re-arms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The protocol's bound on ids: a longer one is not echoed back. */
+const MAX_ID_LENGTH = 64;
 
 class Session {
   readonly subscriptions = new Set<string>();
@@ -60,6 +75,9 @@ class Session {
   version = "";
   token = "";
   closed = false;
+  /** Set by an `agent:hello` with a protocol this core speaks; nothing else is served before. */
+  hello = false;
+  expiry: ReturnType<typeof setTimeout> | undefined;
   #pushSeq = 0;
 
   constructor(readonly peer: AgentPeer, readonly socket: LinkSocket, now: number) {
@@ -97,6 +115,12 @@ export class AgentHub {
   #sweep: ReturnType<typeof setInterval> | undefined;
   #unsubscribe: () => void;
   #unsubscribeLeases: () => void;
+  /**
+   * The policy store and its generation agents were last told about. A store is new at every
+   * unseal (and every link drops at seal), so a new one is only a new baseline.
+   */
+  #policyStore: PolicyStore | null = null;
+  #policyGeneration = 0;
 
   constructor(core: Core, pipeline: Pipeline) {
     this.#core = core;
@@ -117,6 +141,9 @@ export class AgentHub {
     if (old) this.#end(old, 4000, "replaced by a newer connection");
     const s = new Session(peer, socket, this.#core.now());
     this.#sessions.set(peer.id, s);
+    this.#armExpiry(s);
+    if (s.closed) return s;
+    this.#policyChanged();
     let token: string;
     try {
       token = await this.#linkToken(peer, policies);
@@ -131,15 +158,52 @@ export class AgentHub {
     return s;
   }
 
+  /** Closes the link when its certificate's notAfter passes (by core's clock). */
+  #armExpiry(s: Session): void {
+    const left = s.peer.notAfter - this.#core.now();
+    if (left <= 0) {
+      this.#end(s, CERT_EXPIRED_CLOSE, "certificate expired");
+      return;
+    }
+    s.expiry = setTimeout(() => {
+      if (!s.closed) this.#armExpiry(s);
+    }, Math.min(left, MAX_TIMER_MS));
+    Deno.unrefTimer(s.expiry);
+  }
+
   /** A frame from the agent. Never throws: bad frames get an `error` reply. */
   async onFrame(s: Session, raw: unknown): Promise<void> {
     s.lastSeen = this.#core.now();
     const parsed = parseFrame(AgentMessage, raw);
     if (!parsed.ok) {
-      s.send({ type: "error", id: parsed.id ?? "", status: 400, errors: [parsed.error] });
+      s.send({ type: "error", id: replyId(parsed.id), status: 400, errors: [parsed.error] });
+      if (!s.hello) this.#end(s, PROTOCOL_ERROR_CLOSE, "agent:hello expected");
       return;
     }
     const m = parsed.msg;
+    // Decided before anything is awaited: frames are handled concurrently, and the ones after
+    // the hello must find it done.
+    if (m.type === "agent:hello") {
+      if (m.protocol !== PROTOCOL_VERSION) {
+        s.send({
+          type: "error",
+          id: m.id,
+          status: 400,
+          errors: [
+            `unsupported protocol version ${m.protocol}: this core speaks ${PROTOCOL_VERSION}`,
+          ],
+        });
+        this.#end(s, PROTOCOL_ERROR_CLOSE, "unsupported protocol version");
+        return;
+      }
+      s.hello = true;
+    } else if (!s.hello) {
+      // An ack answers a push, and none is sent before the hello: nothing to refuse.
+      if (m.type === "ack") return;
+      s.send({ type: "error", id: m.id, status: 400, errors: ["agent:hello expected first"] });
+      this.#end(s, PROTOCOL_ERROR_CLOSE, "agent:hello expected");
+      return;
+    }
     try {
       await this.#dispatch(s, m);
     } catch (e) {
@@ -149,6 +213,24 @@ export class AgentHub {
       const errors = status === 500 ? ["internal error"] : [(e as Error).message];
       s.send({ type: "error", id: m.id, status, errors });
     }
+  }
+
+  /**
+   * The certificate the link was opened with is still good (the expiry timer and revocation
+   * hooks close links as it happens; this holds where a timer or hook has not run yet). Else
+   * the link ends and the request is refused.
+   */
+  async #certStillValid(s: Session, id: string): Promise<boolean> {
+    const identity = this.#core.identity;
+    let close: [number, string] | null = null;
+    if (this.#core.now() >= s.peer.notAfter) close = [CERT_EXPIRED_CLOSE, "certificate expired"];
+    else if (!identity || await identity.pki.isRevoked(s.peer.serial)) {
+      close = [AGENT_REVOKED_CLOSE, "certificate revoked"];
+    }
+    if (!close) return true;
+    s.send({ type: "error", id, status: 403, errors: ["permission denied", close[1]] });
+    this.#end(s, ...close);
+    return false;
   }
 
   async #dispatch(s: Session, m: AgentMessage): Promise<void> {
@@ -181,11 +263,24 @@ export class AgentHub {
         return;
       }
       case "secret:read": {
+        // The link's token is the hub's, not the agent's: lookup-self would hand it out, and it
+        // works over plain HTTP from anywhere.
+        if (m.path === "auth/token" || m.path.startsWith("auth/token/")) {
+          s.send({
+            type: "error",
+            id: m.id,
+            status: 403,
+            errors: ["permission denied", "token endpoints are not available over the agent link"],
+          });
+          return;
+        }
+        if (!await this.#certStillValid(s, m.id)) return;
         const q = m.version !== undefined ? `?version=${m.version}` : "";
         await this.#forward(s, m.id, "GET", `/v1/${encodePath(m.path)}${q}`);
         return;
       }
       case "secret:lease_renew":
+        if (!await this.#certStillValid(s, m.id)) return;
         await this.#forward(s, m.id, "PUT", "/v1/sys/leases/renew", {
           lease_id: m.lease_id,
           ...(m.increment !== undefined ? { increment: m.increment } : {}),
@@ -201,6 +296,7 @@ export class AgentHub {
           });
           return;
         }
+        if (!await this.#certStillValid(s, m.id)) return;
         const data = await this.#renewCert(s.peer.id, m.csr);
         s.send({ type: "ack", id: m.id, data });
         return;
@@ -227,12 +323,35 @@ export class AgentHub {
       s.peer.remoteAddress,
     );
     const text = await res.text();
-    const json = text ? JSON.parse(text) : {};
+    // Whatever the route, an answer holding the link's own token is never relayed.
+    if (s.token && text.includes(s.token)) {
+      log.warn("agent link: an answer holding the link token was withheld", {
+        agent_id: s.peer.id,
+        path,
+      });
+      s.send({ type: "error", id, status: 403, errors: ["permission denied"] });
+      return;
+    }
+    let json: { errors?: string[]; [k: string]: unknown };
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      // A PEM, a metrics page: nothing the agent can cache or render as a secret.
+      s.send({
+        type: "error",
+        id,
+        status: res.status >= 400 ? res.status : 400,
+        errors: [res.status >= 400 ? "request failed" : "not a JSON secret"],
+      });
+      return;
+    }
     if (res.status >= 400) {
       s.send({ type: "error", id, status: res.status, errors: json.errors ?? [] });
       return;
     }
-    if (json.lease_id) this.#noteLease(s.peer.id, json.lease_id);
+    if (typeof json.lease_id === "string" && json.lease_id) {
+      this.#noteLease(s.peer.id, json.lease_id);
+    }
     s.send({
       type: "ack",
       id,
@@ -246,8 +365,9 @@ export class AgentHub {
   }
 
   /** The agent's link token: the one it had if still valid with the same policies, else new. */
-  async #linkToken(peer: AgentPeer, policies: string[]): Promise<string> {
-    const key = [...policies].sort().join(",");
+  async #linkToken(peer: AgentPeer, given: string[]): Promise<string> {
+    const policies = linkPolicies(given);
+    const key = policies.join(",");
     const held = this.#tokens.get(peer.id);
     if (held && held.policies === key) {
       const entry = await this.#core.tokens.lookup(held.token);
@@ -265,7 +385,7 @@ export class AgentHub {
 
   async #newLinkToken(peer: AgentPeer, policies: string[], key: string): Promise<string> {
     const { token } = await this.#core.tokens.create({
-      policies,
+      policies: linkPolicies(policies),
       parent: null,
       displayName: `agent-${peer.id}`,
       ttl: LINK_TOKEN_TTL,
@@ -320,17 +440,15 @@ export class AgentHub {
     if (this.#core.tokens.ttlOf(entry) >= LINK_TOKEN_TTL / 2) return;
     if (await this.#core.tokens.renew(entry, LINK_TOKEN_TTL).then(() => true, () => false)) return;
     // At its maximum TTL: the live link carries on with a new token.
-    s.token = await this.#newLinkToken(
-      s.peer,
-      entry.policies,
-      [...entry.policies].sort().join(","),
-    );
+    const policies = linkPolicies(entry.policies);
+    s.token = await this.#newLinkToken(s.peer, policies, policies.join(","));
   }
 
   /** Transport closed (either side). */
   detach(s: Session): void {
     if (s.closed) return;
     s.closed = true;
+    clearTimeout(s.expiry);
     if (this.#sessions.get(s.peer.id) === s) this.#sessions.delete(s.peer.id);
     log.info("agent disconnected", { agent_id: s.peer.id });
   }
@@ -388,17 +506,41 @@ export class AgentHub {
   }
 
   #onWrite(e: WriteEvent): void {
-    if (e.path.startsWith("sys/polic")) {
-      for (const s of this.#sessions.values()) {
-        s.send({ type: "policy:updated", id: s.nextPushId() });
-      }
+    // Policies change through sys/ writes, but not every sys/ write (the simulator) changes one.
+    if (e.path.startsWith("sys/")) {
+      this.#policyChanged();
       return;
     }
+    // A cubbyhole path names the caller's own token's storage: another token's write there
+    // says nothing about what this agent can read, and its path may itself be a secret.
+    if (e.mountType === "cubbyhole") return;
     const dataPath = e.mountType === "kv" ? kvDataPath(e.path) : e.path;
     if (!dataPath) return;
     for (const s of this.#sessions.values()) {
+      if (!s.hello) continue;
       if (![...s.subscriptions].some((p) => subscriptionMatches(p, dataPath))) continue;
       void this.#pushIfReadable(s, dataPath, e.version ?? 0);
+    }
+  }
+
+  /** Tells every agent when the policy store's generation moved since it last looked. */
+  #policyChanged(): void {
+    let store: PolicyStore;
+    try {
+      store = this.#core.policies;
+    } catch {
+      return; // sealed
+    }
+    const generation = store.generation;
+    if (store !== this.#policyStore) {
+      this.#policyStore = store;
+      this.#policyGeneration = generation;
+      return;
+    }
+    if (generation === this.#policyGeneration) return;
+    this.#policyGeneration = generation;
+    for (const s of this.#sessions.values()) {
+      if (s.hello) s.send({ type: "policy:updated", id: s.nextPushId() });
     }
   }
 
@@ -457,6 +599,16 @@ export class AgentHub {
 export function kvDataPath(path: string): string | null {
   const m = /^([^/]+(?:\/[^/]+)*?)\/(data|metadata|delete|undelete|destroy)\/(.+)$/.exec(path);
   return m ? `${m[1]}/data/${m[3]}` : null;
+}
+
+/** The policies a link token gets: never root, whatever the agent's record says. */
+function linkPolicies(policies: readonly string[]): string[] {
+  return [...new Set(policies)].filter((p) => p !== "root").sort();
+}
+
+/** An id the protocol allows is echoed; anything else (absent, too long) is not. */
+function replyId(id: string | null): string {
+  return id && id.length <= MAX_ID_LENGTH ? id : "";
 }
 
 function encodePath(p: string): string {

@@ -4,17 +4,21 @@
  * may open a link; apps' certificates are refused here. The listener follows the seal: it runs
  * while unsealed (it needs the identity CA) and stops on seal.
  */
+import { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import { upgradeWebSocket } from "@hono/node-server";
 import { WebSocketServer } from "ws";
 import type { Core } from "../core.ts";
 import { type MtlsServer, serveMtls } from "../identity/mtls_listener.ts";
 import { Pipeline } from "../http/pipeline.ts";
-import { MAX_FRAME_BYTES } from "../../lib/agent_protocol.ts";
+import { AGENT_REVOKED_CLOSE, MAX_FRAME_BYTES } from "../../lib/agent_protocol.ts";
 import { AgentHub } from "./hub.ts";
 import { log } from "../log.ts";
 
 /** Frames a peer may send before its link is set up; an honest agent waits for nothing. */
 const MAX_EARLY_FRAMES = 16;
+/** The agent is suspended (or unknown): refused, but not told to wipe what it cached. */
+const AGENT_INACTIVE_CLOSE = 4003;
 
 export interface AgentListenerOptions {
   address: string;
@@ -77,6 +81,7 @@ export class AgentListener {
           upgradeWebSocket((c) => {
             const peer = c.get("peer");
             const remote = c.env.incoming.socket.remoteAddress ?? "";
+            const notAfter = certificateNotAfter(c.env.incoming.socket as TLSSocket);
             let session: Awaited<ReturnType<AgentHub["attach"]>> | null = null;
             let closed = false;
             const early: unknown[] = [];
@@ -90,11 +95,28 @@ export class AgentListener {
                 }
                 try {
                   const policies = await identity.agentPolicies(peer.id);
+                  if (!policies) {
+                    const revoked = (await identity.agents.get(peer.id))?.status === "revoked";
+                    ws.close(
+                      revoked ? AGENT_REVOKED_CLOSE : AGENT_INACTIVE_CLOSE,
+                      revoked ? "agent revoked" : "agent not active",
+                    );
+                    return;
+                  }
                   session = await hub.attach(
-                    { id: peer.id, serial: peer.serial, remoteAddress: remote },
+                    { id: peer.id, serial: peer.serial, remoteAddress: remote, notAfter },
                     { send: (t) => ws.send(t), close: (code, reason) => ws.close(code, reason) },
                     policies,
                   );
+                  // A suspension or revocation that landed while the link was set up found no
+                  // link to drop and may have revoked link tokens before this one was made.
+                  const status = (await identity.agents.get(peer.id))?.status;
+                  if (status === "revoked") hub.revoked(peer.id);
+                  else if (status !== "active") {
+                    hub.disconnect(peer.id, "agent not active");
+                    hub.forgetAgent(peer.id);
+                  }
+                  if (status !== "active") return;
                 } catch (e) {
                   log.warn("agent link set-up failed", {
                     agent_id: peer.id,
@@ -140,5 +162,15 @@ export class AgentListener {
   async close(): Promise<void> {
     await this.stop();
     this.hub.close();
+  }
+}
+
+/** The peer certificate's notAfter (Unix ms); 0, so the link ends at once, if unreadable. */
+function certificateNotAfter(socket: TLSSocket): number {
+  try {
+    const raw = socket.getPeerCertificate?.()?.raw;
+    return raw ? new X509Certificate(raw).validToDate.getTime() : 0;
+  } catch {
+    return 0;
   }
 }

@@ -16,6 +16,8 @@ export interface AgentLinks {
   revoked(agentId: string): boolean;
   /** Revokes the agent's link token (and so the leases it obtained). */
   forgetAgent(agentId: string): void;
+  /** A certificate was revoked: the link it opened (if any) ends. */
+  disconnectSerial(serial: string): void;
 }
 
 const offline = {

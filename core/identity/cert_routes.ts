@@ -5,7 +5,7 @@
  * listener's verified peer, or a signature by its key (see renew_proof.ts). Revoke (apps) needs
  * a token and the ACL on `pki/app/revoke`; there is no self-revoke by proof.
  */
-import { BadRequest, PermissionDenied } from "../../lib/errors.ts";
+import { BadRequest, NotFound, PermissionDenied } from "../../lib/errors.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import { fromBase64 } from "../../lib/crypto.ts";
@@ -57,6 +57,10 @@ export interface CertRouteDeps {
   now: () => number;
   /** Live agent links, to drop one at revocation (absent without an agent listener). */
   links?: () => { revoked(agentId: string): boolean } | null;
+  /** Checks and paces an agent renewal (see IdentityServices). */
+  beginAgentRenewal(agentId: string): Promise<void>;
+  /** Records an agent's new certificate, revoking those it pushes out of the record. */
+  recordAgentCert(agentId: string, c: IssuedIdentityCert): Promise<void>;
 }
 
 function certResponse(c: IssuedIdentityCert, id: string): CoreResponse {
@@ -114,6 +118,7 @@ function renewRoute(
   kind: IdentityKind,
   record: (id: string, c: IssuedIdentityCert) => Promise<void>,
   markRevoked: (id: string, serial: string) => Promise<void>,
+  begin: (id: string) => Promise<void> = () => Promise.resolve(),
 ): CorePathSpec {
   return {
     pattern: "renew",
@@ -124,6 +129,7 @@ function renewRoute(
         const body = req.data as v.InferOutput<typeof renewInput>;
         await checkCsr(body.csr);
         const who = await renewProof(d, kind, req);
+        await begin(who.id);
         const issued = await d.pki.issue(kind, who.id, body.csr, body.ttl);
         await record(who.id, issued);
         // The old certificate stays valid until it expires unless the caller gives it up.
@@ -187,8 +193,7 @@ export function tokenSource(req: CoreRequest): string {
 }
 
 export function agentCertRoutes(d: CertRouteDeps): CorePathSpec[] {
-  const record = (id: string, c: IssuedIdentityCert) =>
-    d.agents.recordCert(id, { serial_number: c.serial_number, expiration: c.expiration });
+  const record = (id: string, c: IssuedIdentityCert) => d.recordAgentCert(id, c);
   return [
     caRoute(d),
     {
@@ -198,6 +203,11 @@ export function agentCertRoutes(d: CertRouteDeps): CorePathSpec[] {
         async update(req) {
           const body = req.data as v.InferOutput<typeof agentIssueInput>;
           await checkCsr(body.csr);
+          // The link acts with these policies through a token of its own: root there would be a
+          // root token that no operator ever created.
+          if (req.token!.policies.includes("root")) {
+            throw new BadRequest('the "root" policy cannot be given to an agent');
+          }
           await d.agents.claim(body.agent_id, tokenSource(req), req.token!.policies);
           const issued = await d.pki.issue("agent", body.agent_id, body.csr, body.ttl);
           await record(body.agent_id, issued);
@@ -206,7 +216,7 @@ export function agentCertRoutes(d: CertRouteDeps): CorePathSpec[] {
       },
     },
     // An agent's old certificates are all revoked with it, so revoke_old needs no record here.
-    renewRoute(d, "agent", record, () => Promise.resolve()),
+    renewRoute(d, "agent", record, () => Promise.resolve(), (id) => d.beginAgentRenewal(id)),
   ];
 }
 
@@ -257,7 +267,7 @@ export function agentSysRoutes(d: CertRouteDeps): CorePathSpec[] {
       operations: {
         async update(req) {
           const serials = await d.agents.revoke(req.params.id!);
-          if (serials === null) throw new BadRequest(`no agent with id "${req.params.id}"`);
+          if (serials === null) throw new NotFound(`no agent with id "${req.params.id}"`);
           for (const s of serials) await d.pki.revoke(s);
           // A live link was verified at its handshake; it must not outlive the revocation.
           d.links?.()?.revoked(req.params.id!);

@@ -73,6 +73,11 @@ export interface IdentityPkiOptions {
   now: () => number;
   /** Whether the app or agent may use its certificates right now (not suspended or revoked). */
   isActive: (kind: IdentityKind, id: string) => Promise<boolean>;
+  /**
+   * Told every serial put on the CRL, whichever route did it: a live connection that was
+   * verified with it at its handshake must not outlive it. Must not throw.
+   */
+  onRevoked?: (serial: string) => void;
 }
 
 interface Loaded {
@@ -172,7 +177,9 @@ export class IdentityPki {
   /** Puts the serial on the identity CA's CRL; already revoked is fine. */
   async revoke(serial: string): Promise<void> {
     const { engine } = await this.#ready();
-    await engine.call("update", "revoke", { serial_number: colonSerial(canonicalSerial(serial)) });
+    const canonical = canonicalSerial(serial);
+    await engine.call("update", "revoke", { serial_number: colonSerial(canonical) });
+    this.#o.onRevoked?.(canonical);
   }
 
   /** True when revoked, and when the CA never issued (or no longer stores) the serial. */

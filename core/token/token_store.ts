@@ -140,6 +140,11 @@ export class TokenStore {
    * it to revoke the leases those tokens created). Must not throw.
    */
   onRevoked: ((accessors: string[]) => Promise<void>) | null = null;
+  /**
+   * Told each source revokeSource() was called for, after its tokens went: what a login source
+   * enrolled beyond tokens (agents) must not outlive it either. Must not throw.
+   */
+  onSourceRevoked: ((source: string) => Promise<void>) | null = null;
 
   constructor(storage: StorageView, now: () => number = Date.now) {
     this.#s = storage;
@@ -659,6 +664,7 @@ export class TokenStore {
       }
     };
     await walk(`${SOURCE}${source}/`);
+    if (this.onSourceRevoked) await this.onSourceRevoked(source);
     return n;
   }
 

@@ -125,11 +125,12 @@ Deno.test("hub: reads follow the agent's policy, are audited, and bad frames get
     const replies: string[] = [];
     ws.onmessage = (m) => replies.push(String(m.data));
     await new Promise((r) => ws.onopen = r);
+    ws.send(JSON.stringify({ type: "agent:hello", id: "h0", version: "raw", protocol: 1 }));
     ws.send("{not json");
     ws.send(JSON.stringify({ type: "secret:read", id: "r1", path: "../sys/seal" }));
     ws.send(JSON.stringify({ type: "agent:heartbeat", id: "h1" }));
-    await waitFor(() => Promise.resolve(replies.length >= 3), 2000, "replies");
-    const parsed = replies.map((x) => JSON.parse(x));
+    await waitFor(() => Promise.resolve(replies.length >= 4), 2000, "replies");
+    const parsed = replies.map((x) => JSON.parse(x)).slice(1);
     assert.equal(parsed[0].type, "error");
     assert.equal(parsed[0].status, 400);
     assert.deepEqual([parsed[1].type, parsed[1].id, parsed[1].status], ["error", "r1", 400]);

@@ -255,7 +255,7 @@ Deno.test("pki/agent/issue: ACL-checked, bound to the token source; sys/agents/:
       (await t.req("POST", "/v1/pki/agent/issue", { agent_id: "a1", csr: k.csrPem }, edge1)).status,
       403,
     );
-    assert.equal((await t.req("POST", "/v1/sys/agents/nope/revoke", {})).status, 400);
+    assert.equal((await t.req("POST", "/v1/sys/agents/nope/revoke", {})).status, 404);
   }));
 
 Deno.test("identity CA survives seal/unseal: same CA, issued certificates still verify", () =>
