@@ -20,6 +20,7 @@ import type { WriteEvent } from "../events.ts";
 import type { Pipeline } from "../http/pipeline.ts";
 import { log } from "../log.ts";
 import type { PolicyStore } from "../policy/store.ts";
+import { LINK_TOKEN_PATH } from "../token/token_store.ts";
 
 /** What the hub needs from a WebSocket, whichever library carries it. */
 export interface LinkSocket {
@@ -321,6 +322,8 @@ export class AgentHub {
         body: body === undefined ? undefined : JSON.stringify(body),
       }),
       s.peer.remoteAddress,
+      undefined,
+      true,
     );
     const text = await res.text();
     // Whatever the route, an answer holding the link's own token is never relayed.
@@ -390,7 +393,7 @@ export class AgentHub {
       displayName: `agent-${peer.id}`,
       ttl: LINK_TOKEN_TTL,
       explicitMaxTtl: 0,
-      path: "sys/agent/connect",
+      path: LINK_TOKEN_PATH,
       meta: { agent_id: peer.id },
       source: `agent-link/${peer.id}`,
     });

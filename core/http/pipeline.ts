@@ -46,7 +46,12 @@ import {
 } from "../lease/lease_manager.ts";
 import type { ResolvedMount } from "../mounts/mount_table.ts";
 import { log } from "../log.ts";
-import { LAST_USE_PENDING, type TokenEntry, tokenId } from "../token/token_store.ts";
+import {
+  LAST_USE_PENDING,
+  LINK_TOKEN_PATH,
+  type TokenEntry,
+  tokenId,
+} from "../token/token_store.ts";
 
 /** The envelope's own keys: data repeated at the top level never overrides them. */
 const ENVELOPE_KEYS = new Set([
@@ -165,8 +170,16 @@ export class Pipeline {
     this.#deadlines = new Deadlines(core.requestTimeoutMs);
   }
 
-  /** `peer`: the client certificate's identity, verified by the mTLS listener. */
-  async handle(req: Request, peerAddress: string, peer?: PeerIdentity): Promise<Response> {
+  /**
+   * `peer`: the client certificate's identity, verified by the mTLS listener. `viaLink`: the
+   * agent hub relays this request for a link (the only caller that may use a link token).
+   */
+  async handle(
+    req: Request,
+    peerAddress: string,
+    peer?: PeerIdentity,
+    viaLink = false,
+  ): Promise<Response> {
     const remoteAddress = clientAddress(this.#core.trustedProxies, peerAddress, req.headers);
     const started = performance.now();
     const requestId = crypto.randomUUID();
@@ -183,6 +196,7 @@ export class Pipeline {
         (t) => route = t,
         spent,
         peer,
+        viaLink,
       );
       res = r;
     } catch (e) {
@@ -214,7 +228,8 @@ export class Pipeline {
     started: number,
     setRoute: (t: string) => void,
     spent: { token: TokenEntry | null },
-    peer?: PeerIdentity,
+    peer: PeerIdentity | undefined,
+    viaLink: boolean,
   ): Promise<Response> {
     const core = this.#core;
     const { pathname, search } = splitUrl(req.url);
@@ -350,6 +365,12 @@ export class Pipeline {
       }
       creq.token = entry;
       creq.tokenAccessor = entry.accessor;
+      // A link token acts only through its agent's link: read out of it (or off the agent),
+      // it is no bearer token for the HTTP API.
+      if (entry.path === LINK_TOKEN_PATH && !viaLink) {
+        await this.#auditDenied(creq, "permission denied: agent link token used off its link");
+        throw new PermissionDenied();
+      }
       const cached = core.policies.cachedDecider(entry.policies);
       alert = cached?.alert ?? await core.policies.alerting(entry.policies);
       if (

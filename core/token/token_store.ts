@@ -38,6 +38,12 @@ export const SYSTEM_MAX_TTL = 768 * 3600;
  */
 export const LAST_USE_PENDING = -1;
 
+/**
+ * The path an agent link's token records (core/agents/hub.ts). The pipeline admits such a token
+ * only on requests the hub relays for a link, so one read out of a link is no bearer token.
+ */
+export const LINK_TOKEN_PATH = "sys/agent/connect";
+
 export interface TokenEntry {
   /** SHA-256 of the token. */
   id: string;

@@ -16,6 +16,7 @@ import {
   PROTOCOL_VERSION,
 } from "../../lib/agent_protocol.ts";
 import { renewMessage } from "../../core/identity/renew_proof.ts";
+import { LINK_TOKEN_PATH } from "../../core/token/token_store.ts";
 import { type ClientKey, clientKey, signMessage } from "./identity_fixtures.ts";
 
 const POLICY = `
@@ -589,6 +590,37 @@ Deno.test("hub: an agent suspended while its link is being set up gets no link",
   } finally {
     identity.agentPolicies = real;
     await raw.close();
+    await e.close();
+  }
+});
+
+Deno.test("a link token is refused on the HTTP API: it acts only through its link", async () => {
+  const e = await env();
+  const l = link(e.url, await e.enrol("edge-bearer"));
+  try {
+    await waitFor(() => Promise.resolve(l.online), 5000, "online");
+    // The link works through the hub with the same kind of token…
+    await e.t.req("POST", "/v1/secret/data/web/db", { data: { password: "w1" } });
+    const via = await l.request({ type: "secret:read", path: "secret/data/web/db" }) as {
+      data: { data: { password: string } };
+    };
+    assert.equal(via.data.data.password, "w1");
+    // …but one read out of a link (or off the agent's disk) is no bearer token over HTTP.
+    const { token } = await e.t.core.tokens.create({
+      policies: ["default"],
+      parent: null,
+      ttl: 600,
+      path: LINK_TOKEN_PATH,
+    });
+    const r = await e.t.req("GET", "/v1/auth/token/lookup-self", undefined, token);
+    assert.equal(r.status, 403, r.text);
+    const plain = await e.t.core.tokens.create({ policies: ["default"], parent: null, ttl: 600 });
+    assert.equal(
+      (await e.t.req("GET", "/v1/auth/token/lookup-self", undefined, plain.token)).status,
+      200,
+    );
+  } finally {
+    l.stop();
     await e.close();
   }
 });
