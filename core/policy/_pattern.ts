@@ -34,12 +34,18 @@ export function patternError(pattern: string): string | null {
   }
   // Vault refuses "+*": a "+" segment cannot also be a prefix glob.
   if (pattern.includes("+*")) return `invalid use of wildcards in path pattern: "+*" is forbidden`;
-  // Vault fills "{{identity.…}}" in from the identity store, which SecretHub does not have;
-  // matched as literal text, a templated rule would grant what its author did not mean.
-  if (pattern.includes("{{") || pattern.includes("}}")) {
-    return "policy templating is not supported";
-  }
+  if (isTemplated(pattern)) return TEMPLATING_UNSUPPORTED;
   return null;
+}
+
+export const TEMPLATING_UNSUPPORTED = "policy templating is not supported";
+
+/**
+ * Vault fills "{{identity.…}}" in from the identity store, which SecretHub does not have;
+ * matched as literal text, a templated rule would grant what its author did not mean.
+ */
+export function isTemplated(pattern: string): boolean {
+  return pattern.includes("{{") || pattern.includes("}}");
 }
 
 export function stripLeadingSlashes(path: string): string {

@@ -12,7 +12,8 @@ import {
   isHclObject,
   parseHclOrJson,
 } from "./_hcl.ts";
-import { patternError, stripLeadingSlashes } from "./_pattern.ts";
+import { isTemplated, patternError, stripLeadingSlashes } from "./_pattern.ts";
+import { log } from "../log.ts";
 import {
   CAP_BIT,
   conditionsKey,
@@ -42,7 +43,12 @@ const LEGACY_POLICIES: Readonly<Record<string, readonly Capability[]>> = {
  * @returns The policy with one rule per distinct (pattern, conditions); duplicates merged.
  * @throws BadRequest for a bad name, the `root` policy, or any syntax or validation error.
  */
-export function parsePolicy(name: string, text: string): Policy {
+/**
+ * `stored`: the text comes from storage, not from a write. A stored rule on a templated path
+ * (written before such paths were refused) is left out, granting nothing, rather than failing
+ * the whole policy: every request of a token holding it would otherwise be a 400.
+ */
+export function parsePolicy(name: string, text: string, stored = false): Policy {
   const lower = name.toLowerCase();
   if (!NAME_RE.test(lower)) {
     const rule = 'use 1 to 128 letters, digits, "_", ".", "@" or "-"';
@@ -71,8 +77,10 @@ export function parsePolicy(name: string, text: string): Policy {
     }
   }
 
-  const rules = decodeRules(items);
-  if (rules.length === 0) throw new BadRequest("failed to parse policy: policy has no path rules");
+  const rules = decodeRules(items, stored ? name : null);
+  if (rules.length === 0 && !stored) {
+    throw new BadRequest("failed to parse policy: policy has no path rules");
+  }
   return { name: lower, raw, rules };
 }
 
@@ -132,13 +140,21 @@ function collectBlocks(items: HclItem[]): Block[] {
   return blocks;
 }
 
-function decodeRules(items: HclItem[]): PathRule[] {
+/** `storedName`: a stored policy's name (templated rules skipped and logged), else null. */
+function decodeRules(items: HclItem[], storedName: string | null): PathRule[] {
   // Keyed by pattern and conditions: a conditioned block merged into an unconditioned one (or
   // one with other conditions) would lose or borrow conditions.
   const byPattern = new Map<string, PathRule>();
   for (const block of collectBlocks(items)) {
     const where = `path ${JSON.stringify(block.pattern)}${lineNote(block.line)}: `;
     const pattern = stripLeadingSlashes(block.pattern);
+    if (storedName !== null && isTemplated(pattern)) {
+      log.warn("stored policy rule on a templated path grants nothing", {
+        policy: storedName,
+        path: pattern,
+      });
+      continue;
+    }
     const err = patternError(pattern);
     if (err) fail(where, err);
     // JSON-style input may give a list of bodies for one pattern.

@@ -174,7 +174,7 @@ export class PolicyStore {
     const name = given.toLowerCase();
     if (this.#parsed.has(name)) return this.#parsed.get(name)!;
     const stored = await readJSON<StoredPolicy>(this.#s, name);
-    const p = stored ? parsePolicy(name, stored.policy) : null;
+    const p = stored ? parsePolicy(name, stored.policy, true) : null;
     this.#parsed.set(name, p);
     return p;
   }
