@@ -7,7 +7,6 @@ import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
 import { type LoginRenewal, SYSTEM_MAX_TTL, type TokenEntry, tokenId } from "./token_store.ts";
 import { evalContext } from "../http/pipeline.ts";
-import { matchPath } from "../router/match.ts";
 import { loginRenewHook } from "../auth/types.ts";
 
 const createSchema = v.object({
@@ -114,10 +113,12 @@ export async function loginRenewal(core: Core, e: TokenEntry): Promise<LoginRene
   if (!e.source || slash < 0) return undefined;
   const uuid = e.source.slice(0, slash);
   const mount = core.auth.list().find((m) => m.uuid === uuid);
-  const routed = mount ? core.mounts.resolve(e.path) : null;
+  const routed = mount ? core.mounts.resolve(mount.path) : null;
   if (!mount || routed?.entry.uuid !== uuid) return undefined;
-  const hit = matchPath(routed.table, routed.rest);
-  const hook = hit ? loginRenewHook(hit.compiled.spec) : undefined;
+  // The method's hook, whichever of its login paths the token records: a token issued before
+  // userpass recorded `login/<name>` has plain `login`, and must not renew unchecked.
+  let hook;
+  for (const c of routed.table) if ((hook = loginRenewHook(c.spec))) break;
   if (!hook) return undefined;
   const limits = await hook({
     role: e.source.slice(slash + 1),

@@ -63,3 +63,23 @@ Deno.test("auth/token/renew of a userpass login is refused once the user is boun
     assert.deepEqual(r.body.errors, ["bound CIDRs have changed, not renewing"]);
   });
 });
+
+Deno.test("a userpass token from before login/<name> was recorded is renewed under its user too", async () => {
+  await withTestCore(async (t) => {
+    await loggedIn(t);
+    const mount = t.core.auth.list().find((m) => m.path === "auth/userpass/")!;
+    // As an earlier release issued it: the mount's bare `login` path.
+    const { token } = await t.core.tokens.create({
+      policies: ["default", "deploy", "read"],
+      parent: null,
+      ttl: 300,
+      renewable: true,
+      path: "auth/userpass/login",
+      source: `${mount.uuid}/al`,
+    });
+    await call(t, "POST", "auth/userpass/users/al/policies", { token_policies: "read" }, 204);
+    const r = await t.req("POST", "/v1/auth/token/renew-self", {}, token);
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.body.errors, ["policies have changed, not renewing"]);
+  });
+});
