@@ -5,8 +5,9 @@
  */
 import { BadRequest, listResponse, NotFound, type PathSpec } from "../sdk.ts";
 import type { DatabaseBackend } from "./backend.ts";
-import { checkConnectionUrl, hasLiteralPassword, maskUrl, verifyConnection } from "./postgres.ts";
+import { checkConnectionUrl, hasLiteralPassword, maskUrl } from "./postgres.ts";
 import { checkName, type ConfigInput, configInput } from "./schemas.ts";
+import { settledConfig } from "./settle.ts";
 import { type ConfigRecord, POSTGRES_PLUGIN } from "./store.ts";
 
 const DEFAULT_MAX_OPEN_CONNECTIONS = 4;
@@ -68,8 +69,10 @@ export function pathConfig(b: DatabaseBackend): PathSpec[] {
   async function write(req: { params: Record<string, string>; data: Record<string, unknown> }) {
     const name = checkName("connection", req.params.name!);
     return await b.lock.run(async () => {
-      const next = buildConfig(await b.store.config(name), req.data as ConfigInput);
-      if (next.verify_connection) await verifyConnection(next);
+      let next = buildConfig(await b.store.config(name), req.data as ConfigInput);
+      // Verifying settles an undecided rotation first: the stored password may be the stale one.
+      // Unverified, the write connects nowhere and the next use settles it.
+      if (next.verify_connection) next = await settledConfig(next);
       await b.store.putConfig(name, next);
       await b.pools.close(name);
       if (!hasLiteralPassword(next.connection_url)) return;

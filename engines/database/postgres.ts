@@ -5,7 +5,13 @@
  */
 import pg from "pg";
 import { BadRequest, HttpError, InternalError } from "../sdk.ts";
-import { quoteIdentifier, renderTemplate, scrub, splitStatements } from "./statements.ts";
+import {
+  endsTransaction,
+  quoteIdentifier,
+  renderTemplate,
+  scrub,
+  splitStatements,
+} from "./statements.ts";
 import type { ConfigRecord } from "./store.ts";
 
 // node-postgres ships no types; these are the few members used here.
@@ -297,7 +303,8 @@ export class Pools {
 
 /**
  * A transaction PostgreSQL may have committed although the client saw it fail: the connection
- * broke (or went silent) once statements had been sent, and no error reply said they failed.
+ * broke (or went silent) once statements had been sent, and no error reply said they failed; or
+ * the statements ended the transaction themselves (their own COMMIT) before one was refused.
  * Callers must treat what the statements do as possibly done.
  */
 export class CommitUncertain extends InternalError {}
@@ -338,10 +345,14 @@ export async function transaction(
   // Set from the first statement on, not only at COMMIT: a role's statements may commit by
   // themselves (their own COMMIT, or a procedure that does).
   let sent = false;
+  // Set once a statement that ends the transaction was sent: an ERROR after it no longer undoes
+  // what ran before it, and what ran after it committed alone.
+  let ended = false;
   try {
     await client.query("BEGIN");
     for (const q of splitStatements(statements)) {
       sent = true;
+      if (endsTransaction(q)) ended = true;
       await client.query(renderTemplate(q, values));
     }
     sent = true;
@@ -350,7 +361,7 @@ export async function transaction(
     const text = `error running statements: ${scrub(message(e), secrets)}`;
     if (refusedByServer(e)) {
       await client.query("ROLLBACK").catch(() => {});
-      throw new InternalError(text);
+      throw ended ? new CommitUncertain(text) : new InternalError(text);
     }
     // A broken connection cannot roll back; PostgreSQL aborts what it did not commit itself.
     if (sent) throw new CommitUncertain(text);

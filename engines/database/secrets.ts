@@ -53,14 +53,16 @@ async function configFor(b: DatabaseBackend, dbName: string): Promise<ConfigReco
 }
 
 /**
- * Drops a login (and ends its sessions). As Vault's secretCredsRevoke: while its role exists,
- * the role's current connection and revocation statements, so fixing a role unsticks a revoke
- * that keeps failing; the copy taken at issue only once the role is gone.
+ * Drops a login (and ends its sessions) on the connection that made it: a role repointed at
+ * another connection (or deleted and made again there) no longer knows where the login lives.
+ * The role's current revocation statements, as Vault's secretCredsRevoke, while it still uses
+ * that connection, so fixing a role unsticks a revoke that keeps failing; otherwise the copy
+ * taken at issue (the role's new statements were written for another database).
  */
 export async function revokeLogin(b: DatabaseBackend, creds: CredsInternal): Promise<void> {
+  const dbName = creds.db_name;
   const role = creds.role ? await b.store.role(creds.role) : null;
-  const dbName = role ? role.db_name : creds.db_name;
-  const stmts = role ? role.revocation_statements : creds.revocation_statements;
+  const stmts = role?.db_name === dbName ? role.revocation_statements : creds.revocation_statements;
   const cfg = await configFor(b, dbName);
   const secrets = configSecrets(cfg);
   // One connection throughout: a pool replaced by a config write mid-way cannot split it.

@@ -9,19 +9,16 @@ import { verifyConnection } from "./postgres.ts";
 import type { ConfigRecord } from "./store.ts";
 
 /**
- * Keeps the stored password if it connects, else the pending one; neither connecting throws the
- * stored password's error and leaves both kept. The caller holds `b.lock`.
+ * `cfg` without its pending password, keeping the password that connects: the stored one if it
+ * does, else the pending one; neither connecting throws the stored password's error. Stores
+ * nothing; a config with no pending password is only verified.
  */
-export async function settlePending(
-  b: DatabaseBackend,
-  name: string,
-  cfg: ConfigRecord,
-): Promise<ConfigRecord> {
-  if (!cfg.pending_password) return cfg;
+export async function settledConfig(cfg: ConfigRecord): Promise<ConfigRecord> {
   const { pending_password: pending, ...settled } = cfg;
   try {
     await verifyConnection(settled);
   } catch (e) {
+    if (!pending) throw e;
     try {
       await verifyConnection(settled, pending);
     } catch {
@@ -29,6 +26,20 @@ export async function settlePending(
     }
     settled.password = pending;
   }
+  return settled;
+}
+
+/**
+ * Stores {@link settledConfig}, so both passwords stay kept when neither connects. The caller
+ * holds `b.lock`.
+ */
+export async function settlePending(
+  b: DatabaseBackend,
+  name: string,
+  cfg: ConfigRecord,
+): Promise<ConfigRecord> {
+  if (!cfg.pending_password) return cfg;
+  const settled = await settledConfig(cfg);
   await b.store.putConfig(name, settled);
   await b.pools.close(name);
   return settled;

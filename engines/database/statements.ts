@@ -28,6 +28,22 @@ export function splitStatements(statements: string[]): string[] {
   return out;
 }
 
+/** A statement that ends the open transaction: COMMIT/END commit it, ROLLBACK/ABORT drop it. */
+const ENDS_TRANSACTION = /^(?:commit|end|rollback|abort|prepare\s+transaction)\b/i;
+
+/**
+ * Whether a query from {@link splitStatements} ends the transaction it runs in, so that work
+ * before it is committed, or work after it commits alone. Dollar-quoted bodies, comments and
+ * string literals are set aside first (a body's `END` closes a block, not the transaction).
+ */
+export function endsTransaction(query: string): boolean {
+  const outside = query
+    .replace(/\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g, " ")
+    .replace(/'(?:[^']|'')*'/g, "''")
+    .replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, " ");
+  return outside.split(";").some((part) => ENDS_TRANSACTION.test(part.trim()));
+}
+
 /**
  * Replaces `{{key}}` by its value, as Vault's `dbutil.QueryHelper` does: no quoting, so the
  * values (generated names, passwords and timestamps) contain only characters that are safe

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { quoteIdentifier, renderTemplate, scrub, splitStatements } from "./statements.ts";
+import {
+  endsTransaction,
+  quoteIdentifier,
+  renderTemplate,
+  scrub,
+  splitStatements,
+} from "./statements.ts";
 
 Deno.test("splitStatements() splits each item on ';' and drops blanks", () => {
   assert.deepEqual(
@@ -62,4 +68,32 @@ Deno.test("scrub() masks a URL password up to the last '@' and query passwords",
   );
   // A password given percent-encoded is also removed as the driver decodes it.
   assert.equal(scrub("for Top@Secret: no", ["Top%40Secret"]), "for *****: no");
+});
+
+/** [query as splitStatements gives it, whether it ends the transaction it runs in] */
+const TRANSACTION_ENDS: [string, boolean][] = [
+  ["COMMIT", true],
+  ["end", true],
+  ["  commit work", true],
+  ["ROLLBACK", true],
+  ["abort", true],
+  ["PREPARE TRANSACTION 'x'", true],
+  ["COMMIT PREPARED 'x'", true],
+  ["-- done\nCOMMIT", true],
+  ["/* done */ END", true],
+  [`DO $$ BEGIN CREATE ROLE "{{name}}"; END $$; COMMIT;`, true],
+  [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}'`, false],
+  [`DO $$ BEGIN CREATE ROLE "{{name}}"; END $$;`, false],
+  [`DO $body$ BEGIN IF true THEN NULL; END IF; END $body$`, false],
+  ["SELECT 'x; commit'", false],
+  ["-- commit\nSELECT 1", false],
+  ["SELECT 1 AS ending", false],
+  ["BEGIN", false],
+  ["SAVEPOINT s", false],
+];
+
+Deno.test("endsTransaction() finds COMMIT, END, ROLLBACK and ABORT outside bodies, strings and comments", async (t) => {
+  for (const [query, ends] of TRANSACTION_ENDS) {
+    await t.step(query, () => assert.equal(endsTransaction(query), ends));
+  }
 });

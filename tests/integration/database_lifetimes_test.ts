@@ -4,7 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { call, type Json } from "../helpers/test_core.ts";
-import { configure, creds, type Db, dbTest, role, validUntil } from "./database_fixture.ts";
+import {
+  configure,
+  creds,
+  type Db,
+  dbTest,
+  role,
+  TEMPLATED_URL,
+  validUntil,
+} from "./database_fixture.ts";
 
 /** The lease's expiry as core has it (Unix ms). */
 async function leaseExpiry(db: Db, body: Json): Promise<number> {
@@ -79,3 +87,38 @@ dbTest("revoke runs the role's current revocation statements", async (db) => {
   await call(db.t, "PUT", "sys/leases/revoke", { lease_id: body.lease_id }, 204);
   assert.equal(await validUntil(db, body.data.username), null);
 });
+
+dbTest(
+  "revoke after the role moved to another connection drops the login where it was made",
+  async (db) => {
+    await configure(db, { allowed_roles: "*" });
+    // The same server under another name, in another database: a login's grants live in the
+    // database that made it, and DROP ROLE anywhere else is refused while they exist.
+    await call(db.t, "POST", "database/config/other", {
+      plugin_name: "postgresql-database-plugin",
+      connection_url: TEMPLATED_URL.replace("/test?", "/postgres?"),
+      username: db.root,
+      password: db.rootPassword,
+      allowed_roles: "*",
+    }, 204);
+    const elsewhere = {
+      db_name: "other",
+      creation_statements: `CREATE ROLE "{{name}}" WITH LOGIN VALID UNTIL '{{expiration}}'`,
+    };
+    await role(db, "ro");
+    const moved = await creds(db, "ro");
+    // Repointed, with statements written for the other database: neither applies to this login.
+    await role(db, "ro", { ...elsewhere, revocation_statements: `DROP ROLE "{{name}}"` });
+    await call(db.t, "PUT", "sys/leases/revoke", { lease_id: moved.lease_id }, 204);
+    assert.equal(await validUntil(db, moved.data.username), null);
+
+    // Deleted and made again on the other connection.
+    await call(db.t, "DELETE", "database/roles/ro", undefined, 204);
+    await role(db, "ro");
+    const recreated = await creds(db, "ro");
+    await call(db.t, "DELETE", "database/roles/ro", undefined, 204);
+    await role(db, "ro", elsewhere);
+    await call(db.t, "PUT", "sys/leases/revoke", { lease_id: recreated.lease_id }, 204);
+    assert.equal(await validUntil(db, recreated.data.username), null);
+  },
+);
