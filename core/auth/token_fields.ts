@@ -60,10 +60,14 @@ export const NO_TOKEN_SETTINGS: TokenSettings = {
   token_bound_cidrs: [],
 };
 
+/**
+ * Current names only. Vault's read shows a legacy name (`policies`, `period`, …) only for a value
+ * written under it, and a record here does not keep which name was used: showing both would make
+ * a read written back send both names.
+ */
 export function tokenSettingsView(t: TokenSettings): Record<string, unknown> {
   return {
     token_policies: t.token_policies,
-    policies: t.token_policies,
     token_ttl: t.token_ttl,
     token_max_ttl: t.token_max_ttl,
     token_bound_cidrs: t.token_bound_cidrs,
@@ -139,14 +143,25 @@ const LEGACY_NAMES = [
   ["period", "token_period"],
 ] as const;
 
+/** Parsed values compared as stored: lists as sets (policies already come sorted). */
+function sameValue(a: number | string[], b: number | string[]): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b)) return a === b;
+  const x = [...new Set(a)].sort();
+  const y = [...new Set(b)].sort();
+  return x.length === y.length && x.every((s, i) => s === y[i]);
+}
+
 /**
  * Applies the fields present in `d` over `prev` (a record stored before a field existed may lack
- * it: it takes the default). A legacy name counts when its current name is absent; both at once
- * is a 400, as in Vault, since the two could disagree.
+ * it: it takes the default). A legacy name counts when its current name is absent. Both names
+ * with different values is a 400, as in Vault; with equal values (as earlier versions' reads
+ * showed them, so a client writing a read back sends both) they are one value.
  */
 export function mergeTokenParams(prev: Partial<TokenParams>, d: TokenParamsInput): TokenParams {
   for (const [legacy, current] of LEGACY_NAMES) {
-    if (d[legacy] !== undefined && d[current] !== undefined) {
+    const old = d[legacy];
+    const now = d[current];
+    if (old !== undefined && now !== undefined && !sameValue(old, now)) {
       throw new BadRequest(`Cannot specify both "${legacy}" and "${current}"`);
     }
   }
@@ -166,7 +181,7 @@ export function mergeTokenParams(prev: Partial<TokenParams>, d: TokenParamsInput
   return next;
 }
 
-/** Vault's PopulateTokenData, plus the legacy `policies` the five-field view always showed. */
+/** Vault's PopulateTokenData for a record none of whose values was written under a legacy name. */
 export function tokenParamsView(t: TokenParams): Record<string, unknown> {
   return {
     ...tokenSettingsView(t),

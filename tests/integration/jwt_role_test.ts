@@ -55,7 +55,7 @@ Deno.test("auth/jwt/role refuses periodic and batch tokens and a field given und
         { policies: "a", token_policies: "b" },
         /^Cannot specify both "policies" and "token_policies"$/,
       ],
-      [{ ttl: "1m", token_ttl: "1m" }, /^Cannot specify both "ttl" and "token_ttl"$/],
+      [{ ttl: "1m", token_ttl: "2m" }, /^Cannot specify both "ttl" and "token_ttl"$/],
       [{ token_num_uses: -1 }, /^token_num_uses: must not be negative$/],
       [{ token_bound_cidrs: "10.0.0.0/33" }, /^token_bound_cidrs: /],
     ];
@@ -224,5 +224,24 @@ Deno.test("auth/jwt/login refuses a user claim that is not a string, as Vault", 
     const r = await login("u", await mint(k1, { uid: "12345" }));
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.auth.metadata.user, "12345");
+  });
+});
+
+Deno.test("auth/jwt/role read and written back unchanged is accepted (read-modify-write)", async () => {
+  await withJwtCore(async ({ t }) => {
+    await call(t, "POST", "auth/jwt/role/rmw", {
+      bound_audiences: AUD,
+      policies: "p1",
+      bound_cidrs: "127.0.0.0/8",
+      ttl: "1m",
+      clock_skew_leeway: -1,
+    }, 204);
+    const read = (await call(t, "GET", "auth/jwt/role/rmw")).data;
+    assert.equal("policies" in read, false);
+    assert.equal("period" in read, false);
+    await call(t, "POST", "auth/jwt/role/rmw", read, 204);
+    assert.deepEqual((await call(t, "GET", "auth/jwt/role/rmw")).data, read);
+    await call(t, "POST", "auth/jwt/role/rmw", { ...read, policies: ["p1"], max_ttl: 0 }, 204);
+    assert.deepEqual((await call(t, "GET", "auth/jwt/role/rmw")).data, read);
   });
 });

@@ -66,3 +66,25 @@ Deno.test("auth/userpass/users writes warn about the parameters they ignore, as 
     await call(t, "POST", "auth/userpass/users/u", { token_ttl: "1m" }, 204);
   });
 });
+
+Deno.test("auth/userpass/users read and written back unchanged is accepted (read-modify-write)", async () => {
+  await withUserpass(async (t) => {
+    await call(t, "POST", "auth/userpass/users/rmw", { password: "pw", ...LEGACY_WRITE }, 204);
+    const read = (await call(t, "GET", "auth/userpass/users/rmw")).data;
+    assert.equal("policies" in read, false);
+    assert.equal("period" in read, false);
+    await call(t, "POST", "auth/userpass/users/rmw", read, 204);
+    assert.deepEqual((await call(t, "GET", "auth/userpass/users/rmw")).data, read);
+    // Both names with equal values, as earlier versions read back.
+    await call(t, "POST", "auth/userpass/users/rmw", {
+      ...read,
+      policies: "p1",
+      bound_cidrs: "127.0.0.0/8",
+      ttl: 60,
+    }, 204);
+    assert.deepEqual((await call(t, "GET", "auth/userpass/users/rmw")).data, read);
+    // The password still works: a write without one keeps it.
+    const r = await t.req("POST", "/v1/auth/userpass/login/rmw", { password: "pw" }, null);
+    assert.equal(r.status, 200, r.text);
+  });
+});

@@ -41,11 +41,12 @@ export const REFUSED_WRITES: [Record<string, unknown>, RegExp][] = [
   [{ period: 60 }, /^period: periodic tokens are not supported$/],
   [{ token_type: "batch" }, /^token_type: only service tokens are supported$/],
   [{ policies: "a", token_policies: "b" }, /^Cannot specify both "policies" and "token_policies"$/],
-  [{ ttl: "1m", token_ttl: "1m" }, /^Cannot specify both "ttl" and "token_ttl"$/],
-  [{ max_ttl: "1h", token_max_ttl: "1h" }, /^Cannot specify both "max_ttl" and "token_max_ttl"$/],
-  [{ num_uses: 2, token_num_uses: 2 }, /^Cannot specify both "num_uses" and "token_num_uses"$/],
+  // Both names are one value when they agree (a read written back); only a conflict is refused.
+  [{ ttl: "1m", token_ttl: "2m" }, /^Cannot specify both "ttl" and "token_ttl"$/],
+  [{ max_ttl: "1h", token_max_ttl: "2h" }, /^Cannot specify both "max_ttl" and "token_max_ttl"$/],
+  [{ num_uses: 2, token_num_uses: 3 }, /^Cannot specify both "num_uses" and "token_num_uses"$/],
   [
-    { bound_cidrs: "10.0.0.0/8", token_bound_cidrs: "10.0.0.0/8" },
+    { bound_cidrs: "10.0.0.0/8", token_bound_cidrs: "10.0.0.0/16" },
     /^Cannot specify both "bound_cidrs" and "token_bound_cidrs"$/,
   ],
   [{ num_uses: -1 }, /^num_uses: must not be negative$/],

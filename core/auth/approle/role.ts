@@ -64,7 +64,7 @@ export function applyRoleWrite(prev: Role | null, d: RoleWrite, name: string): R
   return r;
 }
 
-/** Vault's read shape: durations in seconds, legacy field names repeated. */
+/** Vault's read shape: durations in seconds, current field names only (see tokenSettingsView). */
 export function roleView(r: Role): Record<string, unknown> {
   return {
     bind_secret_id: r.bind_secret_id,
@@ -73,6 +73,5 @@ export function roleView(r: Role): Record<string, unknown> {
     secret_id_num_uses: r.secret_id_num_uses,
     secret_id_ttl: r.secret_id_ttl,
     ...tokenParamsView(r),
-    period: 0,
   };
 }
