@@ -245,6 +245,10 @@ export class Core {
       // Loads the accessor index key and moves a pre-keyed index (plaintext accessor keys).
       await tokens.init();
       const audit = new AuditBroker(this.physical, auditKey);
+      // The writer opens the chain (noting any anomaly) when it takes the key; an empty commit
+      // queued behind it makes unseal return only after that, so nothing answered after unseal
+      // (sys/audit/verify included) can see the chain as it was before.
+      await this.physical.transaction([]);
       for (const s of await readJSON<SinkConfig[]>(this.barrier, AUDIT_SINKS_PATH) ?? []) {
         try {
           audit.enableSink(s);
