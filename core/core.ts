@@ -376,6 +376,11 @@ export class Core {
   ): Promise<Record<string, unknown>> {
     for (const c of g.boundCidrs) parseCidr(c); // a bad role config must not mint a token
     const policies = [...new Set([...g.policies, ...(g.noDefaultPolicy ? [] : ["default"])])];
+    // Only a root parent makes a root token (Vault: "auth methods cannot create root tokens"),
+    // whatever a role or user record says, however it came to say it.
+    if (policies.some((p) => p.trim().toLowerCase() === "root")) {
+      throw new BadRequest("auth methods cannot create root tokens");
+    }
     // Vault's CalculateTTL for a login: the role's TTL, else the auth mount's default; the cap is
     // the mount's max unless the role's is lower. A role TTL above the cap is cut down to it.
     const mountMax = Math.min(e.config.max_lease_ttl || SYSTEM_MAX_TTL, SYSTEM_MAX_TTL);

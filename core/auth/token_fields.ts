@@ -178,6 +178,10 @@ export function mergeTokenParams(prev: Partial<TokenParams>, d: TokenParamsInput
   if (next.token_max_ttl > 0 && next.token_ttl > next.token_max_ttl) {
     throw new BadRequest(`"token_ttl" value must be less than "token_max_ttl"`);
   }
+  // Its logins would be refused (auth methods cannot create root tokens): say so at the write.
+  if (next.token_policies.some((p) => p.trim().toLowerCase() === "root")) {
+    throw new BadRequest(`the "root" policy cannot be given to tokens of an auth method`);
+  }
   return next;
 }
 

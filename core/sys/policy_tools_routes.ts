@@ -2,13 +2,13 @@
  * sys/policies/simulate (the same Acl.check the request path uses, fed a hypothetical request)
  * and sys/policy-templates (list, describe, instantiate into a named policy).
  */
-import { BadRequest, NotFound } from "../../lib/errors.ts";
+import { BadRequest, NotFound, PermissionDenied } from "../../lib/errors.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreResponse } from "../router/types.ts";
 import { simulate } from "../policy/simulate.ts";
-import { routeNeedsSudo } from "../http/pipeline.ts";
+import { evalContext, routeNeedsSudo } from "../http/pipeline.ts";
 import { getTemplate, POLICY_TEMPLATES, renderTemplate } from "../policy/templates.ts";
 
 const OPERATIONS = ["read", "create", "update", "patch", "delete", "list"] as const;
@@ -112,6 +112,15 @@ export function policyToolRoutes(core: Core): CorePathSpec[] {
           if (!t) throw new NotFound(`no policy template "${r.params.name}"`);
           const d = r.data as v.InferOutput<typeof instantiateSchema>;
           const text = renderTemplate(t.name, d.parameters);
+          // Writing a policy through a template is writing that policy: the caller needs what
+          // sys/policies/acl/<name> would ask of it, or this route would let it widen its own
+          // policy (or replace anyone's) with any capability, sudo included.
+          const target = `sys/policies/acl/${d.name.toLowerCase()}`;
+          const op = await core.policies.read(d.name) ? "update" : "create";
+          const acl = await core.policies.acl(r.token!.policies);
+          if (!acl.check(target, op, false, evalContext(core, r)).allowed) {
+            throw new PermissionDenied();
+          }
           await core.policies.write(d.name, text, { alert: t.alert ?? false, template: t.name });
           return { data: { name: d.name.toLowerCase(), template: t.name, policy: text } };
         },
