@@ -55,9 +55,45 @@ function parseJson(src: string): HclObject {
   } catch (err) {
     throw new HclSyntaxError(`invalid JSON: ${(err as Error).message}`, 0, 0);
   }
+  const dup = duplicateKey(src);
+  if (dup !== null) {
+    throw new HclSyntaxError(`invalid JSON: duplicate key ${JSON.stringify(dup)}`, 0, 0);
+  }
   const tree = fromJson(data, 0);
   if (!isHclObject(tree)) throw new HclSyntaxError("invalid JSON: expected an object", 0, 0);
   return tree;
+}
+
+/**
+ * The first key that appears twice in one object of `src` (text JSON.parse accepted), or null.
+ * JSON.parse keeps only a repeated key's last value, so two blocks for one path (a deny, then a
+ * read) would silently lose the deny, and the stored text would still show it.
+ */
+function duplicateKey(src: string): string | null {
+  // One frame per open object (its keys so far, and whether a key comes next); null for arrays.
+  const stack: ({ keys: Set<string>; wantKey: boolean } | null)[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const c = src.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      while (src.charCodeAt(j) !== 0x22) j += src.charCodeAt(j) === 0x5c ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top?.wantKey) {
+        const key = JSON.parse(src.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) return key;
+        top.keys.add(key);
+        top.wantKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) stack.push({ keys: new Set(), wantKey: true });
+    else if (c === 0x5b) stack.push(null);
+    else if (c === 0x7d || c === 0x5d) stack.pop();
+    else if (c === 0x2c) {
+      const top = stack[stack.length - 1];
+      if (top) top.wantKey = true;
+    }
+  }
+  return null;
 }
 
 function fromJson(v: unknown, depth: number): HclValue {

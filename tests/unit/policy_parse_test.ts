@@ -366,3 +366,23 @@ Deno.test("parsePolicy() rejects invalid policy names", () => {
   }
   assert.equal(parsePolicy("x".repeat(128), 'path "a" {}').name, "x".repeat(128));
 });
+
+Deno.test("parsePolicy() refuses a JSON policy with a key twice in one object (JSON.parse would keep the last)", () => {
+  const cases = [
+    // Two blocks for one path: the deny would vanish and the read stand.
+    `{"path":{"secret/data/*":{"capabilities":["deny"]},"secret/data/*":{"capabilities":["read"]}}}`,
+    `{"path":{"a/*":{"capabilities":["deny"],"capabilities":["read"]}}}`,
+    `{"path":{"a/*":{"capabilities":["deny"]}},"path":{"b/*":{"capabilities":["read"]}}}`,
+    // The same key spelled with an escape is the same key.
+    `{"path":{"a":{"capabilities":["deny"]},"\\u0061":{"capabilities":["read"]}}}`,
+  ];
+  for (const text of cases) {
+    assert.throws(() => parsePolicy("p", text), /duplicate key/, text);
+  }
+  // Equal keys in different objects, and strings that look like keys, are fine.
+  const ok = parsePolicy(
+    "p",
+    `{"path":{"a/*":{"capabilities":["read"]},"b/*":{"capabilities":["read"],"allowed_parameters":{"capabilities":["path"]}}}}`,
+  );
+  assert.equal(ok.rules.length, 2);
+});
