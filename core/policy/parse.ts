@@ -49,7 +49,7 @@ const LEGACY_POLICIES: Readonly<Record<string, readonly Capability[]>> = {
  * the whole policy: every request of a token holding it would otherwise be a 400.
  */
 export function parsePolicy(name: string, text: string, stored = false): Policy {
-  const lower = name.toLowerCase();
+  const lower = name.trim().toLowerCase();
   if (!NAME_RE.test(lower)) {
     const rule = 'use 1 to 128 letters, digits, "_", ".", "@" or "-"';
     throw new BadRequest(`invalid policy name ${JSON.stringify(name)}: ${rule}`);

@@ -73,3 +73,16 @@ path "sys/policies/acl/team-*" { capabilities = ["create", "update"] }`,
     assert.equal(ok.status, 200, ok.text);
   });
 });
+
+Deno.test("policy names are trimmed as well as lowercased, as Vault's", async () => {
+  await withTestCore(async (t) => {
+    await call(t, "PUT", "sys/policies/acl/%20Trim%20", {
+      policy: `path "x/*" { capabilities = ["read"] }`,
+    }, 204);
+    assert.equal((await call(t, "GET", "sys/policies/acl/trim")).data.name, "trim");
+    await call(t, "DELETE", "sys/policies/acl/%20trim", undefined, 204);
+    assert.equal((await t.req("GET", "/v1/sys/policies/acl/trim")).status, 404);
+    // " default" is the default policy, which cannot be deleted.
+    assert.equal((await t.req("DELETE", "/v1/sys/policies/acl/%20default")).status, 400);
+  });
+});
