@@ -43,8 +43,11 @@ export function parameterViolation(rule: PathRule, data: Record<string, unknown>
     // "*" denies every request that carries data, whatever other keys are listed beside it.
     if (keys.length > 0 && Object.hasOwn(denied, "*")) return `parameter "${keys[0]}" is denied`;
     for (const k of keys) {
-      if (!Object.hasOwn(denied, k)) continue;
-      const list = denied[k]!;
+      // Rule keys are stored lowercased; a request's keys are looked up lowercased, as Vault's
+      // acl.go does, so `TTL` meets a rule on `ttl`.
+      const lk = k.toLowerCase();
+      if (!Object.hasOwn(denied, lk)) continue;
+      const list = denied[lk]!;
       if (list.length === 0 || anyMatch(list, data[k])) return `parameter "${k}" is denied`;
     }
   }
@@ -52,12 +55,13 @@ export function parameterViolation(rule: PathRule, data: Record<string, unknown>
   if (allowed && Object.keys(allowed).length > 0) {
     const star = Object.hasOwn(allowed, "*");
     for (const k of keys) {
+      const lk = k.toLowerCase();
       // A key "*" lets in: Vault checks values only for keys listed by name.
-      if (!Object.hasOwn(allowed, k)) {
+      if (!Object.hasOwn(allowed, lk)) {
         if (star) continue;
         return `parameter "${k}" is not allowed`;
       }
-      const list = allowed[k]!;
+      const list = allowed[lk]!;
       if (list.length > 0 && !allMatch(list, data[k])) {
         return `value of parameter "${k}" is not allowed`;
       }

@@ -142,6 +142,19 @@ const CASES: [string, string, Record<string, unknown>, RegExp | null][] = [
     { env: "dev", other: "y" },
     null,
   ],
+  // Vault's acl.go lowercases the request's keys before looking them up in the rules.
+  [
+    "denied key sent in another case",
+    `path "a" { capabilities=["update"] denied_parameters = { "TTL" = [] } }`,
+    { Ttl: "1h" },
+    /denied/,
+  ],
+  [
+    "allowed key sent in another case",
+    `path "a" { capabilities=["update"] allowed_parameters = { "Name" = ["x"] } }`,
+    { NAME: "x" },
+    null,
+  ],
   ["required missing", `path "a" { capabilities=["update"] required_parameters = ["reason"] }`, {
     x: 1,
   }, /required/],
