@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { startTestCore, type TestCore } from "../helpers/test_core.ts";
 import { waitFor } from "../helpers/agent_env.ts";
+import { link } from "./agent_link_fixture.ts";
 import { AgentListener } from "../../core/agents/listener.ts";
-import { AgentLink, type LinkCredentials, LinkError } from "../../agent/link.ts";
+import { type LinkCredentials, LinkError } from "../../agent/link.ts";
 import { describeCert } from "../../agent/identity.ts";
 import {
   AGENT_REVOKED_CLOSE,
@@ -95,28 +96,6 @@ async function env(o: { now?: () => number } = {}): Promise<Env> {
     },
   };
   return e;
-}
-
-/** The agent's own link client (quick retries); `closes` collects the close codes it sees. */
-function link(
-  url: string,
-  creds: LinkCredentials,
-  o: { pushes?: CoreMessage[]; closes?: unknown[] } = {},
-): AgentLink {
-  const l = new AgentLink({
-    urls: [url],
-    credentials: () => creds,
-    version: "test",
-    onPush: (m) => o.pushes?.push(m),
-    onState: () => {},
-    backoffInitialMs: 100,
-    backoffMaxMs: 200,
-    log: (msg, f) => {
-      if (msg === "agent link closed") o.closes?.push(f?.code);
-    },
-  });
-  l.start();
-  return l;
 }
 
 /** A bare WebSocket with the agent's certificate: frames exactly as the test writes them. */
@@ -271,7 +250,7 @@ Deno.test("hub: the link's own token is never relayed (token endpoints are refus
 Deno.test("hub: deleting the enrolling role suspends its agents and drops their links", async () => {
   const e = await env();
   const closes: unknown[] = [];
-  const l = link(e.url, await e.enrol("edge-role"), { closes });
+  const l = link(e.url, await e.enrol("edge-role"), [], { closes });
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
     assert.equal((await e.t.req("DELETE", "/v1/auth/approle/role/edge")).status, 204);
@@ -380,7 +359,7 @@ Deno.test("hub: revoking the link's certificate closes the link with 4004", asyn
   const e = await env();
   const creds = await e.enrol("edge-rev");
   const closes: unknown[] = [];
-  const l = link(e.url, creds, { closes });
+  const l = link(e.url, creds, [], { closes });
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
     const r = await e.t.req(
@@ -405,7 +384,7 @@ Deno.test("hub: a link closes when its certificate expires (4005)", async () => 
   const e = await env();
   const creds = await e.enrol("edge-exp", { ttl: "3s" });
   const closes: unknown[] = [];
-  const l = link(e.url, creds, { closes });
+  const l = link(e.url, creds, [], { closes });
   try {
     await waitFor(() => Promise.resolve(l.online), 2500, "online");
     await waitFor(() => Promise.resolve(closes.includes(4005)), 8000, "closed as expired");
@@ -438,7 +417,7 @@ Deno.test("hub: cert:renew on a link whose certificate has expired by core's clo
 Deno.test("hub: writes to a token's cubbyhole are never pushed", async () => {
   const e = await env();
   const pushes: CoreMessage[] = [];
-  const l = link(e.url, await e.enrol("edge-cubby"), { pushes });
+  const l = link(e.url, await e.enrol("edge-cubby"), pushes);
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
     await l.subscribe(["cubbyhole/*", "secret/data/web/*"]);
@@ -460,7 +439,7 @@ Deno.test("hub: writes to a token's cubbyhole are never pushed", async () => {
 Deno.test("hub: policy:updated follows policy changes, not reads of the simulator", async () => {
   const e = await env();
   const pushes: CoreMessage[] = [];
-  const l = link(e.url, await e.enrol("edge-sim"), { pushes });
+  const l = link(e.url, await e.enrol("edge-sim"), pushes);
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
     const sim = await e.t.req("POST", "/v1/sys/policies/simulate", {

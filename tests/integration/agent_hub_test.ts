@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { startTestCore, type TestCore } from "../helpers/test_core.ts";
 import { AgentListener } from "../../core/agents/listener.ts";
-import { AgentLink, type LinkCredentials, LinkError, type LinkOptions } from "../../agent/link.ts";
+import { AgentLink, type LinkCredentials, LinkError } from "../../agent/link.ts";
 import { describeCert, newKeyAndCsr } from "../../agent/identity.ts";
 import type { CoreMessage } from "../../lib/agent_protocol.ts";
 import { waitFor } from "../helpers/agent_env.ts";
+import { link } from "./agent_link_fixture.ts";
 
 const POLICY = `
 path "secret/data/web/*" { capabilities = ["read"] }
@@ -59,34 +60,6 @@ async function env(o: { now?: () => number } = {}): Promise<Env> {
       await t.close();
     },
   };
-}
-
-/**
- * An agent link as the agent makes it (quick retries). `closes` collects the close codes it
- * sees; `start: false` leaves it to the test to start.
- */
-function link(
-  url: string,
-  creds: LinkCredentials,
-  pushes: CoreMessage[] = [],
-  o: Partial<LinkOptions> & { closes?: unknown[]; start?: boolean } = {},
-): AgentLink {
-  const { closes, start = true, ...options } = o;
-  const l = new AgentLink({
-    urls: [url],
-    credentials: () => creds,
-    version: "test",
-    onPush: (m) => pushes.push(m),
-    onState: () => {},
-    backoffInitialMs: 100,
-    backoffMaxMs: 200,
-    log: (msg, f) => {
-      if (msg === "agent link closed") closes?.push(f?.code);
-    },
-    ...options,
-  });
-  if (start) l.start();
-  return l;
 }
 
 Deno.test("hub: reads follow the agent's policy, are audited, and bad frames get an error", async () => {
