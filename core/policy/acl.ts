@@ -176,6 +176,23 @@ function makeEntry(pattern: string, base: PathRule | undefined, conds: PathRule[
 }
 
 /**
+ * Whether glob `pattern` ("+" segments, a trailing "*") matches some path that starts with
+ * `prefix` (a mount path, "secret/").
+ */
+function patternReachesUnder(pattern: string, prefix: string): boolean {
+  const want = prefix.replace(/\/$/, "").split("/");
+  const segs = pattern.split("/");
+  for (let i = 0; i < want.length; i++) {
+    const seg = segs[i];
+    if (seg === undefined) return false;
+    const last = i === segs.length - 1;
+    if (last && seg.endsWith("*")) return want[i]!.startsWith(seg.slice(0, -1));
+    if (seg !== "+" && seg !== want[i]) return false;
+  }
+  return true;
+}
+
+/**
  * The merged rules of a token's policies, compiled once.
  *
  * @example
@@ -251,6 +268,24 @@ export class Acl {
     }
     if (grant.bits === 0 || grant.bits & CAP_BIT.deny) return ["deny"];
     return [...grant.sortedNames];
+  }
+
+  /**
+   * Vault's hasMountAccess: whether some rule grants anything (deny aside) at `prefix` or at a
+   * path under it, so sys/internal/ui/mounts tells a token about a mount it can use somewhere
+   * inside, and nothing about the others.
+   */
+  hasAccessUnder(prefix: string, ctx?: EvalContext): boolean {
+    if (this.#root) return true;
+    const p = stripLeadingSlashes(prefix);
+    if (!this.capabilities(p, ctx).includes("deny")) return true;
+    const grantsSome = (e: Entry) =>
+      (e.base.bits !== 0 && !(e.base.bits & CAP_BIT.deny)) ||
+      (e.conds?.some((c) => !c.deny && c.bits !== 0) ?? false);
+    for (const e of this.#exact.values()) {
+      if (e.pattern.startsWith(p) && grantsSome(e)) return true;
+    }
+    return this.#globs.some((g) => patternReachesUnder(g.pattern, p) && grantsSome(g));
   }
 
   /**

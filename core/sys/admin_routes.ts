@@ -1,5 +1,5 @@
 /** sys/mounts, policies, capabilities, keyring and metrics routes. */
-import { BadRequest, NotFound, ServiceUnavailable } from "../../lib/errors.ts";
+import { BadRequest, NotFound, PermissionDenied, ServiceUnavailable } from "../../lib/errors.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
@@ -169,19 +169,29 @@ export function adminRoutes(core: Core): CorePathSpec[] {
       },
     },
     {
+      // As in Vault, no path rule guards this route (the CLI's `kv` commands ask it which KV
+      // version a path is on, with tokens that may only read secrets): the handler answers only
+      // about mounts the token can use somewhere inside.
       pattern: "internal/ui/mounts/:path*",
+      unauthenticated: true,
       operations: {
-        read: (r) => {
+        read: async (r) => {
+          const entry = r.clientToken ? await core.tokens.lookup(r.clientToken) : null;
+          if (!entry) throw new PermissionDenied();
+          const acl = await core.policies.acl(entry.policies);
+          const ctx = evalContext(core, { ...r, token: entry });
           const p = r.params.path ?? "";
           if (!p) {
             const secret = Object.fromEntries(
-              core.mounts.list().map((e) => [e.path, mountView(e)]),
+              core.mounts.list().filter((e) => acl.hasAccessUnder(e.path, ctx)).map((
+                e,
+              ) => [e.path, mountView(e)]),
             );
-            return Promise.resolve({ data: { secret, auth: {} } });
+            return { data: { secret, auth: {} } };
           }
           const m = core.mounts.resolve(p);
-          if (!m) throw new NotFound();
-          return Promise.resolve({ data: { ...mountView(m.entry), path: m.entry.path } });
+          if (!m || !acl.hasAccessUnder(m.entry.path, ctx)) throw new PermissionDenied();
+          return { data: { ...mountView(m.entry), path: m.entry.path } };
         },
       },
     },
