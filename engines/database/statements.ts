@@ -95,5 +95,11 @@ export function scrub(message: string, secrets: (string | undefined)[]): string 
   for (const f of [...forms].sort((a, b) => b.length - a.length)) {
     out = out.replaceAll(f, "*****");
   }
-  return out;
+  // PostgreSQL quotes the token it stopped at ("syntax error at or near "pCFFrA7""), which can be
+  // a piece of a secret (an unquoted {{password}} splits at its punctuation): a quoted piece of
+  // three characters or more of any form of a secret goes too.
+  return out.replace(/"([^"]{3,})"/g, (all, piece: string) => {
+    for (const f of forms) if (f.includes(piece)) return '"*****"';
+    return all;
+  });
 }

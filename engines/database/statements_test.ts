@@ -70,6 +70,19 @@ Deno.test("scrub() masks a URL password up to the last '@' and query passwords",
   assert.equal(scrub("for Top@Secret: no", ["Top%40Secret"]), "for *****: no");
 });
 
+Deno.test("scrub() masks a quoted piece of a secret, as PostgreSQL's 'at or near' quotes one", () => {
+  const pw = "A1b-pCFFrA7.x9";
+  assert.equal(
+    scrub('syntax error at or near "pCFFrA7"', [pw]),
+    'syntax error at or near "*****"',
+  );
+  // Quoted words that are no piece of a secret (or too short to tell) stay.
+  assert.equal(
+    scrub('role "v-token-web-1" does not exist at or near "x9"', [pw]),
+    'role "v-token-web-1" does not exist at or near "x9"',
+  );
+});
+
 /** [query as splitStatements gives it, whether it ends the transaction it runs in] */
 const TRANSACTION_ENDS: [string, boolean][] = [
   ["COMMIT", true],
