@@ -98,13 +98,27 @@ export interface AltNames {
   uri: string[];
 }
 
+/**
+ * A SAN's IA5String bytes. RFC 5280 makes these ASCII, and Go (Vault's clients, Go TLS) refuses
+ * to parse a certificate whose SAN holds anything else: a 400 here rather than a certificate
+ * half the world cannot read.
+ */
+function ia5(s: string, what: string): Uint8Array {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) {
+      throw new BadRequest(`${what} ${fields.quoted(s)} is not printable ASCII (IA5String)`);
+    }
+  }
+  return new TextEncoder().encode(s);
+}
+
 /** RFC 5280 makes the SAN critical when the subject is empty. */
 export function subjectAltName(n: AltNames, critical: boolean): Bytes | null {
-  const utf8 = new TextEncoder();
   const items: Bytes[] = [
-    ...n.email.map((s) => der.tlv(0x81, utf8.encode(s))),
-    ...n.dns.map((s) => der.tlv(0x82, utf8.encode(s))),
-    ...n.uri.map((s) => der.tlv(0x86, utf8.encode(s))),
+    ...n.email.map((s) => der.tlv(0x81, ia5(s, "email"))),
+    ...n.dns.map((s) => der.tlv(0x82, ia5(s, "DNS name"))),
+    ...n.uri.map((s) => der.tlv(0x86, ia5(s, "URI"))),
     ...n.ip.map((b) => der.tlv(0x87, b)),
   ];
   if (items.length === 0) return null;

@@ -51,10 +51,18 @@ function allowedByDomains(role: RoleRecord, name: string, wildcard: boolean): bo
   return false;
 }
 
+/** RFC 5321's dot-atom local part: printable ASCII, no spaces, quotes, "@" or controls. */
+const EMAIL_LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/;
+
 /** A DNS name or email address (as CN or SAN) against the role. */
 export function nameAllowed(role: RoleRecord, name: string): boolean {
   if (name === "") return false;
-  const at = name.lastIndexOf("@");
+  const at = name.indexOf("@");
+  // One "@" and a plain local part, as Vault splits in two: with a second "@" (or a NUL) one
+  // program reads "admin@evil.com" where the domain check saw the part after the last "@".
+  if (at >= 0 && (name.indexOf("@", at + 1) >= 0 || !EMAIL_LOCAL_PART.test(name.slice(0, at)))) {
+    return false;
+  }
   const isEmail = at > 0;
   let host = isEmail ? name.slice(at + 1) : name;
   const wildcard = !isEmail && host.startsWith("*.");
@@ -63,6 +71,8 @@ export function nameAllowed(role: RoleRecord, name: string): boolean {
     host = host.slice(2);
   }
   if (role.enforce_hostnames && !validHostname(host)) return false;
+  // Wildcards refused means any "*", not only a leading "*." (allow_any_name included).
+  if (!role.allow_wildcard_certificates && host.includes("*")) return false;
   if (role.allow_any_name) return true;
   // Without hostname enforcement a "*" beyond the leading label would pass the suffix checks.
   if (host.includes("*")) return false;

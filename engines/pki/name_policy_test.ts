@@ -100,3 +100,34 @@ Deno.test("nameAllowed() applies DNS lengths (labels 1-63, names ≤ 253) under 
   // Only with enforce_hostnames, as in Vault.
   assert.ok(nameAllowed(role({ ...r, enforce_hostnames: false }), `${label(64)}.example.com`));
 });
+
+Deno.test("nameAllowed() takes an email with one '@' and a plain local part only", () => {
+  const sub = role({ allowed_domains: ["example.com"], allow_subdomains: true });
+  assert.ok(nameAllowed(sub, "ops.team+x@a.example.com"));
+  // The domain check saw the part after the last "@"; a C-string reader sees "admin@evil.com".
+  for (
+    const name of [
+      "admin@evil.com\u0000@a.example.com",
+      "admin@evil.com@a.example.com",
+      '"evil@evil.com"@a.example.com',
+      "a b@a.example.com",
+      "@a.example.com",
+      "\u00e4dmin@a.example.com",
+    ]
+  ) assert.ok(!nameAllowed(sub, name), JSON.stringify(name));
+  const bare = role({ allowed_domains: ["example.com"], allow_bare_domains: true });
+  assert.ok(!nameAllowed(bare, "a@evil.com@example.com"));
+});
+
+Deno.test("nameAllowed() refuses any '*' when wildcards are off, allow_any_name too", () => {
+  const any = role({
+    allow_any_name: true,
+    enforce_hostnames: false,
+    allow_wildcard_certificates: false,
+  });
+  for (const name of ["*.example.com", "f*.example.com", "*example.com", "*", "a.*.com"]) {
+    assert.ok(!nameAllowed(any, name), name);
+  }
+  assert.ok(nameAllowed(any, "anything goes"));
+  assert.ok(nameAllowed(role({ ...any, allow_wildcard_certificates: true }), "f*.example.com"));
+});
