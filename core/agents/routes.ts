@@ -4,6 +4,7 @@
  * disconnect, suspend and activate need sudo, like other operator actions on sys/.
  */
 import { NotFound } from "../../lib/errors.ts";
+import { quoted } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec } from "../router/types.ts";
 import type { AgentConnectionInfo } from "./hub.ts";
@@ -61,6 +62,7 @@ export function agentRoutes(core: Core): CorePathSpec[] {
     for (const id of ids) info[id] = await describe(id);
     return { data: { keys: ids, key_info: info } };
   };
+  const noAgent = (id: string) => new NotFound(`no agent with id ${quoted(id, 128)}`);
   return [
     { pattern: "agents/", operations: { list: listing } },
     { pattern: "agents", operations: { read: listing } },
@@ -69,7 +71,7 @@ export function agentRoutes(core: Core): CorePathSpec[] {
       operations: {
         read: async (r) => {
           const d = await describe(r.params.id!);
-          if (!d) throw new NotFound();
+          if (!d) throw noAgent(r.params.id!);
           return { data: d };
         },
       },
@@ -81,7 +83,7 @@ export function agentRoutes(core: Core): CorePathSpec[] {
         update: async (r) => {
           const id = r.params.id!;
           const rec = await store().setStatus(id, action === "suspend" ? "suspended" : "active");
-          if (!rec) throw new NotFound();
+          if (!rec) throw noAgent(id);
           // A suspended agent's live link goes now; its next handshake is refused until it is
           // activated again. Not the revocation close code: it keeps its cache until max_stale.
           if (action === "suspend") {
@@ -97,7 +99,7 @@ export function agentRoutes(core: Core): CorePathSpec[] {
       sudo: true,
       operations: {
         update: async (r) => {
-          if (!await store().get(r.params.id!)) throw new NotFound();
+          if (!await store().get(r.params.id!)) throw noAgent(r.params.id!);
           const was = core.agentLinks?.disconnect(r.params.id!) ?? false;
           return { data: { agent_id: r.params.id, disconnected: was } };
         },

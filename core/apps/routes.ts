@@ -17,7 +17,7 @@ import {
   tokenInput,
   updateInput,
 } from "./schemas.ts";
-import type { v } from "../../lib/fields.ts";
+import { quoted, type v } from "../../lib/fields.ts";
 
 export function appSource(id: string): string {
   return `app/${id}`;
@@ -46,7 +46,7 @@ export interface AppRouteDeps {
 export function appRoutes({ core, apps, pki }: AppRouteDeps): CorePathSpec[] {
   const need = async (req: CoreRequest): Promise<AppRecord> => {
     const a = await apps.find(req.params.id!);
-    if (!a) throw new NotFound();
+    if (!a) throw new NotFound(`no application with id or name ${quoted(req.params.id!, 128)}`);
     return a;
   };
   const listApps = async () => {

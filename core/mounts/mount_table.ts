@@ -21,9 +21,60 @@ export interface MountEntry {
   uuid: string;
   accessor: string;
   options: Record<string, string> | null;
-  config: { default_lease_ttl: number; max_lease_ttl: number };
+  config: MountConfig;
   local: boolean;
   seal_wrap: boolean;
+}
+
+/**
+ * A mount's config as stored in the table. The TTLs are seconds (0: the system's). The optional
+ * keys are Vault mount settings that SecretHub stores and reports (sys/mounts, the tune read) but
+ * does not act on: clients such as Terraform's vault_mount read them back and would otherwise see
+ * drift. A key is absent while unset, as in Vault's reads, and entries stored before these
+ * existed load as they are.
+ */
+export interface MountConfig {
+  default_lease_ttl: number;
+  max_lease_ttl: number;
+  listing_visibility?: ListingVisibility;
+  audit_non_hmac_request_keys?: string[];
+  audit_non_hmac_response_keys?: string[];
+  passthrough_request_headers?: string[];
+  allowed_response_headers?: string[];
+}
+
+/** Vault's values; "" (the default) is stored as no key. */
+export type ListingVisibility = "unauth" | "hidden";
+
+/** The stored-only settings of MountConfig, as enable and tune take them. */
+export interface MountSettings {
+  /** "" clears it. */
+  listing_visibility?: ListingVisibility | "";
+  /** An empty list clears one. */
+  audit_non_hmac_request_keys?: string[];
+  audit_non_hmac_response_keys?: string[];
+  passthrough_request_headers?: string[];
+  allowed_response_headers?: string[];
+}
+
+const SETTING_KEYS = [
+  "listing_visibility",
+  "audit_non_hmac_request_keys",
+  "audit_non_hmac_response_keys",
+  "passthrough_request_headers",
+  "allowed_response_headers",
+] as const satisfies readonly (keyof MountSettings & keyof MountConfig)[];
+
+/** `config` with the settings given in `patch` applied: an empty value removes its key. */
+function withSettings(config: MountConfig, patch: MountSettings): MountConfig {
+  const out: MountConfig = { ...config };
+  for (const k of SETTING_KEYS) {
+    const val = patch[k];
+    if (val === undefined) continue;
+    if (val.length === 0) delete out[k];
+    else (out as unknown as Record<string, unknown>)[k] = Array.isArray(val) ? [...val] : val;
+  }
+  return out;
 }
 
 export interface ResolvedMount {
@@ -368,7 +419,7 @@ export class MountTable {
     type: string,
     description: string,
     options: Record<string, string> | null,
-    config: Partial<MountEntry["config"]>,
+    config: EnableConfig,
   ): Promise<void> {
     return this.#changes.run(() => this.#enable(path, type, description, options, config));
   }
@@ -378,7 +429,7 @@ export class MountTable {
     type: string,
     description: string,
     options: Record<string, string> | null,
-    config: Partial<MountEntry["config"]>,
+    config: EnableConfig,
   ): Promise<void> {
     const norm = normalizeKvType(type, options);
     if (!ENGINES[norm.type]) throw new BadRequest(`plugin not found in the catalog: ${type}`);
@@ -396,7 +447,7 @@ export class MountTable {
     };
     checkLeaseTtls(ttls.default_lease_ttl, ttls.max_lease_ttl, SYSTEM_MAX_TTL);
     const e = this.#newEntry(path, norm.type, description, norm.options);
-    e.config = ttls;
+    e.config = withSettings(ttls, config);
     const next = [...this.#entries, e];
     await writeJSON(this.#barrier, MOUNTS_KEY, next);
     this.#entries = next;
@@ -440,9 +491,11 @@ export class MountTable {
    * Vault's tune: a TTL or description left out keeps its value; the resulting TTLs must pass
    * checkLeaseTtls. `options` are merged into the mount's (an empty value removes a key), except
    * `version`: a KV mount's version cannot change (KV v1 does not exist here, and "2" is what it
-   * already is, a no-op), and other mounts have none.
+   * already is, a no-op), and other mounts have none. The stored-only settings (MountSettings)
+   * replace the mount's when given; an empty one clears it.
    *
-   * @throws BadRequest for an unknown mount, bad TTLs or a version change; nothing is stored then.
+   * @throws BadRequest for an unknown or built-in mount, bad TTLs or a version change; nothing is
+   * stored then.
    */
   tune(path: string, patch: TunePatch): Promise<void> {
     return this.#changes.run(() => this.#tune(path, patch));
@@ -450,11 +503,16 @@ export class MountTable {
 
   async #tune(path: string, patch: TunePatch): Promise<void> {
     const e = this.#entries.find((x) => x.path === path);
-    if (!e) throw new BadRequest(`no mount at "${path}"`);
-    const config = {
+    if (!e) {
+      // Vault's wording: built-ins (cubbyhole/, identity/…) are its untunable mounts.
+      if (this.#builtins.has(path)) throw new BadRequest(`cannot tune "${path}"`);
+      throw new BadRequest(`tune of path "${path}" failed: no mount entry found`);
+    }
+    const config = withSettings({
+      ...e.config,
       default_lease_ttl: patch.default_lease_ttl ?? e.config.default_lease_ttl,
       max_lease_ttl: patch.max_lease_ttl ?? e.config.max_lease_ttl,
-    };
+    }, patch);
     checkLeaseTtls(config.default_lease_ttl, config.max_lease_ttl, SYSTEM_MAX_TTL);
     let options = e.options;
     if (patch.options) {
@@ -478,7 +536,13 @@ export class MountTable {
   }
 }
 
-interface TunePatch {
+/** What enable takes as `config`: TTLs left out are the system's. */
+export interface EnableConfig extends MountSettings {
+  default_lease_ttl?: number | undefined;
+  max_lease_ttl?: number | undefined;
+}
+
+interface TunePatch extends MountSettings {
   description?: string;
   default_lease_ttl?: number;
   max_lease_ttl?: number;

@@ -9,6 +9,31 @@ import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
 import { evalContext } from "../http/pipeline.ts";
 import type { EvalContext } from "../policy/acl.ts";
 
+/**
+ * A TTL as Vault's mount enable and tune take it: "system" is the system default (stored as 0)
+ * and "" is left out (tune keeps the mount's value; enable uses the system's).
+ */
+export const mountTtl = v.pipe(
+  v.unknown(),
+  v.transform((x) => x === "system" ? 0 : x === "" ? undefined : x),
+  v.optional(fields.duration),
+);
+
+/**
+ * Vault's mount settings that SecretHub only stores and reports (MountConfig in
+ * core/mounts/mount_table.ts): listing, audit HMAC exemptions and header passing are not
+ * implemented, so these change nothing but what sys/mounts and the tune read show.
+ */
+const mountSettings = {
+  listing_visibility: v.optional(
+    v.picklist(["unauth", "hidden", ""], 'must be "unauth", "hidden" or ""'),
+  ),
+  audit_non_hmac_request_keys: v.optional(fields.stringList),
+  audit_non_hmac_response_keys: v.optional(fields.stringList),
+  passthrough_request_headers: v.optional(fields.stringList),
+  allowed_response_headers: v.optional(fields.stringList),
+};
+
 const mountName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.\-/]{1,128}$/, "invalid mount path"));
 
 const mountSchema = v.object({
@@ -16,8 +41,9 @@ const mountSchema = v.object({
   description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
   config: v.optional(
     fields.plainObject(v.object({
-      default_lease_ttl: v.optional(fields.duration),
-      max_lease_ttl: v.optional(fields.duration),
+      default_lease_ttl: v.optional(mountTtl),
+      max_lease_ttl: v.optional(mountTtl),
+      ...mountSettings,
     })),
     {},
   ),
@@ -29,9 +55,10 @@ const mountSchema = v.object({
 
 const tuneSchema = v.object({
   description: v.optional(v.pipe(v.string(), v.maxLength(1024))),
-  default_lease_ttl: v.optional(fields.duration),
-  max_lease_ttl: v.optional(fields.duration),
+  default_lease_ttl: v.optional(mountTtl),
+  max_lease_ttl: v.optional(mountTtl),
   options: v.optional(v.nullable(fields.weakStringMap)),
+  ...mountSettings,
 });
 
 const policySchema = v.object({
@@ -99,15 +126,18 @@ export function adminRoutes(core: Core): CorePathSpec[] {
       input: { write: tuneSchema },
       operations: {
         read: (r) => {
-          const e = core.mounts.get(normMount(r.params.path!));
-          if (!e) throw new BadRequest(`cannot fetch sysview for path "${r.params.path}"`);
+          const path = normMount(r.params.path!);
+          const e = core.mounts.get(path);
+          if (!e) throw new BadRequest(`cannot fetch sysview for path ${JSON.stringify(path)}`);
+          const { default_lease_ttl, max_lease_ttl, ...settings } = e.config;
           return Promise.resolve({
             data: {
               description: e.description,
-              default_lease_ttl: e.config.default_lease_ttl || SYSTEM_MAX_TTL,
-              max_lease_ttl: e.config.max_lease_ttl || SYSTEM_MAX_TTL,
+              default_lease_ttl: default_lease_ttl || SYSTEM_MAX_TTL,
+              max_lease_ttl: max_lease_ttl || SYSTEM_MAX_TTL,
               force_no_cache: false,
               options: e.options,
+              ...settings,
             },
           });
         },
@@ -125,8 +155,11 @@ export function adminRoutes(core: Core): CorePathSpec[] {
       input: { write: mountSchema },
       operations: {
         read: (r) => {
-          const e = core.mounts.get(normMount(r.params.path!));
-          if (!e) throw new NotFound();
+          const path = normMount(r.params.path!);
+          const e = core.mounts.get(path);
+          // Vault's answer, a 400 (not a 404): Terraform and other clients match its text to
+          // tell a missing mount from a failed read.
+          if (!e) throw new BadRequest(`No secret engine mount at ${path}`);
           return Promise.resolve({ data: mountView(e) });
         },
         update: async (r) => {

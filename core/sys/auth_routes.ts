@@ -1,10 +1,11 @@
 /** sys/auth: list, enable, disable and tune auth method mounts. */
-import { BadRequest, NotFound } from "../../lib/errors.ts";
+import { BadRequest } from "../../lib/errors.ts";
 import * as fields from "../../lib/fields.ts";
 import { v } from "../../lib/fields.ts";
 import type { Core } from "../core.ts";
 import type { MountEntry } from "../mounts/mount_table.ts";
 import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
+import { mountTtl } from "./admin_routes.ts";
 import type { CorePathSpec } from "../router/types.ts";
 
 const enableSchema = v.object({
@@ -13,8 +14,8 @@ const enableSchema = v.object({
   // Other config keys Vault knows (audit_non_hmac_*, token_type…) are accepted and ignored.
   config: v.optional(
     fields.plainObject(v.looseObject({
-      default_lease_ttl: v.optional(fields.duration),
-      max_lease_ttl: v.optional(fields.duration),
+      default_lease_ttl: v.optional(mountTtl),
+      max_lease_ttl: v.optional(mountTtl),
     })),
     {},
   ),
@@ -25,8 +26,8 @@ const enableSchema = v.object({
 
 const tuneSchema = v.object({
   description: v.optional(v.pipe(v.string(), v.maxLength(1024))),
-  default_lease_ttl: v.optional(fields.duration),
-  max_lease_ttl: v.optional(fields.duration),
+  default_lease_ttl: v.optional(mountTtl),
+  max_lease_ttl: v.optional(mountTtl),
 });
 
 function authPath(p: string): string {
@@ -54,6 +55,9 @@ function view(e: Pick<MountEntry, "type" | "description" | "accessor" | "uuid" |
 
 export function authRoutes(core: Core): CorePathSpec[] {
   const tokenMount = () => core.mounts.get("auth/token/")!;
+  /** The auth mount at "auth/<path>" ("token/" included, as sys/auth lists it), or undefined. */
+  const find = (path: string) =>
+    path === "token/" ? tokenMount() : core.auth.list().find((x) => x.path === `auth/${path}`);
   return [
     {
       pattern: "auth",
@@ -72,8 +76,11 @@ export function authRoutes(core: Core): CorePathSpec[] {
       input: { write: tuneSchema },
       operations: {
         read: (r) => {
-          const e = core.auth.list().find((x) => x.path === `auth/${authPath(r.params.path!)}`);
-          if (!e) throw new NotFound();
+          const path = authPath(r.params.path!);
+          const e = find(path);
+          if (!e) {
+            throw new BadRequest(`cannot fetch sysview for path ${JSON.stringify(`auth/${path}`)}`);
+          }
           return Promise.resolve({
             data: {
               description: e.description,
@@ -96,8 +103,10 @@ export function authRoutes(core: Core): CorePathSpec[] {
       input: { write: enableSchema },
       operations: {
         read: (r) => {
-          const e = core.auth.list().find((x) => x.path === `auth/${authPath(r.params.path!)}`);
-          if (!e) throw new NotFound();
+          const path = authPath(r.params.path!);
+          const e = find(path);
+          // Vault's answer, a 400 whose text clients match to tell a missing method apart.
+          if (!e) throw new BadRequest(`No auth engine at ${path}`);
           return Promise.resolve({ data: view(e) });
         },
         update: async (r) => {

