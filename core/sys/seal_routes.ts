@@ -30,6 +30,12 @@ const initSchema = v.object({
   recovery_threshold: v.optional(v.unknown()),
 });
 
+/** An init field set to something: not absent, null, "", [], 0 or "0". */
+function given(x: unknown): boolean {
+  if (x === undefined || x === null || x === "" || x === 0 || x === "0") return false;
+  return !(Array.isArray(x) && x.length === 0);
+}
+
 const unsealSchema = v.object({
   key: v.optional(v.pipe(v.string("key must be a string"), v.maxLength(200, "key is too long"))),
   reset: v.optional(fields.bool),
@@ -126,8 +132,16 @@ export function sealRoutes(core: Core): CorePathSpec[] {
           // the server is initialised (core.init checks again under its lock).
           if (core.initialized) throw new BadRequest("Vault is already initialized");
           const d = fields.parseWith(initSchema, r.data, (m) => new BadRequest(m));
-          if (d.pgp_keys != null || d.root_token_pgp_key != null) {
+          // Vault's Go client sends every field (pgp_keys null, root_token_pgp_key "", zeros):
+          // only a value that asks for something unsupported is refused.
+          if (given(d.pgp_keys) || given(d.root_token_pgp_key)) {
             throw new BadRequest("PGP-encrypted shares are not supported");
+          }
+          if (given(d.stored_shares)) {
+            throw new BadRequest("stored keys are not supported by the shamir seal");
+          }
+          if (given(d.recovery_shares) || given(d.recovery_threshold)) {
+            throw new BadRequest("recovery keys are not applicable to seal type shamir");
           }
           if (d.secret_threshold > d.secret_shares) {
             throw new BadRequest("threshold cannot be larger than shares");
@@ -164,8 +178,10 @@ export function sealRoutes(core: Core): CorePathSpec[] {
               "'key' must be specified in request body as JSON, or 'reset' set to true",
             );
           }
+          // Decoded first, as Vault does: a malformed key is a 400 even when unsealed.
+          const share = decodeShare(d.key);
           if (!core.sealed) return raw(sealStatusBody(core));
-          await core.unseal(decodeShare(d.key));
+          await core.unseal(share);
           return raw(sealStatusBody(core));
         },
       },

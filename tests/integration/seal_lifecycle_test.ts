@@ -240,3 +240,41 @@ Deno.test("sys/health names the cluster only while unsealed, as Vault does", asy
     await t.close();
   }
 });
+
+Deno.test("sys/init takes the body Vault's Go client sends; unsupported seal options are 400s", async () => {
+  const t = await startTestCore({ uninitialized: true });
+  try {
+    // api.InitRequest has no omitempty: every field comes, empty.
+    const goClient = {
+      secret_shares: 1,
+      secret_threshold: 1,
+      stored_shares: 0,
+      pgp_keys: null,
+      recovery_shares: 0,
+      recovery_threshold: 0,
+      recovery_pgp_keys: null,
+      root_token_pgp_key: "",
+    };
+    for (
+      const [extra, why] of [
+        [{ root_token_pgp_key: "a2V5" }, /PGP/],
+        [{ pgp_keys: ["a2V5"] }, /PGP/],
+        [{ stored_shares: 1 }, /stored keys are not supported/],
+        [{ recovery_shares: 5 }, /recovery keys are not applicable/],
+      ] as const
+    ) {
+      const r = await t.req("PUT", "/v1/sys/init", { ...goClient, ...extra }, null);
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.body.errors[0], why);
+    }
+    const r = await t.req("PUT", "/v1/sys/init", { ...goClient, pgp_keys: [] }, null);
+    assert.equal(r.status, 200, r.text);
+    const key = r.body.keys[0];
+    assert.equal((await t.req("PUT", "/v1/sys/unseal", { key }, null)).body.sealed, false);
+    // A malformed key is a 400 even when there is nothing left to unseal, as in Vault.
+    const bad = await t.req("PUT", "/v1/sys/unseal", { key: "zzz" }, null);
+    assert.equal(bad.status, 400, bad.text);
+  } finally {
+    await t.close();
+  }
+});
