@@ -308,7 +308,9 @@ export class Core {
         this.#tidyTimer = setInterval(() => void this.#tidy(), this.#tidyIntervalMs);
         Deno.unrefTimer(this.#tidyTimer);
       }
-      for (const f of this.onUnseal) f();
+      // Init opens the core only to write the root token and seals it again: listeners started
+      // here would bind and be torn down under it.
+      if (!first) for (const f of this.onUnseal) f();
     } catch (e) {
       void leases?.stop();
       await this.mounts.unload();

@@ -278,3 +278,18 @@ Deno.test("sys/init takes the body Vault's Go client sends; unsupported seal opt
     await t.close();
   }
 });
+
+Deno.test("init runs no unseal hooks (the agent listener starts at unseal, not during init)", async () => {
+  const t = await startTestCore({ uninitialized: true });
+  try {
+    let unsealed = 0;
+    t.core.onUnseal.push(() => unsealed++);
+    const r = await t.req("PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 }, null);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(unsealed, 0);
+    await t.req("PUT", "/v1/sys/unseal", { key: r.body.keys[0] }, null);
+    assert.equal(unsealed, 1);
+  } finally {
+    await t.close();
+  }
+});
