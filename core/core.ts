@@ -207,7 +207,8 @@ export class Core {
       displayName: "root",
       path: "auth/token/root",
     });
-    await this.sealNow();
+    await this.sealNow(true);
+    log.info("core initialized", { secret_shares: shares, secret_threshold: threshold });
     return {
       keys: r.shares.map(toHex),
       keys_base64: r.shares.map(toBase64),
@@ -223,7 +224,11 @@ export class Core {
   async #unseal(share: Uint8Array): Promise<SealStatus> {
     if (!this.sealed) return this.sealStatus();
     const r = await this.seal.submit(share);
-    if (r) await this.#open(r.keyring, r.rootKey, false);
+    if (r) {
+      await this.#open(r.keyring, r.rootKey, false);
+      // As Vault's "vault is unsealed": operators follow the seal state in the log.
+      log.info("core unsealed");
+    }
     return this.sealStatus();
   }
 
@@ -310,7 +315,7 @@ export class Core {
       }
       // Init opens the core only to write the root token and seals it again: listeners started
       // here would bind and be torn down under it.
-      if (!first) for (const f of this.onUnseal) f();
+      if (!first) { for (const f of this.onUnseal) f(); }
     } catch (e) {
       void leases?.stop();
       await this.mounts.unload();
@@ -345,7 +350,8 @@ export class Core {
    * timers stop (a revoke in flight fails against the sealed barrier and is redone after the
    * next unseal), then the engines are closed.
    */
-  async sealNow(): Promise<void> {
+  /** `quiet`: init sealing what it opened for itself, which is no seal to log. */
+  async sealNow(quiet = false): Promise<void> {
     if (this.#tidyTimer !== undefined) clearInterval(this.#tidyTimer);
     this.#tidyTimer = undefined;
     const u = this.#u;
@@ -365,6 +371,7 @@ export class Core {
     const closing = this.mounts.unload();
     for (const f of this.onSeal) f();
     this.barrier.seal();
+    if (u && !quiet) log.info("core sealed");
     this.seal.resetProgress();
     this.metrics.unsealed = 0;
     await Promise.all([closing, auditClosed]);
@@ -420,6 +427,7 @@ export class Core {
     const next = this.barrier.keyring.rotated(new Date(this.now()));
     await this.seal.persistKeyring(next, u.rootKey);
     this.barrier.replaceKeyring(next);
+    log.info("keyring rotated", { term: next.active.term });
   }
 
   async saveAuditSinks(): Promise<void> {

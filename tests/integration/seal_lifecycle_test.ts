@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startTestCore } from "../helpers/test_core.ts";
 import { createCore } from "../../core/server.ts";
 import { decodeShare } from "../../core/seal/seal.ts";
+import { setLogLevel } from "../../core/log.ts";
 
 Deno.test("sys/init → unseal → KV write/read/version/delete/undelete/destroy → seal → 503 → unseal", async () => {
   const t = await startTestCore({ uninitialized: true });
@@ -279,16 +280,33 @@ Deno.test("sys/init takes the body Vault's Go client sends; unsupported seal opt
   }
 });
 
-Deno.test("init runs no unseal hooks (the agent listener starts at unseal, not during init)", async () => {
+Deno.test("init runs no unseal hooks, and init, unseal, rotate and seal are logged", async () => {
   const t = await startTestCore({ uninitialized: true });
   try {
     let unsealed = 0;
     t.core.onUnseal.push(() => unsealed++);
-    const r = await t.req("PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 }, null);
-    assert.equal(r.status, 200, r.text);
-    assert.equal(unsealed, 0);
-    await t.req("PUT", "/v1/sys/unseal", { key: r.body.keys[0] }, null);
-    assert.equal(unsealed, 1);
+    // The lifecycle shows in the log, as Vault's "vault is unsealed" / "vault is sealed".
+    const lines: string[] = [];
+    const write = console.error;
+    console.error = (line: string) => lines.push(line);
+    setLogLevel("info");
+    try {
+      const r = await t.req("PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 }, null);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(unsealed, 0);
+      await t.req("PUT", "/v1/sys/unseal", { key: r.body.keys[0] }, null);
+      assert.equal(unsealed, 1);
+      await t.req("PUT", "/v1/sys/rotate", {}, r.body.root_token);
+      await t.req("PUT", "/v1/sys/seal", {}, r.body.root_token);
+    } finally {
+      console.error = write;
+      setLogLevel("warn"); // as tests/helpers/test_core.ts sets it
+    }
+    const messages = lines.map((l) => JSON.parse(l)["@message"]);
+    assert.deepEqual(
+      messages.filter((m) => /^(core|keyring) /.test(m)),
+      ["core initialized", "core unsealed", "keyring rotated", "core sealed"],
+    );
   } finally {
     await t.close();
   }
