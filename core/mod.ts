@@ -7,8 +7,19 @@ import { decodeShare } from "./seal/seal.ts";
 import { AgentListener } from "./agents/listener.ts";
 import { bindProblem, fsProblem, readListenerTls, StartupError } from "./startup.ts";
 import { lockStorageDir, type StorageLock } from "./storage/dir_lock.ts";
-import { addressProblem } from "./listen_address.ts";
+import { addressProblem, parseAddress } from "./listen_address.ts";
 import type { Core } from "./core.ts";
+
+/** Binds `address` and lets it go again: a taken port fails now, as a StartupError. */
+function probeBind(label: string, address: string): void {
+  const { hostname, port } = parseAddress(address);
+  if (port === 0) return;
+  try {
+    Deno.listen({ hostname, port }).close();
+  } catch (e) {
+    throw new StartupError(bindProblem(label, address, e));
+  }
+}
 
 function say(s: string): void {
   // deno-lint-ignore no-console
@@ -87,6 +98,9 @@ async function runDev(flags: Map<string, string | true>): Promise<number> {
     checkAddress(listenLabel, listen);
     checkAddress("-dev-agent-listen-address", agentAddress);
     bound = bindListener(listen, undefined, listenLabel);
+    // The agent listener can only start once the core is unsealed; a port already taken is
+    // found here, before init and unseal log their lines, so the error stays the only line.
+    probeBind("-dev-agent-listen-address", agentAddress);
     dir = await Deno.makeTempDir({ prefix: "secrethub-dev-" });
     lock = await lockStorageDir(dir, "dev storage");
     const { core, app } = await createCore(`${dir}/secrethub.db`);
