@@ -170,6 +170,11 @@ async function runConfigured(configFile: string, levelGiven: boolean): Promise<n
       ? "SECRETHUB_LISTEN_ADDRESS"
       : "listener.address";
     bound = bindListener(cfg.listener.address, tls, label);
+    // The agent listener starts only at unseal, where a taken port could only be logged: it is
+    // checked now, while the start can still fail with one line.
+    if (!cfg.agent_listener?.disable) {
+      probeBind("agent_listener.address", cfg.agent_listener?.address ?? "0.0.0.0:8201");
+    }
     // Held until shutdown; if the process dies instead, the kernel releases it.
     lock = await lockStorageDir(cfg.storage.path);
     const { core, app } = await createCore(`${cfg.storage.path}/secrethub.db`, {

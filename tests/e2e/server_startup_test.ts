@@ -185,6 +185,16 @@ Deno.test("startup errors are one line naming the key or address, exit 1, and cr
         ),
       ],
       [
+        "agent listener port in use",
+        {
+          ...base({ address: `127.0.0.1:${port}` }),
+          agent_listener: { address: `127.0.0.1:${takenPort}` },
+        },
+        new RegExp(
+          `^error: agent_listener\\.address 127\\.0\\.0\\.1:${takenPort}: address already in use`,
+        ),
+      ],
+      [
         "not an address",
         base({ address: "notanaddress" }),
         /^error: \S+\.json: invalid config key "listener\.address": invalid listen address "notanaddress"/,
@@ -285,9 +295,10 @@ Deno.test("the storage directory is 0700 and the database, WAL, SHM and lock fil
 
 Deno.test("an agent listener port in use at unseal does not end the server", async () => {
   const dir = await Deno.makeTempDir({ prefix: "secrethub-agentport-" });
-  const taken = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
-  const agentPort = (taken.addr as Deno.NetAddr).port;
+  const agentPort = freePort();
   const srv = await startServerProcess(dir, freePort(), { agentPort });
+  // Taken after the start-up check (which a port taken before start fails), before unseal.
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: agentPort });
   let exited: Deno.CommandStatus | null = null;
   void srv.child.status.then((s) => exited = s);
   try {
