@@ -3,68 +3,15 @@
  * listener, and the agent's own link client with a certificate from `pki/agent/issue`.
  */
 import assert from "node:assert/strict";
-import { startTestCore, type TestCore } from "../helpers/test_core.ts";
-import { AgentListener } from "../../core/agents/listener.ts";
-import { AgentLink, type LinkCredentials, LinkError } from "../../agent/link.ts";
+import { AgentLink, LinkError } from "../../agent/link.ts";
 import { describeCert, newKeyAndCsr } from "../../agent/identity.ts";
 import type { CoreMessage } from "../../lib/agent_protocol.ts";
 import { waitFor } from "../helpers/agent_env.ts";
-import { link } from "./agent_link_fixture.ts";
-
-const POLICY = `
-path "secret/data/web/*" { capabilities = ["read"] }
-path "pki/agent/issue" { capabilities = ["update"] }
-`;
-
-interface Env {
-  t: TestCore;
-  listener: AgentListener;
-  url: string;
-  creds: (id: string) => Promise<LinkCredentials>;
-  close(): Promise<void>;
-}
-
-async function env(o: { now?: () => number } = {}): Promise<Env> {
-  const t = await startTestCore({ now: o.now });
-  const listener = new AgentListener(t.core, { address: "127.0.0.1:0" });
-  await listener.start();
-  const url = listener.current!.url.replace("https://", "wss://");
-  await t.req("POST", "/v1/sys/auth/approle", { type: "approle" });
-  await t.req("PUT", "/v1/sys/policies/acl/edge", { policy: POLICY });
-  await t.req("POST", "/v1/auth/approle/role/edge", { token_policies: ["edge"] });
-  const roleId = (await t.req("GET", "/v1/auth/approle/role/edge/role-id")).body.data.role_id;
-  const caPem = (await t.req("GET", "/v1/sys/agent/ca", undefined, null)).text;
-  return {
-    t,
-    listener,
-    url,
-    async creds(id) {
-      const secretId =
-        (await t.req("POST", "/v1/auth/approle/role/edge/secret-id", {})).body.data.secret_id;
-      const login = await t.req("POST", "/v1/auth/approle/login", {
-        role_id: roleId,
-        secret_id: secretId,
-      }, null);
-      const { keyPem, csrPem } = await newKeyAndCsr(id);
-      const r = await t.req(
-        "POST",
-        "/v1/pki/agent/issue",
-        { agent_id: id, csr: csrPem },
-        login.body.auth.client_token,
-      );
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      return { certPem: r.body.data.certificate, keyPem, caPem };
-    },
-    async close() {
-      await listener.close();
-      await t.close();
-    },
-  };
-}
+import { env, link } from "./agent_link_fixture.ts";
 
 Deno.test("hub: reads follow the agent's policy, are audited, and bad frames get an error", async () => {
   const e = await env();
-  const l = link(e.url, await e.creds("edge-a"));
+  const l = link(e.url, await e.enrol("edge-a"));
   try {
     await e.t.req("POST", "/v1/secret/data/web/db", { data: { password: "pw1" } });
     await e.t.req("POST", "/v1/secret/data/ops/root", { data: { password: "nope" } });
@@ -88,7 +35,7 @@ Deno.test("hub: reads follow the agent's policy, are audited, and bad frames get
     assert.ok(denied.length >= 1, "the refused read is in the audit log");
     assert.ok(entries.some((x) => x.includes("secret/data/web/db")));
     // A raw socket sending junk gets an error frame back and stays usable.
-    const creds = await e.creds("edge-raw");
+    const creds = await e.enrol("edge-raw");
     const client = Deno.createHttpClient({
       cert: creds.certPem,
       key: creds.keyPem,
@@ -123,7 +70,7 @@ Deno.test("hub: reads follow the agent's policy, are audited, and bad frames get
 Deno.test("hub: a write to a subscribed path is pushed within 1 s; unreadable paths are not", async () => {
   const e = await env();
   const pushes: CoreMessage[] = [];
-  const l = link(e.url, await e.creds("edge-b"), pushes);
+  const l = link(e.url, await e.enrol("edge-b"), pushes);
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
     await l.subscribe(["secret/data/web/*", "secret/data/ops/*"]);
@@ -160,7 +107,7 @@ Deno.test("hub: a write to a subscribed path is pushed within 1 s; unreadable pa
 
 Deno.test("hub: one link per agent; an app certificate is refused; disconnect works", async () => {
   const e = await env();
-  const creds = await e.creds("edge-c");
+  const creds = await e.enrol("edge-c");
   const closes: unknown[] = [];
   // Retries slow enough that the first link does not take the place back while the test looks.
   const first = link(e.url, creds, [], { closes, backoffInitialMs: 10_000, backoffMaxMs: 10_000 });
@@ -212,7 +159,7 @@ Deno.test("hub: one link per agent; an app certificate is refused; disconnect wo
 
 Deno.test("hub: a suspended agent is dropped and refused until activated; a revoked one stays revoked", async () => {
   const e = await env();
-  const creds = await e.creds("edge-s");
+  const creds = await e.enrol("edge-s");
   const l = link(e.url, creds);
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
@@ -225,7 +172,7 @@ Deno.test("hub: a suspended agent is dropped and refused until activated; a revo
     assert.equal(l.online, false);
     assert.equal((await e.t.req("GET", "/v1/sys/agents/edge-s")).body.data.status, "suspended");
     // No new certificate either, even with valid AppRole credentials.
-    await assert.rejects(e.creds("edge-s"), /403|permission denied/);
+    await assert.rejects(e.enrol("edge-s"), /403|permission denied/);
 
     const a = await e.t.req("POST", "/v1/sys/agents/edge-s/activate", {});
     assert.equal(a.body.data.status, "active");
@@ -245,7 +192,7 @@ Deno.test("hub: a suspended agent is dropped and refused until activated; a revo
 Deno.test("hub: a link silent for longer than two heartbeats is closed (4002) and the agent reconnects", async () => {
   let skew = 0;
   const e = await env({ now: () => Date.now() + skew });
-  const creds = await e.creds("edge-quiet");
+  const creds = await e.enrol("edge-quiet");
   const closes: unknown[] = [];
   // No heartbeat during the test: the link goes quiet.
   const l = link(e.url, creds, [], { closes, heartbeatMs: 60_000 });
@@ -269,7 +216,7 @@ Deno.test("hub: a link silent for longer than two heartbeats is closed (4002) an
 
 Deno.test("hub: cert:renew over the link issues a new certificate for the same agent", async () => {
   const e = await env();
-  const creds = await e.creds("edge-d");
+  const creds = await e.enrol("edge-d");
   const l = link(e.url, creds);
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
@@ -320,7 +267,7 @@ async function noUnhandledRejections(f: () => Promise<void>): Promise<unknown[]>
 
 Deno.test("hub: core sealing while a link opens is no unhandled rejection (core keeps running)", async () => {
   const e = await env();
-  const creds = await e.creds("edge-seal");
+  const creds = await e.enrol("edge-seal");
   const identity = e.t.core.identity!;
   const real = identity.agentPolicies.bind(identity);
   // The race made certain: the seal lands between the upgrade and the link's set-up.
@@ -346,7 +293,7 @@ Deno.test("hub: core sealing while a link opens is no unhandled rejection (core 
 
 Deno.test("hub: a link closed while it is being set up leaves no live session behind", async () => {
   const e = await env();
-  const creds = await e.creds("edge-ghost");
+  const creds = await e.enrol("edge-ghost");
   const identity = e.t.core.identity!;
   const real = identity.agentPolicies.bind(identity);
   let clientClosed!: () => void;
@@ -381,7 +328,7 @@ Deno.test("hub: a link closed while it is being set up leaves no live session be
 Deno.test("hub: an agent holding more than one frame of subscriptions still links and gets pushes", async () => {
   const e = await env();
   const pushes: CoreMessage[] = [];
-  const creds = await e.creds("edge-many");
+  const creds = await e.enrol("edge-many");
   const l = link(e.url, creds, pushes, { start: false });
   try {
     const paths = Array.from({ length: 1500 }, (_, i) => `secret/data/web/s${i}`);
@@ -400,7 +347,7 @@ Deno.test("hub: an agent holding more than one frame of subscriptions still link
 
 Deno.test("hub: subscriptions beyond the per-agent limit are refused, not silently dropped", async () => {
   const e = await env();
-  const l = link(e.url, await e.creds("edge-cap"));
+  const l = link(e.url, await e.enrol("edge-cap"));
   try {
     await waitFor(() => Promise.resolve(l.online), 5000, "online");
     for (let i = 0; i < 10; i++) {
