@@ -73,3 +73,31 @@ export async function assertRenewalsWithin(
     assert.ok(granted > 0 && granted <= max, `${path}: ${granted}`);
   }
 }
+
+/**
+ * Asserts that once the role (or user) at `path`, issued with `deploy,read` and `default`, grants
+ * other policies, the token's renewals are refused (Vault's "policies have changed"), also when
+ * only `default` is dropped.
+ */
+export async function assertRenewRefusedOncePoliciesChange(
+  t: TestCore,
+  path: string,
+  token: string,
+): Promise<void> {
+  const refused = async (route: string, body: Json, tok?: string) => {
+    const r = await t.req("POST", `/v1/auth/token/${route}`, body, tok);
+    assert.equal(r.status, 400, `${route}: ${r.text}`);
+    assert.deepEqual(r.body.errors, ["policies have changed, not renewing"]);
+  };
+  await call(t, "POST", path, { token_policies: "read" }, 204);
+  await refused("renew-self", { increment: "10m" }, token);
+  await refused("renew", { token });
+  await call(
+    t,
+    "POST",
+    path,
+    { token_policies: "deploy,read", token_no_default_policy: true },
+    204,
+  );
+  await refused("renew-self", {}, token);
+}
