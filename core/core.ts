@@ -4,6 +4,7 @@
  * state, so tests build a core in-process in milliseconds.
  */
 import { BadRequest, Sealed } from "../lib/errors.ts";
+import { policyName } from "../lib/fields.ts";
 import { randomKey, toBase64, toHex, uuid } from "../lib/crypto.ts";
 import { readJSON, writeJSON } from "../engines/sdk.ts";
 import { AuditBroker, AuditDeviceUnavailable, type SinkConfig } from "./audit/broker.ts";
@@ -387,7 +388,7 @@ export class Core {
     const policies = [...new Set([...g.policies, ...(g.noDefaultPolicy ? [] : ["default"])])];
     // Only a root parent makes a root token (Vault: "auth methods cannot create root tokens"),
     // whatever a role or user record says, however it came to say it.
-    if (policies.some((p) => p.trim().toLowerCase() === "root")) {
+    if (policies.some((p) => policyName(p) === "root")) {
       throw new BadRequest("auth methods cannot create root tokens");
     }
     // Vault's CalculateTTL for a login: the role's TTL, else the auth mount's default; the cap is

@@ -93,10 +93,15 @@ export const stringList = v.pipe(
  * (names are case-insensitive, and the policy store keeps them lowercased), without empties or
  * duplicates, sorted.
  */
+/** A policy name as Vault keys it (on policies, tokens and roles): trimmed and lowercased. */
+export function policyName(name: string): string {
+  return name.trim().toLowerCase();
+}
+
 export function sanitizePolicies(list: readonly string[]): string[] {
   const out = new Set<string>();
   for (const p of list) {
-    const n = p.trim().toLowerCase();
+    const n = policyName(p);
     if (n) out.add(n);
   }
   return [...out].sort();

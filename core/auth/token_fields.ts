@@ -179,7 +179,7 @@ export function mergeTokenParams(prev: Partial<TokenParams>, d: TokenParamsInput
     throw new BadRequest(`"token_ttl" value must be less than "token_max_ttl"`);
   }
   // Its logins would be refused (auth methods cannot create root tokens): say so at the write.
-  if (next.token_policies.some((p) => p.trim().toLowerCase() === "root")) {
+  if (next.token_policies.some((p) => fields.policyName(p) === "root")) {
     throw new BadRequest(`the "root" policy cannot be given to tokens of an auth method`);
   }
   return next;

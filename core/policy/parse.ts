@@ -4,6 +4,7 @@
  * @module
  */
 import { BadRequest } from "../../lib/errors.ts";
+import { policyName } from "../../lib/fields.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import {
   type HclItem,
@@ -38,18 +39,16 @@ const LEGACY_POLICIES: Readonly<Record<string, readonly Capability[]>> = {
 /**
  * Parses and validates one ACL policy.
  *
- * @param name Policy name; lower-cased as Vault does.
+ * @param name Policy name; trimmed and lower-cased as Vault does.
  * @param text HCL or JSON policy text, or base64 of either.
+ * @param stored The text comes from storage, not from a write. A stored rule on a templated
+ * path (written before such paths were refused) is left out, granting nothing, rather than
+ * failing the whole policy: every request of a token holding it would otherwise be a 400.
  * @returns The policy with one rule per distinct (pattern, conditions); duplicates merged.
  * @throws BadRequest for a bad name, the `root` policy, or any syntax or validation error.
  */
-/**
- * `stored`: the text comes from storage, not from a write. A stored rule on a templated path
- * (written before such paths were refused) is left out, granting nothing, rather than failing
- * the whole policy: every request of a token holding it would otherwise be a 400.
- */
 export function parsePolicy(name: string, text: string, stored = false): Policy {
-  const lower = name.trim().toLowerCase();
+  const lower = policyName(name);
   if (!NAME_RE.test(lower)) {
     const rule = 'use 1 to 128 letters, digits, "_", ".", "@" or "-"';
     throw new BadRequest(`invalid policy name ${JSON.stringify(name)}: ${rule}`);

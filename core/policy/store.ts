@@ -4,6 +4,7 @@
  * change takes effect for live tokens on their next request.
  */
 import { BadRequest } from "../../lib/errors.ts";
+import { policyName } from "../../lib/fields.ts";
 import type { StorageView } from "../../engines/sdk.ts";
 import { readJSON, writeJSON } from "../../engines/sdk.ts";
 import { KeyedLock } from "../auth/approle/lock.ts";
@@ -96,7 +97,7 @@ export class PolicyStore {
     text: string,
     extra: { alert?: boolean; template?: string } = {},
   ): Promise<void> {
-    const lower = name.trim().toLowerCase();
+    const lower = policyName(name);
     if (lower === "root") throw new BadRequest("cannot update root policy");
     if (lower === "default" && extra.template) {
       throw new BadRequest("a template cannot overwrite the default policy");
@@ -147,13 +148,13 @@ export class PolicyStore {
   }
 
   async read(name: string): Promise<StoredPolicy | null> {
-    const lower = name.trim().toLowerCase();
+    const lower = policyName(name);
     if (lower === "root") return { name: "root", policy: "", modified: "", version: 0 };
     return await readJSON<StoredPolicy>(this.#s, lower);
   }
 
   async delete(name: string): Promise<void> {
-    const lower = name.trim().toLowerCase();
+    const lower = policyName(name);
     if (lower === "root" || lower === "default") {
       throw new BadRequest(`cannot delete ${lower} policy`);
     }
@@ -171,7 +172,7 @@ export class PolicyStore {
   async #policy(given: string): Promise<Policy | null> {
     // Stored names are lowercase; a token or role from before they were lowercased on tokens
     // may still carry "MyPol", which is the policy "mypol" (Vault's names are case-insensitive).
-    const name = given.trim().toLowerCase();
+    const name = policyName(given);
     if (this.#parsed.has(name)) return this.#parsed.get(name)!;
     const stored = await readJSON<StoredPolicy>(this.#s, name);
     const p = stored ? parsePolicy(name, stored.policy, true) : null;

@@ -115,14 +115,14 @@ export function policyToolRoutes(core: Core): CorePathSpec[] {
           // Writing a policy through a template is writing that policy: the caller needs what
           // sys/policies/acl/<name> would ask of it, or this route would let it widen its own
           // policy (or replace anyone's) with any capability, sudo included.
-          const target = `sys/policies/acl/${d.name.trim().toLowerCase()}`;
+          const target = `sys/policies/acl/${fields.policyName(d.name)}`;
           const op = await core.policies.read(d.name) ? "update" : "create";
           const acl = await core.policies.acl(r.token!.policies);
           if (!acl.check(target, op, false, evalContext(core, r)).allowed) {
             throw new PermissionDenied();
           }
           await core.policies.write(d.name, text, { alert: t.alert ?? false, template: t.name });
-          return { data: { name: d.name.trim().toLowerCase(), template: t.name, policy: text } };
+          return { data: { name: fields.policyName(d.name), template: t.name, policy: text } };
         },
       },
     },
