@@ -10,7 +10,14 @@ import { readJSON, writeJSON } from "../../engines/sdk.ts";
 import type { Barrier, BarrierView } from "../barrier/barrier.ts";
 import { checkLeaseTtls, type MountEntry, type MountTable } from "../mounts/mount_table.ts";
 import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
-import type { AuthMethodContext, AuthMethodFactory, LoginGrant, LoginLimiter } from "./types.ts";
+import {
+  type AuthMethodContext,
+  type AuthMethodFactory,
+  type LoginGrant,
+  type LoginLimiter,
+  type LoginRecords,
+  loginRecords,
+} from "./types.ts";
 
 const AUTH_MOUNTS_KEY = "core/auth-mounts";
 
@@ -60,6 +67,22 @@ export class AuthTable {
 
   list(): MountEntry[] {
     return this.#entries;
+  }
+
+  /**
+   * The login records of auth mount `uuid` (a login source's first part): null when no such
+   * mount is attached (gone, or detached while it is being disabled), `records` undefined when
+   * its method keeps none.
+   */
+  loginRecords(uuid: string): { entry: MountEntry; records?: LoginRecords } | null {
+    const entry = this.#entries.find((e) => e.uuid === uuid);
+    const routed = entry ? this.#d.mounts.resolve(entry.path) : null;
+    if (!entry || routed?.entry.uuid !== uuid) return null;
+    for (const c of routed.table) {
+      const records = loginRecords(c.spec);
+      if (records) return { entry, records };
+    }
+    return { entry };
   }
 
   #attach(e: MountEntry): void {

@@ -197,6 +197,16 @@ export function tokenParamsView(t: TokenParams): Record<string, unknown> {
 }
 
 /** The tighter of token_max_ttl and token_explicit_max_ttl (0 = neither is set). */
+/**
+ * The policies a login under `t` gets, as core's #issueLoginToken grants them: the record's,
+ * `default` too unless it is left out; sanitized and sorted.
+ */
+export function grantedPolicies(t: TokenParams): string[] {
+  return fields.sanitizePolicies(
+    t.token_no_default_policy ? t.token_policies : [...t.token_policies, "default"],
+  );
+}
+
 export function tokenParamsMaxTtl(t: TokenParams): number {
   const caps = [t.token_max_ttl, t.token_explicit_max_ttl].filter((x) => x > 0);
   return caps.length ? Math.min(...caps) : 0;

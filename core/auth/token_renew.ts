@@ -7,7 +7,12 @@
 import { BadRequest } from "../../lib/errors.ts";
 import { sanitizePolicies } from "../../lib/fields.ts";
 import type { RenewingLogin, RenewLimits } from "./types.ts";
-import { cidrsWithin, type TokenParams, tokenParamsMaxTtl } from "./token_fields.ts";
+import {
+  cidrsWithin,
+  grantedPolicies,
+  type TokenParams,
+  tokenParamsMaxTtl,
+} from "./token_fields.ts";
 
 /**
  * The limits `record` (null when it is gone; `kind` names it in the error) allows `login` now.
@@ -22,9 +27,7 @@ export function tokenParamsRenewal(
   kind: "role" | "user",
 ): RenewLimits {
   if (!record) throw new BadRequest(`${kind} "${login.role}" does not exist during renewal`);
-  const now = sanitizePolicies(
-    record.token_no_default_policy ? record.token_policies : [...record.token_policies, "default"],
-  );
+  const now = grantedPolicies(record);
   const held = sanitizePolicies(login.policies);
   if (now.length !== held.length || now.some((p, i) => p !== held[i])) {
     throw new BadRequest("policies have changed, not renewing");

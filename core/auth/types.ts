@@ -6,6 +6,8 @@
  */
 import type { StorageView } from "../../engines/sdk.ts";
 import type { CorePathSpec } from "../router/types.ts";
+import type { TokenParams } from "./token_fields.ts";
+import { tokenParamsRenewal } from "./token_renew.ts";
 
 /** What a successful login grants; the core turns it into a token and Vault's `auth` block. */
 export interface LoginGrant {
@@ -96,22 +98,38 @@ export interface RenewLimits {
 export type LoginRenewHook = (login: RenewingLogin) => Promise<RenewLimits>;
 
 /**
- * Hooks by login path spec. Token renewal routes to the token's login path as Vault routes a
- * RenewOperation there, so the hook lives with the spec: it goes when the mount's table goes,
- * and a second core (or a remount) never sees another's. Kept beside the path table rather
- * than in CorePathSpec because only login paths of auth methods have one.
+ * The records an auth method grants logins from (roles, users), as they are now: what token
+ * renewal (Vault's pathLoginRenew) and agent enrolment re-check a login's grant against.
  */
-const LOGIN_RENEW_HOOKS = new WeakMap<CorePathSpec, LoginRenewHook>();
+export interface LoginRecords {
+  /** Names the record in errors: "role" or "user". */
+  kind: "role" | "user";
+  /** The record a login under `name` (LoginGrant.role) is granted by now; null once it is gone. */
+  read(name: string): Promise<TokenParams | null>;
+}
 
-/** Marks `spec` (an auth method's login path) as renewing its tokens through `hook`. */
-export function withLoginRenew(spec: CorePathSpec, hook: LoginRenewHook): CorePathSpec {
-  LOGIN_RENEW_HOOKS.set(spec, hook);
+/**
+ * Records by login path spec: they go when the mount's table goes, and a second core (or a
+ * remount) never sees another's. Kept beside the path table rather than in CorePathSpec because
+ * only login paths of auth methods have them.
+ */
+const LOGIN_RECORDS = new WeakMap<CorePathSpec, LoginRecords>();
+
+/** Marks `spec` (an auth method's login path) as granting logins from `records`. */
+export function withLoginRecords(spec: CorePathSpec, records: LoginRecords): CorePathSpec {
+  LOGIN_RECORDS.set(spec, records);
   return spec;
 }
 
-/** The renew hook of a login path spec, if its auth method has one. */
+/** The login records of a login path spec, if its auth method keeps any. */
+export function loginRecords(spec: CorePathSpec): LoginRecords | undefined {
+  return LOGIN_RECORDS.get(spec);
+}
+
+/** The renewal check of a login path spec: its record as it is now, or a refusal. */
 export function loginRenewHook(spec: CorePathSpec): LoginRenewHook | undefined {
-  return LOGIN_RENEW_HOOKS.get(spec);
+  const r = LOGIN_RECORDS.get(spec);
+  return r && (async (login) => tokenParamsRenewal(await r.read(login.role), login, r.kind));
 }
 
 export type AuthMethodFactory = (ctx: AuthMethodContext) => AuthMethod;

@@ -7,7 +7,7 @@ import type { Core } from "../core.ts";
 import type { CorePathSpec, CoreRequest, CoreResponse } from "../router/types.ts";
 import { type LoginRenewal, SYSTEM_MAX_TTL, type TokenEntry, tokenId } from "./token_store.ts";
 import { evalContext } from "../http/pipeline.ts";
-import { loginRenewHook } from "../auth/types.ts";
+import { tokenParamsRenewal } from "../auth/token_renew.ts";
 
 const createSchema = v.object({
   id: v.optional(v.string()),
@@ -112,19 +112,17 @@ export async function loginRenewal(core: Core, e: TokenEntry): Promise<LoginRene
   const slash = e.source?.indexOf("/") ?? -1;
   if (!e.source || slash < 0) return undefined;
   const uuid = e.source.slice(0, slash);
-  const mount = core.auth.list().find((m) => m.uuid === uuid);
-  const routed = mount ? core.mounts.resolve(mount.path) : null;
-  if (!mount || routed?.entry.uuid !== uuid) return undefined;
-  // The method's hook, whichever of its login paths the token records: a token issued before
+  // Found by the token's source, not by the login path it records: a token issued before
   // userpass recorded `login/<name>` has plain `login`, and must not renew unchecked.
-  let hook;
-  for (const c of routed.table) if ((hook = loginRenewHook(c.spec))) break;
-  if (!hook) return undefined;
-  const limits = await hook({
-    role: e.source.slice(slash + 1),
+  const found = core.auth.loginRecords(uuid);
+  if (!found?.records) return undefined;
+  const { entry: mount, records } = found;
+  const role = e.source.slice(slash + 1);
+  const limits = tokenParamsRenewal(await records.read(role), {
+    role,
     policies: e.policies,
     boundCidrs: e.bound_cidrs ?? [],
-  });
+  }, records.kind);
   const mountMax = Math.min(mount.config.max_lease_ttl || SYSTEM_MAX_TTL, SYSTEM_MAX_TTL);
   return {
     ttl: limits.ttl > 0 ? limits.ttl : mount.config.default_lease_ttl || SYSTEM_MAX_TTL,

@@ -3,8 +3,7 @@
  * in with a role-id plus a secret-id. Role and secret-id management are authenticated and
  * ACL-checked by the core; only `login` is open.
  */
-import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
-import { tokenParamsRenewal } from "../token_renew.ts";
+import { type AuthMethodFactory, withLoginRecords } from "../types.ts";
 import type { AppRoleDeps } from "./deps.ts";
 import { hasherLoader } from "./hasher.ts";
 import { KeyedLock } from "./lock.ts";
@@ -30,12 +29,12 @@ export const approleFactory: AuthMethodFactory = (ctx) => {
   return {
     type: "approle",
     paths: [
-      withLoginRenew({
+      withLoginRecords({
         pattern: "login",
         unauthenticated: true,
         input: { write: schemas.login },
         operations: { update: loginHandler(deps) },
-      }, async (l) => tokenParamsRenewal(await deps.store.role(l.role), l, "role")),
+      }, { kind: "role", read: (name) => deps.store.role(name) }),
       ...tidyRoutes(deps),
       ...roleRoutes(deps),
       ...secretIdRoutes(deps),

@@ -1,7 +1,7 @@
 /** auth/jwt/*: Vault's JWT auth method (Kubernetes service accounts, CI identities). */
 import { BadRequest, NotFound } from "../../../lib/errors.ts";
 import { ignoredParamsWarning } from "../../../lib/fields.ts";
-import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
+import { type AuthMethodFactory, withLoginRecords } from "../types.ts";
 import {
   buildConfig,
   type ConfigInput,
@@ -14,7 +14,6 @@ import {
 import { type JwksOptions, jwksVerifier, pemVerifier, type Verifier } from "./keys.ts";
 import { login, loginSchema } from "./login.ts";
 import { mergeRole, type RoleInput, roleSchema, RoleStore, roleView } from "./role.ts";
-import { tokenParamsRenewal } from "../token_renew.ts";
 
 export type JwtFactoryOptions = JwksOptions;
 
@@ -120,12 +119,12 @@ export function createJwtFactory(opts: JwtFactoryOptions = {}): AuthMethodFactor
             },
           },
         },
-        withLoginRenew({
+        withLoginRecords({
           pattern: "login",
           unauthenticated: true,
           input: { write: loginSchema },
           operations: { update: (r) => login({ ctx, roles, verifierFor, roleEpochs }, r) },
-        }, async (l) => tokenParamsRenewal(await roles.get(l.role), l, "role")),
+        }, { kind: "role", read: (name) => roles.get(name) }),
       ],
     };
   };

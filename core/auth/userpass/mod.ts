@@ -1,13 +1,12 @@
 /** auth/userpass/*: Vault's userpass method (people log in with a name and a password). */
 import { BadRequest, NotFound } from "../../../lib/errors.ts";
 import { ignoredParamsWarning, v } from "../../../lib/fields.ts";
-import { type AuthMethodFactory, withLoginRenew } from "../types.ts";
+import { type AuthMethodFactory, withLoginRecords } from "../types.ts";
 import type { CoreRequest } from "../../router/types.ts";
 import { dummyHash, hashPassword } from "./password.ts";
 import { bumpUserEpoch, login, type UserpassDeps } from "./login.ts";
 import { KeyedLock } from "../approle/lock.ts";
 import { mergeTokenParams, NO_TOKEN_PARAMS, tokenParamSchemas } from "../token_fields.ts";
-import { tokenParamsRenewal } from "../token_renew.ts";
 import { normalizeUsername, type UserRecord, UserStore, userView } from "./users.ts";
 
 /** Long enough for any passphrase, short enough that hashing input stays cheap. */
@@ -133,15 +132,15 @@ export const userpassFactory: AuthMethodFactory = (ctx) => {
           },
         },
       },
-      // Found by token renewal because each login token records this path with its username.
-      withLoginRenew({
+      // Each login token records this path with its username, as Vault's do.
+      withLoginRecords({
         pattern: "login/:username",
         unauthenticated: true,
         input: { write: loginSchema },
         operations: {
           update: (r) => login(deps, r),
         },
-      }, async (l) => tokenParamsRenewal(await users.get(l.role), l, "user")),
+      }, { kind: "user", read: (name) => users.get(name) }),
     ],
   };
 };
