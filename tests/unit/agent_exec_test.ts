@@ -180,6 +180,21 @@ Deno.test("Supervisor with a reload signal signals the child instead of restarti
   });
 });
 
+/** The least config an agent in `dir` parses, with `extra` keys. */
+function minimalConfig(dir: string, extra: Record<string, unknown> = {}) {
+  return parseAgentConfig(
+    {
+      core: { addresses: ["https://core:8200"], agent_addresses: ["wss://core:8201"] },
+      auth: { role_id_file: "r", secret_id_file: "s" },
+      agent_id: "a",
+      state_dir: "st",
+      listener: { socket: "a.sock" },
+      ...extra,
+    },
+    dir,
+  );
+}
+
 /** The exec hook built from a parsed config, as `agent exec` builds it. */
 function hookFromConfig(exec: Record<string, unknown>) {
   const cfg = parseAgentConfig(
@@ -292,16 +307,7 @@ Deno.test("Supervisor.stop() is final: a secret change during shutdown starts no
 Deno.test("execHookFor().terminate() forwards the signal and returns the child's own exit code", async () => {
   await withDir(async (dir) => {
     const out = join(dir, "sig");
-    const cfg = parseAgentConfig(
-      {
-        core: { addresses: ["https://core:8200"], agent_addresses: ["wss://core:8201"] },
-        auth: { role_id_file: "r", secret_id_file: "s" },
-        agent_id: "a",
-        state_dir: "st",
-        listener: { socket: "a.sock" },
-      },
-      dir,
-    );
+    const cfg = minimalConfig(dir);
     const hook = execHookFor(cfg, [
       "bash",
       "-c",
@@ -336,17 +342,7 @@ Deno.test("Supervisor ends with 127 when the program does not exist and 126 when
 
 Deno.test("execHookFor() logs a child that cannot start and exits with 127", async () => {
   await withDir(async (dir) => {
-    const cfg = parseAgentConfig(
-      {
-        core: { addresses: ["https://core:8200"], agent_addresses: ["wss://core:8201"] },
-        auth: { role_id_file: "r", secret_id_file: "s" },
-        agent_id: "a",
-        state_dir: "st",
-        listener: { socket: "a.sock" },
-        exec: { env: { DB: "secret/data/db#password" } },
-      },
-      dir,
-    );
+    const cfg = minimalConfig(dir, { exec: { env: { DB: "secret/data/db#password" } } });
     const logs: [string, string, Record<string, unknown> | undefined][] = [];
     const missing = join(dir, "no-such-program");
     const hook = execHookFor(cfg, [missing], (l, m, f) => logs.push([l, m, f]));
