@@ -17,6 +17,7 @@ import { createIdentityServices, registerIdentityRoutes } from "./identity/mod.t
 import { agentRoutes } from "./agents/routes.ts";
 import { leaseRoutes } from "./lease/routes.ts";
 import { log } from "./log.ts";
+import { InFlight } from "./http/in_flight.ts";
 import { parseAddress } from "./listen_address.ts";
 import {
   bindProblem,
@@ -95,90 +96,6 @@ export interface RunningServer {
  * before answering them 503. Well inside systemd's default stop timeout (and the README's 30 s).
  */
 export const SHUTDOWN_GRACE_MS = 10_000;
-
-function shuttingDown(): Response {
-  const r = new Response(JSON.stringify({ errors: ["server is shutting down"] }), { status: 503 });
-  r.headers.set("content-type", "application/json");
-  r.headers.set("cache-control", "no-store");
-  r.headers.set("retry-after", "1");
-  // The connection carries no further request: the client reconnects, to another node or to
-  // this one once it is back.
-  r.headers.set("connection", "close");
-  return r;
-}
-
-/**
- * Counts the requests in flight and ends them well at shutdown. Deno's own `server.shutdown()`
- * takes the body away from a request still uploading it (the handler reads BadResource, which
- * became a 500), so it is called only once nothing is in flight any more: until then the server
- * keeps serving the requests it has, answers new ones 503, and after the grace period answers the
- * ones still running 503 itself.
- */
-class InFlight {
-  #cuts = new Set<(r: Response) => void>();
-  #idle: (() => void) | null = null;
-  #hurry: (() => void) | null = null;
-  #hurried = false;
-  #drain: Promise<number> | null = null;
-
-  run(f: () => Response | Promise<Response>): Response | Promise<Response> {
-    if (this.#drain) return shuttingDown();
-    const p = f();
-    if (!(p instanceof Promise)) return p;
-    // One promise per request: settled by the handler, or by the drain with a 503 (cut).
-    return new Promise<Response>((resolve, reject) => {
-      this.#cuts.add(resolve);
-      p.then(
-        (r) => {
-          this.#done(resolve);
-          resolve(r);
-        },
-        (e) => {
-          this.#done(resolve);
-          reject(e);
-        },
-      );
-    });
-  }
-
-  #done(cut: (r: Response) => void): void {
-    this.#cuts.delete(cut);
-    if (this.#cuts.size === 0) this.#idle?.();
-  }
-
-  drain(graceMs: number): Promise<number> {
-    this.#drain ??= this.#wait(graceMs);
-    return this.#drain;
-  }
-
-  hurry(): void {
-    this.#hurried = true;
-    this.#hurry?.();
-  }
-
-  async #wait(graceMs: number): Promise<number> {
-    if (this.#cuts.size > 0 && !this.#hurried) {
-      log.info("shutting down: waiting for requests in flight", {
-        in_flight: this.#cuts.size,
-        grace_seconds: graceMs / 1000,
-      });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((r) => this.#idle = r),
-        new Promise<void>((r) => this.#hurry = r),
-        new Promise<void>((r) => timer = setTimeout(r, graceMs)),
-      ]);
-      clearTimeout(timer);
-    }
-    const left = this.#cuts.size;
-    if (left > 0) {
-      log.warn("shutting down: answered requests still in flight 503", { requests: left });
-    }
-    for (const cut of this.#cuts) cut(shuttingDown());
-    this.#cuts.clear();
-    return left;
-  }
-}
 
 /**
  * A listener that is bound (the port is taken, the TLS files parsed) but serves nothing yet:
