@@ -5,14 +5,19 @@
  */
 interface Slot {
   value: Uint8Array;
-  /** #ticks when this entry was last moved to the young end. */
-  used: number;
+  /** Read since it was inserted or last given its second chance. */
+  used: boolean;
 }
 
+/**
+ * The LRU is approximated by second chance (CLOCK): a hit only marks its entry, and eviction
+ * takes entries from the old end of the Map (which keeps insertion order), moving a marked one
+ * to the young end unmarked instead of dropping it. Hits, by far the most common call on the
+ * read path, then never reorder the Map: re-inserting on every hit cost more than the lookup.
+ */
 export class BlobCache {
   #map = new Map<string, Slot>();
   #bytes = 0;
-  #ticks = 0;
   readonly #maxBytes: number;
 
   constructor(maxBytes: number) {
@@ -22,26 +27,25 @@ export class BlobCache {
   get(key: string): Uint8Array | undefined {
     const slot = this.#map.get(key);
     if (slot === undefined) return undefined;
-    // Re-inserting marks it most recently used (a Map keeps insertion order). An entry moved
-    // within the last size/2 lookups is still in the young half: moving it again on every hit
-    // (two hot keys per KV read) cost more than the lookup.
-    const tick = ++this.#ticks;
-    if (tick - slot.used > this.#map.size / 2) {
-      this.#map.delete(key);
-      this.#map.set(key, slot);
-      slot.used = tick;
-    }
+    slot.used = true;
     return slot.value;
   }
 
   set(key: string, value: Uint8Array): void {
     if (this.#maxBytes <= 0 || value.length > this.#maxBytes / 16) return;
     this.delete(key);
-    this.#map.set(key, { value, used: ++this.#ticks });
+    this.#map.set(key, { value, used: false });
     this.#bytes += value.length + key.length;
+    // Ends: what is moved is unmarked, so within one round of the Map an unmarked entry comes
+    // up. The one just inserted comes up only once every other was moved; it is moved too, as
+    // it was used just now, and the oldest of the others goes.
     while (this.#bytes > this.#maxBytes) {
-      const oldest = this.#map.keys().next().value as string;
-      this.delete(oldest);
+      const [oldest, slot] = this.#map.entries().next().value as [string, Slot];
+      if (slot.used || oldest === key) {
+        slot.used = false;
+        this.#map.delete(oldest);
+        this.#map.set(oldest, slot);
+      } else this.delete(oldest);
     }
   }
 

@@ -23,3 +23,20 @@ Deno.test("blob cache: bounded by bytes, evicts the least recently used first", 
   c.set("big", new Uint8Array(200));
   assert.equal(c.get("big"), undefined);
 });
+
+Deno.test("blob cache: with every entry read, a new one stays and the oldest goes", () => {
+  const c = new BlobCache(1600); // room for sixteen 100-byte entries
+  const v = (n: number) => new Uint8Array(99).fill(n);
+  const key = (n: number) => String.fromCharCode(65 + n);
+  for (let i = 0; i < 16; i++) c.set(key(i), v(i));
+  for (let i = 0; i < 16; i++) c.get(key(i));
+  c.set("n", v(99));
+  assert.equal(c.get("n")?.[0], 99);
+  assert.equal(c.get(key(0)), undefined);
+  for (let i = 1; i < 16; i++) assert.equal(c.get(key(i))?.[0], i);
+  // Everything was read again: the next one in takes the place of the oldest after "A".
+  c.set("m", v(98));
+  assert.equal(c.get("m")?.[0], 98);
+  assert.equal(c.get(key(1)), undefined);
+  assert.equal(c.get("n")?.[0], 99);
+});
