@@ -4,7 +4,7 @@
  * state, so tests build a core in-process in milliseconds.
  */
 import { BadRequest, Sealed } from "../lib/errors.ts";
-import { policyName } from "../lib/fields.ts";
+import { policyName, RESPONSE_WRAPPING_POLICY } from "../lib/fields.ts";
 import { randomKey, toBase64, toHex, uuid } from "../lib/crypto.ts";
 import { readJSON, writeJSON } from "../engines/sdk.ts";
 import { AuditBroker, AuditDeviceUnavailable, type SinkConfig } from "./audit/broker.ts";
@@ -390,6 +390,9 @@ export class Core {
     // whatever a role or user record says, however it came to say it.
     if (policies.some((p) => policyName(p) === "root")) {
       throw new BadRequest("auth methods cannot create root tokens");
+    }
+    if (policies.some((p) => policyName(p) === RESPONSE_WRAPPING_POLICY)) {
+      throw new BadRequest(`cannot assign policy "${RESPONSE_WRAPPING_POLICY}"`);
     }
     // Vault's CalculateTTL for a login: the role's TTL, else the auth mount's default; the cap is
     // the mount's max unless the role's is lower. A role TTL above the cap is cut down to it.

@@ -5,6 +5,7 @@
  * unwraps cannot both succeed. This is how a secret-id reaches a device safely.
  */
 import { BadRequest } from "../lib/errors.ts";
+import { RESPONSE_WRAPPING_POLICY } from "../lib/fields.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { readJSON, rfc3339, type StorageView, writeJSON } from "../engines/sdk.ts";
 import type { TokenStore } from "./token/token_store.ts";
@@ -65,7 +66,7 @@ export class Wrapping {
       throw new BadRequest(`wrap TTL must be between 1s and ${MAX_WRAP_TTL}s`);
     }
     const { token, entry } = await this.#tokens.create({
-      policies: ["response-wrapping"],
+      policies: [RESPONSE_WRAPPING_POLICY],
       parent: null,
       ttl,
       explicitMaxTtl: ttl,

@@ -20,7 +20,10 @@ export const MAX_DURATION_SECONDS = 9_223_372_036;
 // The exact limit, fraction included, so "2562047h47m16.8s" is accepted as Go accepts it.
 const MAX_EXACT_SECONDS = 9_223_372_036.854775807;
 
-/** Parses a duration to whole seconds (rounded down); throws RangeError on bad or too large input. */
+/**
+ * Parses a duration to whole seconds (rounded down, but never from a positive value to 0); throws
+ * RangeError on bad or too large input.
+ */
 export function parseDuration(input: string | number): number {
   if (typeof input === "number") {
     if (!Number.isFinite(input) || input < 0) throw new RangeError(`invalid duration "${input}"`);
@@ -45,7 +48,9 @@ function bounded(seconds: number, input: string | number): number {
   if (!(seconds <= MAX_EXACT_SECONDS)) {
     throw new RangeError(`invalid duration "${input}": overflows the maximum of 2562047h47m16s`);
   }
-  return Math.floor(seconds);
+  // A positive duration under a second ("500ms") is one second, not zero: zero means "unset" to
+  // most callers (a token TTL becomes the 768 h default, a wrap TTL no wrapping at all).
+  return seconds > 0 && seconds < 1 ? 1 : Math.floor(seconds);
 }
 
 /** Formats seconds as a Go duration string ("0s", "3h25m19s"), as KV v2 reports delete_version_after. */

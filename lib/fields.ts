@@ -93,6 +93,13 @@ export const stringList = v.pipe(
  * (names are case-insensitive, and the policy store keeps them lowercased), without empties or
  * duplicates, sorted.
  */
+/**
+ * The policy every response-wrapping token carries. Built in, as in Vault: no stored policy of
+ * that name may exist (its rules would reach every wrapping token) and no other token may be
+ * given it (Vault's immutablePolicies and nonAssignablePolicies).
+ */
+export const RESPONSE_WRAPPING_POLICY = "response-wrapping";
+
 /** A policy name as Vault keys it (on policies, tokens and roles): trimmed and lowercased. */
 export function policyName(name: string): string {
   return name.trim().toLowerCase();

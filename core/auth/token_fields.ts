@@ -178,9 +178,12 @@ export function mergeTokenParams(prev: Partial<TokenParams>, d: TokenParamsInput
   if (next.token_max_ttl > 0 && next.token_ttl > next.token_max_ttl) {
     throw new BadRequest(`"token_ttl" value must be less than "token_max_ttl"`);
   }
-  // Its logins would be refused (auth methods cannot create root tokens): say so at the write.
-  if (next.token_policies.some((p) => fields.policyName(p) === "root")) {
-    throw new BadRequest(`the "root" policy cannot be given to tokens of an auth method`);
+  // Its logins would be refused (auth methods cannot create root or wrapping tokens): say so at
+  // the write.
+  for (const reserved of ["root", fields.RESPONSE_WRAPPING_POLICY]) {
+    if (next.token_policies.some((p) => fields.policyName(p) === reserved)) {
+      throw new BadRequest(`the "${reserved}" policy cannot be given to tokens of an auth method`);
+    }
   }
   return next;
 }

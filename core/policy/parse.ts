@@ -4,7 +4,7 @@
  * @module
  */
 import { BadRequest } from "../../lib/errors.ts";
-import { policyName } from "../../lib/fields.ts";
+import { policyName, RESPONSE_WRAPPING_POLICY } from "../../lib/fields.ts";
 import { parseDuration } from "../../lib/duration.ts";
 import {
   type HclItem,
@@ -54,6 +54,9 @@ export function parsePolicy(name: string, text: string, stored = false): Policy 
     throw new BadRequest(`invalid policy name ${JSON.stringify(name)}: ${rule}`);
   }
   if (lower === "root") throw new BadRequest("cannot update root policy");
+  if (lower === RESPONSE_WRAPPING_POLICY && !stored) {
+    throw new BadRequest(`cannot update "${RESPONSE_WRAPPING_POLICY}" policy`);
+  }
   if (typeof text !== "string" || text.trim() === "") {
     throw new BadRequest("failed to parse policy: policy is empty");
   }

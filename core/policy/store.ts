@@ -4,7 +4,7 @@
  * change takes effect for live tokens on their next request.
  */
 import { BadRequest } from "../../lib/errors.ts";
-import { policyName } from "../../lib/fields.ts";
+import { policyName, RESPONSE_WRAPPING_POLICY } from "../../lib/fields.ts";
 import type { StorageView } from "../../engines/sdk.ts";
 import { readJSON, writeJSON } from "../../engines/sdk.ts";
 import { KeyedLock } from "../auth/approle/lock.ts";
@@ -99,6 +99,9 @@ export class PolicyStore {
   ): Promise<void> {
     const lower = policyName(name);
     if (lower === "root") throw new BadRequest("cannot update root policy");
+    if (lower === RESPONSE_WRAPPING_POLICY) {
+      throw new BadRequest(`cannot update "${RESPONSE_WRAPPING_POLICY}" policy`);
+    }
     if (lower === "default" && extra.template) {
       throw new BadRequest("a template cannot overwrite the default policy");
     }
@@ -155,7 +158,7 @@ export class PolicyStore {
 
   async delete(name: string): Promise<void> {
     const lower = policyName(name);
-    if (lower === "root" || lower === "default") {
+    if (lower === "root" || lower === "default" || lower === RESPONSE_WRAPPING_POLICY) {
       throw new BadRequest(`cannot delete ${lower} policy`);
     }
     await this.#serial(lower, async () => {
@@ -173,6 +176,8 @@ export class PolicyStore {
     // Stored names are lowercase; a token or role from before they were lowercased on tokens
     // may still carry "MyPol", which is the policy "mypol" (Vault's names are case-insensitive).
     const name = policyName(given);
+    // Built in: a stored one (written before the name was refused) grants nothing.
+    if (name === RESPONSE_WRAPPING_POLICY) return null;
     if (this.#parsed.has(name)) return this.#parsed.get(name)!;
     const stored = await readJSON<StoredPolicy>(this.#s, name);
     const p = stored ? parsePolicy(name, stored.policy, true) : null;

@@ -32,8 +32,9 @@ export class BlobCache {
   }
 
   set(key: string, value: Uint8Array): void {
-    if (this.#maxBytes <= 0 || value.length > this.#maxBytes / 16) return;
+    // Dropped first: a value too big to keep must not leave the one it replaced being served.
     this.delete(key);
+    if (this.#maxBytes <= 0 || value.length > this.#maxBytes / 16) return;
     this.#map.set(key, { value, used: false });
     this.#bytes += value.length + key.length;
     // Ends: what is moved is unmarked, so within one round of the Map an unmarked entry comes

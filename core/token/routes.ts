@@ -195,6 +195,9 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       throw new BadRequest("root tokens may not be created without parent token being root");
     }
     if (policies.length === 0) throw new BadRequest("token must have at least one policy");
+    if (policies.includes(fields.RESPONSE_WRAPPING_POLICY)) {
+      throw new BadRequest(`cannot assign policy "${fields.RESPONSE_WRAPPING_POLICY}"`);
+    }
     const { token, entry } = await core.tokens.create({
       id,
       policies,
@@ -207,9 +210,15 @@ export function tokenRoutes(core: Core): CorePathSpec[] {
       renewable: d.renewable,
       path: orphan ? "auth/token/create-orphan" : "auth/token/create",
     });
+    const warnings = cappedWarning(d.ttl, entry.creation_ttl) ?? [];
+    if (d.explicit_max_ttl && d.explicit_max_ttl > SYSTEM_MAX_TTL) {
+      warnings.push(
+        `Explicit max TTL of ${d.explicit_max_ttl} seconds is greater than system/mount allowed value; value is being capped to ${SYSTEM_MAX_TTL} seconds`,
+      );
+    }
     return {
       auth: authBlock(core, token, entry),
-      warnings: cappedWarning(d.ttl, entry.creation_ttl),
+      warnings: warnings.length ? warnings : undefined,
     };
   };
 

@@ -273,14 +273,17 @@ export class TokenStore {
       throw new BadRequest("invalid token id");
     }
     const id = tokenId(token);
-    if (o.id && await this.#s.get(ID + id)) {
-      throw new BadRequest("cannot create a token with a duplicate ID");
-    }
     const parent = o.noParent ? null : o.parent;
-    if (!parent) return await this.#insert(o, token, id, null);
+    if (!parent && !o.id) return await this.#insert(o, token, id, null);
     // Under the tree lock, against the parent as it is now: a revoke of it either saw this child
     // or has already removed it (then this is refused), and a renewal that shortened it is seen.
+    // A chosen id is checked under it too: of concurrent creates of one id, the first commits
+    // and the others find it (checked outside, all of them passed and the last write won).
     return await this.#tree.run(async () => {
+      if (o.id && await this.#s.get(ID + id)) {
+        throw new BadRequest("cannot create a token with a duplicate ID");
+      }
+      if (!parent) return await this.#insert(o, token, id, null);
       const cur = await this.lookupById(parent.id);
       if (!cur) throw new BadRequest("parent token has expired or been revoked");
       return await this.#insert(o, token, id, cur);
@@ -297,7 +300,8 @@ export class TokenStore {
     // Names are case-insensitive and stored lowercased: "MyPol" on a token is the policy mypol.
     const policies = sanitizePolicies(o.policies);
     const isRoot = policies.includes("root");
-    const explicitMax = o.explicitMaxTtl ?? 0;
+    // Capped at the system max, as Vault caps it (token create warns about it).
+    const explicitMax = Math.min(o.explicitMaxTtl ?? 0, SYSTEM_MAX_TTL);
     let ttl = o.ttl ?? 0;
     if (!isRoot || ttl > 0) {
       if (ttl === 0) ttl = SYSTEM_MAX_TTL;
@@ -474,7 +478,10 @@ export class TokenStore {
     }
     const now = this.#now();
     let ttl = increment && increment > 0 ? increment : login ? login.ttl : stored.creation_ttl;
-    let maxTtl = stored.explicit_max_ttl > 0 ? stored.explicit_max_ttl : SYSTEM_MAX_TTL;
+    // A token stored before explicit max TTLs were capped is held to the system max too.
+    let maxTtl = stored.explicit_max_ttl > 0
+      ? Math.min(stored.explicit_max_ttl, SYSTEM_MAX_TTL)
+      : SYSTEM_MAX_TTL;
     const loginMax = login ? login.maxTtl : stored.max_ttl;
     if (loginMax && loginMax > 0) maxTtl = Math.min(maxTtl, loginMax);
     const maxExpire = stored.creation_time * 1000 + maxTtl * 1000;

@@ -1,6 +1,6 @@
 /** auth/token/* over real HTTP: TTL caps, meta decoding, use counting, revoke-orphan, accessors. */
 import assert from "node:assert/strict";
-import { startTestCore, type TestCore } from "../helpers/test_core.ts";
+import { call, startTestCore, type TestCore, withTestCore } from "../helpers/test_core.ts";
 import { decodeShare } from "../../core/seal/seal.ts";
 import { putJSONOp } from "../../engines/sdk.ts";
 
@@ -636,4 +636,58 @@ Deno.test("auth/token/create: display_name is sanitized as Vault's displayNameSa
   } finally {
     await t.close();
   }
+});
+
+Deno.test("token create: sub-second TTLs are 1 s, explicit_max_ttl is capped at 768 h with Vault's warning", async () => {
+  await withTestCore(async (t) => {
+    await call(t, "PUT", "sys/policies/acl/p1", {
+      policy: `path "secret/*" { capabilities = ["read"] }`,
+    }, 204);
+    let r = await call(t, "POST", "auth/token/create", { ttl: "500ms", policies: ["p1"] });
+    assert.equal(r.auth.lease_duration, 1);
+    r = await call(t, "POST", "auth/token/create", { explicit_max_ttl: "999ms", policies: ["p1"] });
+    const short = r.auth.client_token;
+    assert.equal(
+      (await call(t, "GET", "auth/token/lookup-self", undefined, 200, short)).data
+        .explicit_max_ttl,
+      1,
+    );
+
+    r = await call(t, "POST", "auth/token/create", { explicit_max_ttl: "800h", policies: ["p1"] });
+    assert.deepEqual(r.warnings, [
+      "Explicit max TTL of 2880000 seconds is greater than system/mount allowed value; value is being capped to 2764800 seconds",
+    ]);
+    const tok = r.auth.client_token;
+    assert.equal(
+      (await call(t, "GET", "auth/token/lookup-self", undefined, 200, tok)).data.explicit_max_ttl,
+      2764800,
+    );
+    r = await call(t, "POST", "auth/token/renew-self", { increment: "900h" }, 200, tok);
+    assert.ok(r.auth.lease_duration <= 2764800, `${r.auth.lease_duration}`);
+  });
+});
+
+Deno.test("token create: of concurrent creates of one chosen id, exactly one succeeds", async () => {
+  await withTestCore(async (t) => {
+    for (const p of ["a", "b", "c", "d"]) {
+      await call(t, "PUT", `sys/policies/acl/${p}`, {
+        policy: `path "secret/data/${p}" { capabilities = ["read"] }`,
+      }, 204);
+    }
+    const rs = await Promise.all(
+      ["a", "b", "c", "d", "a", "b", "c", "d"].map((p) =>
+        t.req("POST", "/v1/auth/token/create", { id: "same-custom-id", policies: [p] })
+      ),
+    );
+    const ok = rs.filter((r) => r.status === 200);
+    assert.equal(ok.length, 1, rs.map((r) => r.status).join(","));
+    for (const r of rs) if (r.status !== 200) assert.equal(r.status, 400, r.text);
+    // The one that succeeded is the token that exists, with its own policies and accessor.
+    const look = await call(t, "GET", "auth/token/lookup-self", undefined, 200, "same-custom-id");
+    assert.deepEqual(look.data.policies, ok[0]!.body.auth.policies);
+    assert.equal(look.data.accessor, ok[0]!.body.auth.accessor);
+    // No accessor left behind by the creates that lost: root's and the one token's.
+    const accessors = (await call(t, "LIST", "auth/token/accessors")).data.keys as string[];
+    assert.equal(accessors.length, 2, accessors.join(","));
+  });
 });

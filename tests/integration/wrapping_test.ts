@@ -136,10 +136,10 @@ Deno.test("a wrap TTL over 24h is refused before the handler runs: nothing is cr
   }
 });
 
-Deno.test("sys/wrapping/wrap without real wrapping (TTL 0 or under a second) is a 400, not the data in clear", async () => {
+Deno.test("sys/wrapping/wrap without real wrapping (TTL 0) is a 400, not the data in clear", async () => {
   const t = await startTestCore();
   try {
-    for (const ttl of ["0", "0.5s", "0s"]) {
+    for (const ttl of ["0", "0s"]) {
       const r = await t.req("POST", "/v1/sys/wrapping/wrap", { s: "wrap-me" }, undefined, {
         "x-vault-wrap-ttl": ttl,
       });
@@ -147,11 +147,31 @@ Deno.test("sys/wrapping/wrap without real wrapping (TTL 0 or under a second) is 
       assert.match(r.body.errors[0], /requires response wrapping/);
       assert.ok(!r.text.includes("wrap-me"));
     }
-    const ok = await t.req("POST", "/v1/sys/wrapping/wrap", { s: "wrap-me" }, undefined, {
-      "x-vault-wrap-ttl": "1s",
+    // Under a second is one second (as Vault, which wraps with any positive TTL).
+    for (const ttl of ["1s", "0.5s"]) {
+      const ok = await t.req("POST", "/v1/sys/wrapping/wrap", { s: "wrap-me" }, undefined, {
+        "x-vault-wrap-ttl": ttl,
+      });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.wrap_info.ttl, 1);
+      assert.ok(!ok.text.includes("wrap-me"));
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("X-Vault-Wrap-TTL under a second still wraps (1 s), never answers in the clear", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("POST", "/v1/secret/data/w", { data: { pw: "never-in-clear" } });
+    const r = await t.req("GET", "/v1/secret/data/w", undefined, undefined, {
+      "x-vault-wrap-ttl": "500ms",
     });
-    assert.equal(ok.status, 200);
-    assert.equal(ok.body.wrap_info.ttl, 1);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.data, null);
+    assert.equal(r.body.wrap_info.ttl, 1);
+    assert.ok(!r.text.includes("never-in-clear"));
   } finally {
     await t.close();
   }

@@ -40,3 +40,13 @@ Deno.test("blob cache: with every entry read, a new one stays and the oldest goe
   assert.equal(c.get(key(1)), undefined);
   assert.equal(c.get("n")?.[0], 99);
 });
+
+Deno.test("blob cache: a value too big to keep drops the one it replaces", () => {
+  const c = new BlobCache(1600);
+  c.set("k", new Uint8Array(50).fill(1));
+  assert.equal(c.get("k")?.[0], 1);
+  c.set("k", new Uint8Array(500).fill(2)); // over a sixteenth: not kept
+  assert.equal(c.get("k"), undefined);
+  c.replace("k", new Uint8Array(50).fill(3)); // no longer cached: stays out
+  assert.equal(c.get("k"), undefined);
+});
