@@ -5,6 +5,7 @@
  * @module
  */
 import { flagString, flagStrings } from "../../lib/flags.ts";
+import { AUDIT_ANOMALY_EXIT } from "../../lib/audit_verify.ts";
 import type { Command, Ctx } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { dataOf, type Obj, printMap } from "../output.ts";
@@ -47,8 +48,17 @@ export const auditVerifyCommand: Command = {
     });
     const d = dataOf(res.body);
     printMap(ctx, d);
-    if (!chainBroken(d)) return 0;
-    ctx.io.err("Error: the audit hash chain is broken");
-    return 1;
+    if (chainBroken(d)) {
+      ctx.io.err("Error: the audit hash chain is broken");
+      return 1;
+    }
+    const anomalies = Array.isArray(d.anomalies) ? d.anomalies : [];
+    if (anomalies.length === 0) return 0;
+    ctx.io.err(
+      `Warning: the audit chain records ${anomalies.length} anomal${
+        anomalies.length === 1 ? "y" : "ies"
+      } (records may have been removed while the server was down)`,
+    );
+    return AUDIT_ANOMALY_EXIT;
   },
 };

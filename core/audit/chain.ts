@@ -56,6 +56,7 @@ interface StoredEntry {
   policies: string[];
   remote_address: string;
   request_id: string;
+  response?: unknown;
   response_hmac?: string;
   result: string;
   status?: number;
@@ -73,8 +74,8 @@ interface StoredEntry {
  * object with integer-like keys does not enumerate them in sorted order; it sorts first after
  * `alert`. Tests hold the result byte-equal to canonicalize for every combination of fields.
  */
-export function entryJson(e: StoredEntry): string {
-  const rest = JSON.stringify({
+export function entryJson(e: StoredEntry, responseJson?: string): string {
+  const front = {
     alert: e.data === undefined && e.alert ? true : undefined,
     error: e.error,
     operation: e.operation,
@@ -82,22 +83,53 @@ export function entryJson(e: StoredEntry): string {
     policies: e.policies,
     remote_address: e.remote_address,
     request_id: e.request_id,
+  };
+  const back = {
     response_hmac: e.response_hmac,
     result: e.result,
     status: e.status,
     time: e.time,
     token_accessor: e.token_accessor,
     type: e.type,
-  });
+  };
+  // `response` (already canonical: nested objects need canonicalize's key order) sorts between
+  // request_id and response_hmac; without it, one stringify of both halves.
+  if (responseJson === undefined && e.response !== undefined) {
+    responseJson = canonicalize(e.response);
+  }
+  const rest = responseJson === undefined
+    ? JSON.stringify({ ...front, ...back })
+    : JSON.stringify(front).slice(0, -1) + ',"response":' + responseJson + "," +
+      JSON.stringify(back).slice(1);
   if (e.data === undefined) return rest;
   return (e.alert ? '{"alert":true,"data":' : '{"data":') + canonicalize(e.data) + "," +
     rest.slice(1);
 }
 
+/** What an entry records of a reply (see AuditEntryBuilder.#response). */
+interface AuditedResponse {
+  tag: string;
+  obj?: Record<string, unknown>;
+  json?: string;
+}
+
+/** Auth block fields that hold no secret: logged as they were sent. */
+const AUTH_CLEAR_FIELDS = [
+  "policies",
+  "token_policies",
+  "identity_policies",
+  "lease_duration",
+  "renewable",
+  "entity_id",
+  "token_type",
+  "orphan",
+  "num_uses",
+] as const;
+
 export class AuditEntryBuilder {
   #hmac: AuditHmac;
   #accessorTags = new Map<string, string>();
-  #responseTags = new WeakMap<object, string>();
+  #responses = new WeakMap<object, AuditedResponse>();
 
   constructor(key: Uint8Array) {
     checkAuditKey(key);
@@ -121,32 +153,80 @@ export class AuditEntryBuilder {
     if (input.error !== undefined) entry.error = input.error;
     if (input.data !== undefined) entry.data = this.#hmac.redact(input.data);
     if (input.alert) entry.alert = true;
-    if (input.response !== undefined) entry.response_hmac = this.#responseTag(input.response);
-    return { entry, entryJson: entryJson(entry as unknown as StoredEntry) };
+    let responseJson: string | undefined;
+    if (input.response !== undefined) {
+      const r = this.#response(input.response);
+      entry.response_hmac = r.tag;
+      if (r.json !== undefined) {
+        entry.response = r.obj;
+        responseJson = r.json;
+      }
+    }
+    return { entry, entryJson: entryJson(entry as unknown as StoredEntry, responseJson) };
   }
 
   /** On seal: drop the keyed state so nothing is built under a key the core has forgotten. */
   wipe(): void {
     this.#hmac.wipe();
     this.#accessorTags.clear();
-    this.#responseTags = new WeakMap();
+    this.#responses = new WeakMap();
   }
 
   /**
-   * A reply is hashed once per frozen `data` object (reads of an unchanged secret share one; see
-   * readShared in the SDK) when it carries nothing else; anything else is hashed every time.
+   * The reply's `response_hmac`, and its `response` record (JSON too) unless it carried nothing.
+   * Both are made once per frozen `data` object (reads of an unchanged secret share one; see
+   * readShared in the SDK) when the reply carries nothing else; anything else every time.
    */
-  #responseTag(response: NonNullable<AuditInput["response"]>): string {
+  #response(response: NonNullable<AuditInput["response"]>): AuditedResponse {
     const { data } = response;
     const memo = response.auth === null && response.lease === undefined &&
-      typeof data === "object" && data !== null && Object.isFrozen(data);
-    if (!memo) return this.#hmac.tag(canonicalize(response));
-    let tag = this.#responseTags.get(data);
-    if (tag === undefined) {
-      tag = this.#hmac.tag(canonicalize({ auth: null, data }));
-      this.#responseTags.set(data, tag);
+      response.wrapInfo === undefined && typeof data === "object" && data !== null &&
+      Object.isFrozen(data);
+    if (!memo) return this.#audited(response);
+    let hit = this.#responses.get(data);
+    if (hit === undefined) {
+      hit = this.#audited({ auth: null, data });
+      this.#responses.set(data, hit);
     }
-    return tag;
+    return hit;
+  }
+
+  #audited(response: NonNullable<AuditInput["response"]>): AuditedResponse {
+    const { wrapInfo, ...sent } = response;
+    const tag = this.#hmac.tag(canonicalize(sent));
+    const obj: Record<string, unknown> = {};
+    if (response.data != null) obj.data = this.#hmac.redact(response.data);
+    const auth = response.auth as Record<string, unknown> | null;
+    if (auth) obj.auth = this.#auth(auth);
+    if (wrapInfo) {
+      obj.wrap_info = {
+        token: this.#hmac.tag(wrapInfo.token),
+        accessor: this.#accessorTag(wrapInfo.accessor),
+        ttl: wrapInfo.ttl,
+        creation_time: wrapInfo.creation_time,
+        creation_path: wrapInfo.creation_path,
+        wrapped_accessor: wrapInfo.wrapped_accessor
+          ? this.#accessorTag(wrapInfo.wrapped_accessor)
+          : "",
+      };
+    }
+    if (Object.keys(obj).length === 0) return { tag };
+    return { tag, obj, json: canonicalize(obj) };
+  }
+
+  /**
+   * An auth block as Vault's audit logs it: the token and its accessor HMAC'd (so sys/audit-hash
+   * of a token finds the login that issued it), metadata values HMAC'd, the rest as sent. Only
+   * the fields below are kept: a field added to auth blocks later is not logged until it is
+   * listed here.
+   */
+  #auth(auth: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const k of AUTH_CLEAR_FIELDS) if (auth[k] !== undefined) out[k] = auth[k];
+    if (typeof auth.client_token === "string") out.client_token = this.#hmac.tag(auth.client_token);
+    if (typeof auth.accessor === "string") out.accessor = this.#accessorTag(auth.accessor);
+    if (auth.metadata != null) out.metadata = this.#hmac.redact(auth.metadata);
+    return out;
   }
 
   #accessorTag(accessor: string): string {

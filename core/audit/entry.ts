@@ -21,12 +21,25 @@ export interface AuditInput {
   /** Every string and number leaf is HMAC'd; booleans and null are kept. */
   data?: Record<string, unknown>;
   /**
-   * What the reply carried; stored as one HMAC over its canonical JSON (`response_hmac`), which
-   * proves what was returned without a per-field HMAC on every read.
+   * What the reply carried: one HMAC over its canonical JSON (`response_hmac`), which proves what
+   * was returned, and `response` as Vault's audit logs it: the data with every string and number
+   * HMAC'd, the auth block with its client token and accessor HMAC'd, and the wrap_info of a
+   * wrapped reply, so sys/audit-hash of a value or a token finds the reply that carried it. A
+   * shared (frozen) data object is hashed once (a KV read of an unchanged secret).
    */
-  response?: { data: unknown; auth: unknown; lease?: unknown };
+  response?: { data: unknown; auth: unknown; lease?: unknown; wrapInfo?: AuditWrapInfo };
   /** Break-glass use: stored as `alert: true` so it stands out in the log. */
   alert?: boolean;
+}
+
+/** A wrapped reply's wrap_info, as the client got it (its token and accessors are HMAC'd). */
+export interface AuditWrapInfo {
+  token: string;
+  accessor: string;
+  ttl: number;
+  creation_time: string;
+  creation_path: string;
+  wrapped_accessor?: string;
 }
 
 /** One persisted row of the audit chain. */

@@ -27,6 +27,7 @@ import {
   storageReason,
 } from "../storage/storage.ts";
 import { type VerifyResult, verifyResultView, verifyStoredChain } from "./verify.ts";
+import { AUDIT_ANOMALY_EXIT } from "../../lib/audit_verify.ts";
 
 const AUDIT_KEY_PATH = "core/audit-key";
 const SEAL_CONFIG_PATH = "core/seal-config";
@@ -275,7 +276,14 @@ export async function offlineAuditVerify(o: OfflineVerifyOptions): Promise<numbe
     } else if (r.checked === 0) {
       o.stdout("Audit chain empty: nothing has been audited yet (0 entries)");
     } else o.stdout(`Audit chain intact: ${r.checked} entries verified`);
-    return r.ok ? 0 : 1;
+    if (!r.ok) return 1;
+    if (!r.anomalies?.length) return 0;
+    if (o.format !== "json") {
+      for (const a of r.anomalies) {
+        o.stderr(`Warning: anomaly recorded at seq ${a.seq}: ${a.error}`);
+      }
+    }
+    return AUDIT_ANOMALY_EXIT;
   } catch (e) {
     o.stderr(`Error: ${e instanceof Error ? e.message : String(e)}`);
     return 1;

@@ -13,7 +13,17 @@ export interface VerifyResult {
   checked: number;
   firstBadSeq: number | null;
   reason?: string;
+  /**
+   * "anomaly" records among the verified ones: written at unseal when the chain's signed head
+   * was missing, behind or forged (records may have been removed while the server was down).
+   * The chain verifies from there on, so only these records keep the removal in view. Absent
+   * when there are none.
+   */
+  anomalies?: { seq: number; error: string }[];
 }
+
+/** Anomaly records reported by one verify, at most. */
+const MAX_ANOMALIES = 100;
 
 export interface VerifyOptions {
   /** Head just before the first row, to verify a segment; defaults to the genesis head. */
@@ -61,11 +71,13 @@ export function verifyChain(
   let prevSeq = from.seq;
   let prevHash = from.hash;
   let checked = 0;
+  const anomalies: { seq: number; error: string }[] = [];
   const bad = (seq: number, reason: string): VerifyResult => ({
     ok: false,
     checked,
     firstBadSeq: seq,
     reason,
+    ...(anomalies.length ? { anomalies } : {}),
   });
 
   const end = options.expectHead;
@@ -96,6 +108,9 @@ export function verifyChain(
     prevSeq = row.seq;
     prevHash = row.hash;
     checked++;
+    if (row.entry.type === "anomaly" && anomalies.length < MAX_ANOMALIES) {
+      anomalies.push({ seq: row.seq, error: String(row.entry.error ?? "") });
+    }
   }
 
   if (end !== undefined) {
@@ -104,7 +119,7 @@ export function verifyChain(
     }
     if (prevHash !== end.hash) return bad(prevSeq, "last row does not match expected head hash");
   }
-  return { ok: true, checked, firstBadSeq: null };
+  return { ok: true, checked, firstBadSeq: null, ...(anomalies.length ? { anomalies } : {}) };
 }
 
 /**
@@ -145,5 +160,11 @@ export function verifyStoredChain(
 
 /** The API/CLI shape of a verify result (`GET sys/audit/verify`, `audit verify -db`). */
 export function verifyResultView(r: VerifyResult): Record<string, unknown> {
-  return { ok: r.ok, checked: r.checked, first_bad_seq: r.firstBadSeq, reason: r.reason ?? null };
+  return {
+    ok: r.ok,
+    checked: r.checked,
+    first_bad_seq: r.firstBadSeq,
+    reason: r.reason ?? null,
+    anomalies: r.anomalies ?? [],
+  };
 }

@@ -3,7 +3,7 @@
  * gate, token, ACL, input validation, audit (fail closed), handler, envelope. Every route —
  * sys, auth/token and engines — walks this same path, so ACL and audit can't be skipped.
  */
-import { MAX_WRAP_TTL, wrappedEnvelope } from "../wrapping.ts";
+import { MAX_WRAP_TTL, type WrapInfo, wrappedEnvelope } from "../wrapping.ts";
 import {
   BadRequest,
   HttpError,
@@ -490,6 +490,28 @@ export class Pipeline {
       } catch (e) {
         failure = e;
       }
+      // Wrapped before the reply is audited, so the entry holds the wrap_info the client gets
+      // (Vault audits the wrapped reply): sys/audit-hash of a wrapping token finds it.
+      let wrapInfo: WrapInfo | undefined;
+      if (
+        !failure && wrapTtl > 0 && resp && !resp.raw && (resp.data != null || resp.auth != null)
+      ) {
+        try {
+          wrapInfo = await core.wrapping.wrap(
+            {
+              data: resp.data ?? null,
+              auth: resp.auth ?? null,
+              warnings: resp.warnings ?? null,
+              ...(lease ? { lease } : {}),
+            },
+            wrapTtl,
+            path,
+            (resp.auth?.accessor as string | undefined) ?? "",
+          );
+        } catch (e) {
+          failure = e;
+        }
+      }
       if (auditable && !core.sealed) {
         const status = failure
           ? (failure instanceof HttpError ? failure.status : 500)
@@ -510,6 +532,7 @@ export class Pipeline {
             data: resp.data ?? null,
             auth: resp.auth ?? null,
             ...(lease ? { lease } : {}),
+            ...(wrapInfo ? { wrapInfo } : {}),
           };
         }
         if (alert) {
@@ -540,20 +563,7 @@ export class Pipeline {
           version: typeof version === "number" ? version : undefined,
         });
       }
-      if (wrapTtl > 0 && !r.raw && (r.data != null || r.auth != null)) {
-        const info = await core.wrapping.wrap(
-          {
-            data: r.data ?? null,
-            auth: r.auth ?? null,
-            warnings: r.warnings ?? null,
-            ...(lease ? { lease } : {}),
-          },
-          wrapTtl,
-          path,
-          (r.auth?.accessor as string | undefined) ?? "",
-        );
-        return jsonResponse(wrappedEnvelope(requestId, info));
-      }
+      if (wrapInfo) return jsonResponse(wrappedEnvelope(requestId, wrapInfo));
       return this.#envelope(r, requestId, spec, mount.entry.type, {
         head: req.method === "HEAD",
         lease,

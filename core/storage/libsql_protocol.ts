@@ -27,7 +27,9 @@ export type WriterReply =
   | { t: "done"; ok: true; links?: string }
   /** `refused`: not attempted, because a commit before it failed (it fails with that one). */
   | { t: "done"; ok: false; error: string; refused?: true }
-  | { t: "closed" };
+  | { t: "closed" }
+  /** At unseal: the chain's signed head was missing, behind or forged; an anomaly record says so. */
+  | { t: "anomaly"; seq: number; error: string };
 
 /** Messages between LibsqlStorage and its checkpointer worker. */
 export type CheckpointerRequest =

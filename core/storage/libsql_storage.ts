@@ -17,6 +17,7 @@ import {
   storageReason,
 } from "./storage.ts";
 import { BlobCache } from "./blob_cache.ts";
+import { log } from "../log.ts";
 import { decodeAuditBlock, decodeLegacyAuditRow, type LegacyAuditRow } from "./audit_block.ts";
 import { migrate, openDb, readAuditHead, readSignedHead } from "./libsql_schema.ts";
 import {
@@ -293,6 +294,15 @@ export class LibsqlStorage implements PhysicalStorage {
   }
 
   #onReply(m: WriterReply): void {
+    if (m.t === "anomaly") {
+      // Also in the chain itself (and named by every verify): this line is for whoever watches
+      // the logs when the server comes back.
+      log.error("audit chain anomaly: records may have been removed while the server was down", {
+        seq: m.seq,
+        problem: m.error,
+      });
+      return;
+    }
     if (m.t !== "done") return;
     const batch = this.#inflight.shift() ?? [];
     if (m.ok) {

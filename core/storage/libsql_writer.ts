@@ -140,6 +140,7 @@ function openChain(d: Database.Database, key: Uint8Array): ChainLinker {
     d.exec("BEGIN IMMEDIATE");
     appendBlock(chain, note, false);
     d.exec("COMMIT");
+    reply({ t: "anomaly", seq: chain.head.seq, error: `${problem} at unseal` });
   } catch {
     try {
       d.exec("ROLLBACK");

@@ -87,6 +87,7 @@ Deno.test("offlineAuditVerify() reads a stopped server's file without writing or
       checked: 0,
       first_bad_seq: null,
       reason: null,
+      anomalies: [],
     });
     assert.equal(
       (await verify(fresh, key, "table")).out,
@@ -150,6 +151,7 @@ Deno.test("offlineAuditVerify() names a log whose records and head were all dele
       first_bad_seq: 1,
       reason: "no audit head record and no records, but the database holds data that only " +
         "audited requests write: the audit records were removed",
+      anomalies: [],
     });
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
