@@ -5,12 +5,37 @@ import type { ServerConfig } from "./server.ts";
 import { parseCidr } from "../lib/cidr.ts";
 import { addressProblem } from "./listen_address.ts";
 
+/**
+ * A boolean as Vault's config reads it (parseutil.ParseBool, mapstructure's weak decoding): true
+ * or false, a string Go's strconv.ParseBool takes ("" is false), or an integer (non-zero is true).
+ */
+const weakBool = v.pipe(
+  v.union(
+    [v.boolean(), v.string(), v.pipe(v.number(), v.integer())],
+    'must be true or false, "true"/"false"/"1"/"0" or an integer',
+  ),
+  v.rawTransform<boolean | string | number, boolean>(({ dataset, addIssue, NEVER }) => {
+    const x = dataset.value;
+    if (typeof x === "boolean") return x;
+    if (typeof x === "number") return x !== 0;
+    if (["1", "t", "T", "TRUE", "true", "True"].includes(x)) return true;
+    if (["", "0", "f", "F", "FALSE", "false", "False"].includes(x)) return false;
+    addIssue({ message: `invalid boolean ${JSON.stringify(x.slice(0, 32))}` });
+    return NEVER;
+  }),
+);
+
+/** Vault lowercases the level wherever it comes from: "INFO" is "info". */
+export function normalizeLogLevel(level: string): string {
+  return level.trim().toLowerCase();
+}
+
 const schema = v.strictObject({
   listener: v.strictObject({
     address: v.optional(v.string(), "127.0.0.1:8200"),
     tls_cert_file: v.optional(v.string()),
     tls_key_file: v.optional(v.string()),
-    tls_disable: v.optional(v.boolean()),
+    tls_disable: v.optional(weakBool),
   }),
   storage: v.strictObject({ path: v.pipe(v.string(), v.minLength(1)) }),
   agent_listener: v.optional(v.strictObject({
@@ -20,7 +45,13 @@ const schema = v.strictObject({
   })),
   max_request_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
   request_timeout: v.optional(v.pipe(v.number(), v.minValue(1))),
-  log_level: v.optional(v.picklist(["debug", "info", "warn", "error"])),
+  log_level: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform(normalizeLogLevel),
+      v.picklist(["debug", "info", "warn", "error"]),
+    ),
+  ),
   cluster_name: v.optional(v.string()),
   trusted_proxies: v.optional(v.array(v.string())),
   alert_webhook_url: v.optional(v.pipe(v.string(), v.url("alert_webhook_url must be a URL"))),
@@ -66,9 +97,10 @@ export function parseConfig(text: string, file: string): FileConfig {
   if (badAgentAddr) {
     throw new Error(`${file}: invalid config key "agent_listener.address": ${badAgentAddr}`);
   }
-  const envLevel = Deno.env.get("SECRETHUB_LOG_LEVEL");
-  if (envLevel) {
-    if (!isLogLevel(envLevel)) throw new Error(`SECRETHUB_LOG_LEVEL: ${logLevelProblem(envLevel)}`);
+  const envRaw = Deno.env.get("SECRETHUB_LOG_LEVEL");
+  if (envRaw) {
+    const envLevel = normalizeLogLevel(envRaw);
+    if (!isLogLevel(envLevel)) throw new Error(`SECRETHUB_LOG_LEVEL: ${logLevelProblem(envRaw)}`);
     c.log_level = envLevel;
   }
   return c as FileConfig;

@@ -1,6 +1,6 @@
 /** `secrethub server`: dev mode or a config file. */
 import { FlagError, parseFlags } from "../lib/flags.ts";
-import { type FileConfig, parseConfig } from "./config.ts";
+import { type FileConfig, normalizeLogLevel, parseConfig } from "./config.ts";
 import { bindListener, type BoundListener, createCore, type RunningServer } from "./server.ts";
 import { isLogLevel, log, logLevelProblem, setLogLevel } from "./log.ts";
 import { decodeShare } from "./seal/seal.ts";
@@ -58,11 +58,12 @@ export async function runServer(argv: string[]): Promise<number> {
   // is a startup error wherever it comes from.
   const flagLevel = flags.get("log-level");
   const envLevel = Deno.env.get("SECRETHUB_LOG_LEVEL") || undefined;
-  const [level, from] = typeof flagLevel === "string"
+  const [given, from] = typeof flagLevel === "string"
     ? [flagLevel, "-log-level"]
     : [envLevel, "SECRETHUB_LOG_LEVEL"];
+  const level = given === undefined ? undefined : normalizeLogLevel(given);
   if (level !== undefined) {
-    if (!isLogLevel(level)) return fail(`${from}: ${logLevelProblem(level)}`);
+    if (!isLogLevel(level)) return fail(`${from}: ${logLevelProblem(given!)}`);
     setLogLevel(level);
   }
   if (dev) return await runDev(flags);
@@ -93,6 +94,7 @@ async function runDev(flags: Map<string, string | true>): Promise<number> {
   let lock: StorageLock | undefined;
   let agents: AgentListener | undefined;
   let srv: RunningServer;
+  let hubCore: Core;
   let banner: string;
   try {
     checkAddress(listenLabel, listen);
@@ -104,6 +106,7 @@ async function runDev(flags: Map<string, string | true>): Promise<number> {
     dir = await Deno.makeTempDir({ prefix: "secrethub-dev-" });
     lock = await lockStorageDir(dir, "dev storage");
     const { core, app } = await createCore(`${dir}/secrethub.db`);
+    hubCore = core;
     const init = await core.init(1, 1, typeof rootId === "string" ? rootId : undefined);
     await core.unseal(decodeShare(init.keys_base64[0]!));
     // Made after the unseal so that its first start is this one, whose error ends the start.
@@ -135,7 +138,11 @@ async function runDev(flags: Map<string, string | true>): Promise<number> {
     return fail(e);
   }
   say(banner);
+  // As a configured server: without a listener SIGHUP would end the process, storage left behind.
+  const reopen = () => reopenAuditFiles(hubCore);
+  Deno.addSignalListener("SIGHUP", reopen);
   await waitForSignal();
+  Deno.removeSignalListener("SIGHUP", reopen);
   await stop(srv, agents);
   lock.release();
   await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -15,17 +15,44 @@ export interface FileSinkOptions {
   writeSync?: typeof writeSync;
 }
 
+/**
+ * Vault's file device takes these two instead of a path: records go to the process's stdout
+ * (one JSON line each, as to a file), or nowhere.
+ */
+export const STDOUT = "stdout";
+export const DISCARD = "discard";
+const STDOUT_FD = 1;
+/** A "discard" sink's descriptor: never written to, it only marks the sink as open. */
+const NO_FD = -1;
+
+/**
+ * One record as a line: the entry once. The record also carries the entry's canonical JSON,
+ * which is exactly the hashed text: reused as the entry rather than serialised again, and not
+ * written a second time as a string (which doubled the file). The hashes are hex, the JSON
+ * needs no escaping.
+ */
+function recordLine(r: AuditRecord): string {
+  const entry = r.entryJson ?? JSON.stringify(r.entry);
+  return `{"seq":${r.seq},"prevHash":"${r.prevHash}","hash":"${r.hash}","mac":"${r.mac}",` +
+    `"entry":${entry}}\n`;
+}
+
 /** Vault's `mode` option: an octal string, "0600" when not given. */
 export function parseFileMode(mode: string | undefined): number {
   return mode === undefined ? 0o600 : parseInt(mode, 8);
 }
 
-/** Appends one JSON record per line. Synchronous so that records land in the order appended. */
+/**
+ * Appends one JSON record per line (to a file, or to stdout; "discard" drops them). Synchronous
+ * so that records land in the order appended.
+ */
 export class FileSink {
   readonly path: string;
   #fd: number | null;
   #fsync: boolean;
   #mode: number;
+  /** False for stdout (the process's, not ours to chmod, reopen or close) and "discard". */
+  readonly #ownFile: boolean;
   #write: typeof writeSync;
   /**
    * A write failed part-way (disk full) and left a partial line: the next record starts on a new
@@ -38,7 +65,8 @@ export class FileSink {
     this.#mode = options.mode ?? 0o600;
     this.#fsync = options.fsync ?? false;
     this.#write = options.writeSync ?? writeSync;
-    this.#fd = this.#open();
+    this.#ownFile = path !== STDOUT && path !== DISCARD;
+    this.#fd = this.#ownFile ? this.#open() : path === STDOUT ? STDOUT_FD : NO_FD;
   }
 
   #open(): number {
@@ -55,8 +83,9 @@ export class FileSink {
 
   write(record: AuditRecord): void {
     if (this.#fd === null) throw new Error("audit file sink is closed");
+    if (this.path === DISCARD) return;
     // One buffer per line and O_APPEND: a line is never interleaved with another writer's bytes.
-    const line = JSON.stringify(record) + "\n";
+    const line = recordLine(record);
     const buf = Buffer.from(this.#torn ? "\n" + line : line, "utf8");
     let off = 0;
     try {
@@ -75,7 +104,7 @@ export class FileSink {
    * path cannot be opened the old file stays in use, so no record is lost to a bad rotation.
    */
   reopen(): void {
-    if (this.#fd === null) return;
+    if (this.#fd === null || !this.#ownFile) return;
     const fd = this.#open();
     closeSync(this.#fd);
     this.#fd = fd;
@@ -87,6 +116,6 @@ export class FileSink {
     if (this.#fd === null) return;
     const fd = this.#fd;
     this.#fd = null;
-    closeSync(fd);
+    if (this.#ownFile) closeSync(fd);
   }
 }

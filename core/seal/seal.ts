@@ -5,7 +5,7 @@
  * while unsealed, so `sys/rotate` can re-wrap the keyring; sealing wipes it.
  */
 import { BadRequest } from "../../lib/errors.ts";
-import { fromBase64, randomKey } from "../../lib/crypto.ts";
+import { fromBase64, randomKey, uuid } from "../../lib/crypto.ts";
 import { DecryptError, open, seal as aeadSeal } from "../barrier/aead.ts";
 import { KEYRING_PATH } from "../barrier/barrier.ts";
 import { Keyring } from "../barrier/keyring.ts";
@@ -45,6 +45,12 @@ export class ShamirSeal {
   readonly #physical: PhysicalStorage;
   #config: SealConfig | null = null;
   #pending: Uint8Array[] = [];
+  /**
+   * Vault's unseal nonce: names the unseal in progress (one UUID from its first share until it
+   * completes, fails or is reset), so operators handing in shares can tell they add to the same
+   * attempt. "" while none is.
+   */
+  #nonce = "";
 
   constructor(physical: PhysicalStorage) {
     this.#physical = physical;
@@ -63,9 +69,14 @@ export class ShamirSeal {
     return this.#pending.length;
   }
 
+  get nonce(): string {
+    return this.#nonce;
+  }
+
   resetProgress(): void {
     for (const p of this.#pending) p.fill(0);
     this.#pending = [];
+    this.#nonce = "";
   }
 
   /** Creates root key + keyring; returns the shares and the keyring (the caller finishes init). */
@@ -109,10 +120,12 @@ export class ShamirSeal {
       this.resetProgress();
       throw new BadRequest("invalid key: wrong length for this seal's shares");
     }
+    if (this.#pending.length === 0) this.#nonce = uuid();
     this.#pending.push(share.slice());
     if (this.#pending.length < cfg.secret_threshold) return null;
     const shares = this.#pending;
     this.#pending = [];
+    this.#nonce = "";
     let rootKey: Uint8Array;
     try {
       rootKey = await combineShares(shares);

@@ -1,16 +1,44 @@
 /** sys/audit (file sinks), sys/audit/verify (SecretHub: recompute the chain), sys/audit-hash. */
 import { BadRequest } from "../../lib/errors.ts";
 import { toHex } from "../../lib/crypto.ts";
-import { v } from "../../lib/fields.ts";
+import { isAbsolute, normalize } from "node:path";
+import { bool, plainObject, v } from "../../lib/fields.ts";
+import { DISCARD, STDOUT } from "../audit/file_sink.ts";
 import { verifyResultView, verifyStoredChain } from "../audit/verify.ts";
 import type { Core } from "../core.ts";
 import type { CorePathSpec } from "../router/types.ts";
 
-const enableSchema = v.object({
-  type: v.picklist(["file"], "only the file audit device is supported"),
-  description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
-  options: v.object({
-    file_path: v.pipe(v.string(), v.minLength(1, "options.file_path is required")),
+/**
+ * An option Vault's file device has whose other values SecretHub does not implement: its Vault
+ * default (what SecretHub does anyway) is accepted and ignored, anything else is refused by name
+ * rather than silently dropped.
+ */
+function onlyDefault<T extends v.GenericSchema<unknown, string | boolean>>(
+  schema: T,
+  value: string | boolean,
+  why: string,
+) {
+  const msg = `only ${JSON.stringify(value)} is supported (${why})`;
+  return v.pipe(schema, v.check((x) => x === value, msg));
+}
+
+const vaultString = v.string("must be a string");
+
+/**
+ * Vault's file device options. A key it does not know, or one of Vault's SecretHub does not
+ * implement (fallback, filter, exclude…), is refused by name.
+ */
+const optionsSchema = v.strictObject(
+  {
+    file_path: v.pipe(
+      v.string("options.file_path is required"),
+      v.minLength(1, "options.file_path is required"),
+      // A relative path would be resolved against whatever directory the server started in.
+      v.check(
+        (p) => p === STDOUT || p === DISCARD || isAbsolute(p),
+        `must be an absolute path, "${STDOUT}" or "${DISCARD}"`,
+      ),
+    ),
     // Vault's file device: an octal string the file is chmodded to, even when it exists already
     // ("0000": leave the mode alone); "0600" when not given.
     mode: v.optional(
@@ -20,8 +48,24 @@ const enableSchema = v.object({
         v.check((m) => parseInt(m, 8) <= 0o7777, "options.mode is out of range"),
       ),
     ),
-  }),
-  local: v.optional(v.unknown()),
+    format: v.optional(onlyDefault(vaultString, "json", "records are JSON lines")),
+    prefix: v.optional(onlyDefault(vaultString, "", "lines carry no prefix")),
+    hmac_accessor: v.optional(onlyDefault(bool, true, "token accessors are always HMAC'd")),
+    log_raw: v.optional(onlyDefault(bool, false, "records are always HMAC'd")),
+    elide_list_responses: v.optional(
+      onlyDefault(bool, false, "list responses are logged whole"),
+    ),
+  },
+  "not an option SecretHub's file audit device supports",
+);
+
+const enableSchema = v.object({
+  type: v.picklist(["file"], "only the file audit device is supported"),
+  description: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
+  options: plainObject(optionsSchema, "options must be a map"),
+  // Vault's local: not replicated to other clusters. There is no replication here, and the
+  // table lists every device as local: false.
+  local: v.optional(onlyDefault(bool, false, "SecretHub does not replicate audit devices")),
 });
 
 /**
@@ -38,6 +82,13 @@ function devicePath(p: string): string {
   const t = p.replace(/^\/+|\/+$/g, "");
   if (!t) throw new BadRequest("audit device path is required");
   return t + "/";
+}
+
+/** The enabled device that writes to `filePath` (however the path is spelled), if any. */
+function fileWriter(core: Core, filePath: string): string | undefined {
+  if (filePath === DISCARD) return undefined;
+  const target = normalize(filePath);
+  return core.audit.sinks().find((s) => normalize(s.options.file_path!) === target)?.path;
 }
 
 export function auditRoutes(core: Core): CorePathSpec[] {
@@ -88,8 +139,9 @@ export function auditRoutes(core: Core): CorePathSpec[] {
         update: async (r) => {
           const d = r.data as v.InferOutput<typeof enableSchema>;
           const path = devicePath(r.params.path!);
-          if (d.options.file_path === "stdout" || d.options.file_path === "discard") {
-            throw new BadRequest("file_path must be a file");
+          const { file_path, mode } = d.options;
+          if (mode !== undefined && (file_path === STDOUT || file_path === DISCARD)) {
+            throw new BadRequest(`options.mode: only applies to a file, not "${file_path}"`);
           }
           // Vault: a device is enabled once; re-enabling needs a disable first (which a second
           // PUT used to do silently, reopening the file under a new config).
@@ -99,15 +151,21 @@ export function auditRoutes(core: Core): CorePathSpec[] {
               `path already in use: audit device "${taken}" is enabled; disable it first`,
             );
           }
+          // Two devices on one file would write every record into it twice.
+          const writer = fileWriter(core, file_path);
+          if (writer !== undefined) {
+            throw new BadRequest(
+              `options.file_path: audit device "${writer}" already writes to ${
+                JSON.stringify(file_path)
+              }`,
+            );
+          }
           try {
             core.audit.enableSink({
               path,
               type: "file",
               description: d.description,
-              options: {
-                file_path: d.options.file_path,
-                ...(d.options.mode === undefined ? {} : { mode: d.options.mode }),
-              },
+              options: { file_path, ...(mode === undefined ? {} : { mode }) },
             });
           } catch (e) {
             throw new BadRequest(`cannot open audit file: ${(e as Error).message}`);
@@ -123,9 +181,11 @@ export function auditRoutes(core: Core): CorePathSpec[] {
     {
       pattern: "audit-hash/:path+",
       injectTopLevel: true,
-      input: { write: v.object({ input: weakString }) },
+      input: { write: v.object({ input: v.optional(weakString, "") }) },
       operations: {
         update: (r) => {
+          // Vault's words, for a missing input too: a hash of nothing proves nothing.
+          if (r.data.input === "") throw new BadRequest('the "input" parameter is empty');
           // Vault hashes with the named device's salt and refuses an unknown device. Here every
           // device (and the chain) shares one key, but a typo still must not look like success.
           const path = devicePath(r.params.path!);

@@ -53,7 +53,7 @@ export function sealStatusBody(core: Core): Record<string, unknown> {
     t: s.t,
     n: s.n,
     progress: s.progress,
-    nonce: "",
+    nonce: core.seal.nonce,
     version: VERSION,
     build_date: "2026-11-26T00:00:00Z",
     commit_date: "2026-11-26T00:00:00Z",

@@ -311,3 +311,22 @@ Deno.test("init runs no unseal hooks, and init, unseal, rotate and seal are logg
     await t.close();
   }
 });
+
+Deno.test('sys/seal-status: nonce is a UUID while an unseal is in progress, "" otherwise', async () => {
+  const t = await startTestCore({ shares: 3, threshold: 2 });
+  try {
+    await t.core.sealNow();
+    const status = async () => (await t.req("GET", "/v1/sys/seal-status", undefined, null)).body;
+    assert.equal((await status()).nonce, "");
+    await t.req("PUT", "/v1/sys/unseal", { key: t.unsealKeys[0] }, null);
+    const during = await status();
+    assert.equal(during.progress, 1);
+    assert.match(during.nonce, /^[0-9a-f-]{36}$/);
+    await t.req("PUT", "/v1/sys/unseal", { key: t.unsealKeys[1] }, null);
+    const after = await status();
+    assert.equal(after.sealed, false);
+    assert.equal(after.nonce, "");
+  } finally {
+    await t.close();
+  }
+});
