@@ -75,32 +75,45 @@ interface StoredEntry {
  * `alert`. Tests hold the result byte-equal to canonicalize for every combination of fields.
  */
 export function entryJson(e: StoredEntry, responseJson?: string): string {
-  const front = {
-    alert: e.data === undefined && e.alert ? true : undefined,
-    error: e.error,
-    operation: e.operation,
-    path: e.path,
-    policies: e.policies,
-    remote_address: e.remote_address,
-    request_id: e.request_id,
-  };
-  const back = {
-    response_hmac: e.response_hmac,
-    result: e.result,
-    status: e.status,
-    time: e.time,
-    token_accessor: e.token_accessor,
-    type: e.type,
-  };
-  // `response` (already canonical: nested objects need canonicalize's key order) sorts between
-  // request_id and response_hmac; without it, one stringify of both halves.
   if (responseJson === undefined && e.response !== undefined) {
     responseJson = canonicalize(e.response);
   }
+  const alert = e.data === undefined && e.alert ? true : undefined;
+  // One stringify of the whole entry when it has no `response` (the hot path: reads); with one,
+  // the already canonical `response` (nested objects need canonicalize's key order) goes between
+  // request_id and response_hmac, where it sorts.
   const rest = responseJson === undefined
-    ? JSON.stringify({ ...front, ...back })
-    : JSON.stringify(front).slice(0, -1) + ',"response":' + responseJson + "," +
-      JSON.stringify(back).slice(1);
+    ? JSON.stringify({
+      alert,
+      error: e.error,
+      operation: e.operation,
+      path: e.path,
+      policies: e.policies,
+      remote_address: e.remote_address,
+      request_id: e.request_id,
+      response_hmac: e.response_hmac,
+      result: e.result,
+      status: e.status,
+      time: e.time,
+      token_accessor: e.token_accessor,
+      type: e.type,
+    })
+    : JSON.stringify({
+      alert,
+      error: e.error,
+      operation: e.operation,
+      path: e.path,
+      policies: e.policies,
+      remote_address: e.remote_address,
+      request_id: e.request_id,
+    }).slice(0, -1) + ',"response":' + responseJson + "," + JSON.stringify({
+      response_hmac: e.response_hmac,
+      result: e.result,
+      status: e.status,
+      time: e.time,
+      token_accessor: e.token_accessor,
+      type: e.type,
+    }).slice(1);
   if (e.data === undefined) return rest;
   return (e.alert ? '{"alert":true,"data":' : '{"data":') + canonicalize(e.data) + "," +
     rest.slice(1);
@@ -174,8 +187,10 @@ export class AuditEntryBuilder {
 
   /**
    * The reply's `response_hmac`, and its `response` record (JSON too) unless it carried nothing.
-   * Both are made once per frozen `data` object (reads of an unchanged secret share one; see
-   * readShared in the SDK) when the reply carries nothing else; anything else every time.
+   * A reply of nothing but a frozen `data` object (reads of an unchanged secret share one; see
+   * readShared in the SDK) records its `response_hmac` alone, made once per object: its values
+   * are the stored version's, which the write that stored them recorded HMAC'd, and writing them
+   * again with every read cost ~12 % of the read rate (a 60 % larger entry to link and store).
    */
   #response(response: NonNullable<AuditInput["response"]>): AuditedResponse {
     const { data } = response;
@@ -185,7 +200,7 @@ export class AuditEntryBuilder {
     if (!memo) return this.#audited(response);
     let hit = this.#responses.get(data);
     if (hit === undefined) {
-      hit = this.#audited({ auth: null, data });
+      hit = { tag: this.#hmac.tag(canonicalize({ auth: null, data })) };
       this.#responses.set(data, hit);
     }
     return hit;

@@ -25,7 +25,8 @@ export interface AuditInput {
    * was returned, and `response` as Vault's audit logs it: the data with every string and number
    * HMAC'd, the auth block with its client token and accessor HMAC'd, and the wrap_info of a
    * wrapped reply, so sys/audit-hash of a value or a token finds the reply that carried it. A
-   * shared (frozen) data object is hashed once (a KV read of an unchanged secret).
+   * reply of a shared (frozen) data object alone (a KV read of an unchanged secret) records the
+   * HMAC alone (see AuditEntryBuilder.#response).
    */
   response?: { data: unknown; auth: unknown; lease?: unknown; wrapInfo?: AuditWrapInfo };
   /** Break-glass use: stored as `alert: true` so it stands out in the log. */

@@ -197,3 +197,52 @@ Deno.test("a frozen reply's HMAC is reused only while it is the same object", ()
   const withAuth = { data: shared, auth: { client_token: "x" } };
   assert.equal(tagOf(withAuth), hmacString(KEY, canonicalize(withAuth)));
 });
+
+Deno.test("a reply's auth block and wrap_info are recorded with tokens and accessors HMAC'd", () => {
+  const builder = new AuditEntryBuilder(KEY);
+  const odd = 'q"\\\n\u0001\ud800é';
+  const { entry, entryJson } = builder.build({
+    type: "response",
+    time: "t",
+    requestId: "r",
+    operation: "update",
+    path: "auth/userpass/login/u",
+    remoteAddress: "",
+    tokenAccessor: "",
+    policies: [],
+    result: "ok",
+    status: 200,
+    response: {
+      data: null,
+      auth: {
+        client_token: "hvs.secret-token",
+        accessor: "acc-1",
+        policies: ["default"],
+        metadata: { user: odd },
+        lease_duration: 60,
+        renewable: true,
+        unlisted_field: "dropped",
+      },
+      wrapInfo: {
+        token: "hvs.wrapping",
+        accessor: "wacc",
+        ttl: 30,
+        creation_time: "t",
+        creation_path: "p",
+        wrapped_accessor: "acc-1",
+      },
+    },
+  });
+  assert.equal(entryJson, canonicalize(entry));
+  const r = (entry as { response: Record<string, Record<string, unknown>> }).response;
+  assert.equal(r.auth!.client_token, hmacString(KEY, "hvs.secret-token"));
+  assert.equal(r.auth!.accessor, hmacString(KEY, "acc-1"));
+  assert.deepEqual(r.auth!.metadata, { user: hmacString(KEY, odd) });
+  assert.deepEqual(r.auth!.policies, ["default"]);
+  assert.equal(r.auth!.unlisted_field, undefined);
+  assert.equal(r.wrap_info!.token, hmacString(KEY, "hvs.wrapping"));
+  assert.equal(r.wrap_info!.wrapped_accessor, hmacString(KEY, "acc-1"));
+  for (const clear of ["hvs.secret-token", "hvs.wrapping", "acc-1", "wacc"]) {
+    assert.ok(!entryJson.includes(`"${clear}"`), clear);
+  }
+});
