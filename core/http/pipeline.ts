@@ -294,7 +294,12 @@ export class Pipeline {
     // On the short route a flat body is the secret itself: {"password": "x"} → {"data": {...}}.
     // Only a body with Vault's envelope keys alone ({"data": {...}, "options": {...}}) is taken
     // as the envelope: {"data": {...}, "name": "n"} is a secret with two fields.
-    if (short && op === "write" && !isKvEnvelope(data)) data = { data };
+    // PATCH takes the same flat body. An empty one is no secret at all: the 400 the Vault path
+    // gives, not a new empty version over the current one.
+    if (short && (op === "write" || op === "patch") && !isKvEnvelope(data)) {
+      if (Object.keys(data).length === 0) throw new BadRequest("no data provided");
+      data = { data };
+    }
 
     const base = {
       path: mount.rest,
@@ -765,7 +770,7 @@ export function isKvEnvelope(body: Record<string, unknown>): boolean {
 }
 
 /** "secrets/<p>" → the KV v2 path on the default mount for the operation. */
-function shortRoute(path: string, op: Operation | "write"): string {
+export function shortRoute(path: string, op: Operation | "write"): string {
   const rest = path.slice("secrets/".length);
   return op === "list" ? `secret/metadata/${rest}` : `secret/data/${rest}`;
 }

@@ -6,7 +6,7 @@ import type { Core } from "../core.ts";
 import type { MountEntry } from "../mounts/mount_table.ts";
 import type { CorePathSpec } from "../router/types.ts";
 import { SYSTEM_MAX_TTL } from "../token/token_store.ts";
-import { evalContext } from "../http/pipeline.ts";
+import { evalContext, shortRoute } from "../http/pipeline.ts";
 import type { EvalContext } from "../policy/acl.ts";
 
 /**
@@ -66,6 +66,18 @@ const policySchema = v.object({
   rules: v.optional(v.pipe(v.string("rules must be a string"), v.maxLength(1 << 20))),
 });
 
+/**
+ * What a token may do on a short route (`secrets/<path>`): the capabilities of the KV v2 path each
+ * verb maps to (secret/data/<path>, and secret/metadata/<path> for list), as the request would be
+ * checked.
+ */
+function shortRouteCapabilities(path: string, of: (p: string) => string[]): string[] {
+  const data = of(shortRoute(path, "read")).filter((c) => c !== "list");
+  const list = of(shortRoute(path, "list")).includes("list") ? ["list"] : [];
+  const all = [...data, ...list].filter((c) => c !== "deny");
+  return all.length ? [...new Set(all)].sort() : ["deny"];
+}
+
 const capsSchema = v.object({
   paths: v.optional(fields.stringList),
   path: v.optional(fields.stringList),
@@ -106,7 +118,12 @@ export function adminRoutes(core: Core): CorePathSpec[] {
     if (paths.length > 100) throw new BadRequest("too many paths (max 100)");
     const acl = await core.policies.acl(policies);
     const out: Record<string, unknown> = {};
-    for (const p of paths) out[p] = acl.capabilities(p.replace(/^\/+/, ""), ctx);
+    for (const p of paths) {
+      const path = p.replace(/^\/+/, "");
+      out[p] = path.startsWith("secrets/")
+        ? shortRouteCapabilities(path, (q) => acl.capabilities(q, ctx))
+        : acl.capabilities(path, ctx);
+    }
     if (paths.length === 1) out.capabilities = out[paths[0]!];
     return { data: out };
   };

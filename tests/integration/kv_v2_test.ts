@@ -343,6 +343,31 @@ kvTest("metadata LIST shows folders, 404s when empty and filters leaves", async 
   assert.equal(r.status, 404);
   r = await core.req("LIST", "/v1/secret/metadata/team/?secret_type=nonsense");
   assert.equal(r.status, 400);
+  // Every documented key filters: `tags` as `tag`, description as a substring, rotation_period
+  // as the same duration however written.
+  await core.req(
+    "PATCH",
+    "/v1/secret/metadata/team/b",
+    {
+      custom_metadata: { description: "Payment Gateway token", rotation_period: "30d" },
+    },
+    undefined,
+    { "content-type": "application/merge-patch+json" },
+  );
+  r = await core.req("LIST", "/v1/secret/metadata/team/?tags=db");
+  assert.deepEqual(r.body.data.keys, ["a", "deep/"]);
+  r = await core.req("LIST", "/v1/secret/metadata/team/?description=gateway");
+  assert.deepEqual(r.body.data.keys, ["b", "deep/"]);
+  r = await core.req("LIST", "/v1/secret/metadata/team/?rotation_period=720h");
+  assert.deepEqual(r.body.data.keys, ["b", "deep/"]);
+  r = await core.req("LIST", "/v1/secret/metadata/team/?rotation_period=1h");
+  assert.deepEqual(r.body.data.keys, ["deep/"]);
+  // A misspelled filter is a 400, not every key as if all matched.
+  for (const q of ["type=token", "secret-type=api_key", "rotation=30d"]) {
+    r = await core.req("LIST", `/v1/secret/metadata/team/?${q}`);
+    assert.equal(r.status, 400, `${q}: ${r.text}`);
+    assert.match(r.body.errors[0], /unknown list parameter/);
+  }
 
   // A soft-deleted secret is still listed, a metadata-deleted one is not.
   await core.req("DELETE", "/v1/secret/data/top");

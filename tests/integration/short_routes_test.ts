@@ -74,3 +74,40 @@ Deno.test("short route: only a body of data (an object) and options alone is Vau
     await t.close();
   }
 });
+
+Deno.test("short route: an empty body is a 400 (no new empty version); PATCH takes a flat body; capabilities-self answers for it", async () => {
+  const t = await startTestCore();
+  try {
+    await t.req("POST", "/v1/secrets/edge/a", { v: "keep-me" });
+    for (const body of [undefined, {}]) {
+      const r = await t.req("POST", "/v1/secrets/edge/a", body);
+      assert.equal(r.status, 400, r.text);
+      assert.deepEqual(r.body.errors, ["no data provided"]);
+    }
+    let r = await t.req("GET", "/v1/secrets/edge/a");
+    assert.equal(r.body.data.data.v, "keep-me");
+    assert.equal(r.body.data.metadata.version, 1);
+
+    r = await t.req("PATCH", "/v1/secrets/edge/a", { z: "y" }, undefined, {
+      "content-type": "application/merge-patch+json",
+    });
+    assert.equal(r.status, 200, r.text);
+    r = await t.req("GET", "/v1/secrets/edge/a");
+    assert.deepEqual(r.body.data.data, { v: "keep-me", z: "y" });
+
+    await t.req("PUT", "/v1/sys/policies/acl/inv", {
+      policy: `path "secret/data/inv/a" { capabilities = ["read", "update"] }
+path "secret/metadata/inv/a" { capabilities = ["list"] }`,
+    });
+    const tok =
+      (await t.req("POST", "/v1/auth/token/create", { policies: ["inv"] })).body.auth.client_token;
+    r = await t.req("POST", "/v1/sys/capabilities-self", {
+      paths: ["secrets/inv/a", "secrets/inv/b", "secret/data/inv/a"],
+    }, tok);
+    assert.deepEqual(r.body.data["secrets/inv/a"], ["list", "read", "update"]);
+    assert.deepEqual(r.body.data["secrets/inv/b"], ["deny"]);
+    assert.deepEqual(r.body.data["secret/data/inv/a"], ["read", "update"]);
+  } finally {
+    await t.close();
+  }
+});
