@@ -98,6 +98,12 @@ export interface RunningServer {
 export const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
+ * How long a shutdown then waits for the runtime to close the connections (a client that never
+ * finishes a body it announced holds its own open) before it closes the storage and exits.
+ */
+const CONNECTIONS_CLOSE_MS = 3_000;
+
+/**
  * A listener that is bound (the port is taken, the TLS files parsed) but serves nothing yet:
  * the server binds before it opens the storage, so a port in use or a bad certificate fails the
  * start before a database is created. Requests that arrive before `attach` wait for it.
@@ -112,7 +118,11 @@ export interface BoundListener {
 
 type Handler = (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
-const notRunning = () => Response.json({ errors: ["server is not running"] }, { status: 503 });
+const notRunning = () =>
+  Response.json({ errors: ["server is not running"] }, {
+    status: 503,
+    headers: { "cache-control": "no-store" },
+  });
 
 /**
  * Binds `address` (with TLS when given). Throws a StartupError naming `label` (the config key or
@@ -175,8 +185,21 @@ export function bindListener(
           closing ??= (async () => {
             await drain(graceMs);
             // Nothing is in flight now (or it was answered 503): the listener and the idle
-            // connections close, then the storage, after the writes queued so far.
-            await server.shutdown();
+            // connections close, then the storage, after the writes queued so far. A client
+            // that stopped halfway through a body it announced (answered 408 already) holds its
+            // connection open, and the runtime's shutdown waits for it: not past a bound, or
+            // one such client would keep the process up until systemd kills it mid-write.
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            const stuck = await Promise.race([
+              server.shutdown().then(() => false),
+              new Promise<boolean>((r) => timer = setTimeout(() => r(true), CONNECTIONS_CLOSE_MS)),
+            ]);
+            clearTimeout(timer);
+            if (stuck) {
+              log.warn("shutting down: connections still open; closing without them", {
+                waited_seconds: CONNECTIONS_CLOSE_MS / 1000,
+              });
+            }
             await core.close();
           })();
           return closing;

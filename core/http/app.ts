@@ -12,7 +12,7 @@ export function buildApp(core: Core): Hono<AppEnv> {
   app.notFound(() =>
     new Response(JSON.stringify({ errors: [] }), {
       status: 404,
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "cache-control": "no-store" },
     })
   );
   return app;

@@ -118,11 +118,16 @@ function flag(v: boolean | Operation[] | undefined, op: Operation): boolean {
   return v === true || (Array.isArray(v) && v.includes(op));
 }
 
+/** What every reply carries, bodiless ones too: nothing from this API is cacheable. */
+const NO_STORE = { "cache-control": "no-store" };
+
 export function tokenFromHeaders(h: Headers): string {
   let t = h.get("x-vault-token") ?? h.get("x-secrethub-token");
   if (t) {
-    // A repeated header arrives joined with ", "; Go's Header.Get (Vault) takes the first.
-    if (t.includes(",")) t = t.slice(0, t.indexOf(","));
+    // A repeated header arrives joined with ", "; Go's Header.Get (Vault) takes the first. A
+    // comma without the space is part of one value: a token that cannot exist, not a prefix.
+    const joined = t.indexOf(", ");
+    if (joined >= 0) t = t.slice(0, joined);
     return t.trim();
   }
   const a = h.get("authorization");
@@ -732,7 +737,7 @@ export class Pipeline {
     }
     const hasBody = resp.data != null || resp.auth != null || (resp.warnings?.length ?? 0) > 0 ||
       lease !== undefined;
-    if (!hasBody && !resp.status) return new Response(null, { status: 204 });
+    if (!hasBody && !resp.status) return new Response(null, { status: 204, headers: NO_STORE });
     if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
     // The envelope is written as text so that frozen (shared) data is serialized only once.
     // requestId is a UUID from crypto.randomUUID: nothing in it needs escaping.

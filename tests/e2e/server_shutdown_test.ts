@@ -206,3 +206,36 @@ Deno.test("a second SIGTERM ends the grace period: the upload still in flight ge
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("SIGTERM: a client that stopped halfway through its body does not keep the server up", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "secrethub-stuck-body-" });
+  const srv = await startServerProcess(dir, undefined, { config: { request_timeout: 1 } });
+  let conn: Deno.Conn | null = null;
+  try {
+    await initAndUnseal(srv.url);
+    const port = Number(new URL(srv.url).port);
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    // 100 bytes announced, one sent, nothing more: answered 408 at request_timeout, and the
+    // connection stays open waiting for the rest.
+    await conn.write(enc.encode(
+      "POST /v1/sys/unseal HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n" +
+        "Content-Length: 100\r\n\r\n{",
+    ));
+    assert.equal((await readResponse(conn)).status, 408);
+    srv.child.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      srv.child.status,
+      new Promise<null>((r) => timer = setTimeout(() => r(null), 10_000)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(status !== null, "still running 10 s after SIGTERM");
+    assert.equal(status.code, 0);
+  } finally {
+    try {
+      conn?.close();
+    } catch { /* closed by the server's exit */ }
+    await srv.kill().catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -39,6 +39,8 @@ export async function startServerProcess(
     storagePath?: string;
     /** Serve HTTPS with these files; readiness is then a TCP connect (the cert may be refused). */
     tls?: { certFile: string; keyFile: string };
+    /** More top-level config keys (request_timeout, max_request_size, …). */
+    config?: Record<string, unknown>;
   } = {},
 ): Promise<ServerProcess> {
   const cfg = `${dir}/config.json`;
@@ -53,6 +55,7 @@ export async function startServerProcess(
       // Without a port of its own the agent listener stays off, so parallel tests don't collide.
       agent_listener: o.agentPort ? { address: `127.0.0.1:${o.agentPort}` } : { disable: true },
       log_level: o.logFile ? "info" : "warn",
+      ...o.config,
     }),
   );
   const log = o.logFile ? await Deno.open(o.logFile, { append: true, create: true }) : null;

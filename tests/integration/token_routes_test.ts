@@ -691,3 +691,37 @@ Deno.test("token create: of concurrent creates of one chosen id, exactly one suc
     assert.equal(accessors.length, 2, accessors.join(","));
   });
 });
+
+Deno.test("X-Vault-Token: a repeated header uses the first value; a comma inside one value is no prefix match", async () => {
+  await withTestCore(async (t) => {
+    // "root,xyz" is one (impossible) token, not the root token with something after it.
+    for (const value of [`${t.rootToken},xyz`, `${t.rootToken},`]) {
+      const r = await t.req("GET", "/v1/auth/token/lookup-self", undefined, null, {
+        "x-vault-token": value,
+      });
+      assert.equal(r.status, 403, value);
+    }
+    // Two headers arrive joined with ", ": the first is used, as Go's Header.Get does.
+    const h = new Headers();
+    h.append("x-vault-token", t.rootToken);
+    h.append("x-vault-token", "other");
+    const r = await fetch(`${t.url}/v1/auth/token/lookup-self`, { headers: h });
+    assert.equal(r.status, 200);
+    await r.body?.cancel();
+  });
+});
+
+Deno.test("bodiless and non-API replies say cache-control: no-store", async () => {
+  await withTestCore(async (t) => {
+    await call(t, "POST", "secret/data/k", { data: { v: "1" } });
+    const del = await t.req("DELETE", "/v1/secret/data/k");
+    assert.equal(del.status, 204);
+    assert.equal(del.headers.get("cache-control"), "no-store");
+    for (const path of ["/", "/v2/sys/health", "/ui"]) {
+      const r = await fetch(`${t.url}${path}`);
+      assert.equal(r.status, 404);
+      assert.equal(r.headers.get("cache-control"), "no-store", path);
+      await r.body?.cancel();
+    }
+  });
+});
