@@ -1,11 +1,19 @@
 /** `data/:path+`: read a version, write a new one, merge-patch the latest, soft-delete the latest. */
-import { BadRequest, deepFreeze, type EngineRequest, NotFound, type PathSpec, v } from "../sdk.ts";
+import {
+  BadRequest,
+  deepFreeze,
+  type EngineRequest,
+  fields,
+  NotFound,
+  type PathSpec,
+  v,
+} from "../sdk.ts";
 import { type KvBackend, secretExists } from "./backend.ts";
 import { checkCas } from "./cas.ts";
 import { secretPath } from "./key_path.ts";
 import { mergePatch } from "./merge_patch.ts";
 import { addVersion, isLive, type KeyMeta, newKeyMeta, versionView } from "./model.ts";
-import { dataBody, MAX_DATA_KEYS, versionQuery } from "./schemas.ts";
+import { dataBody, dataBodyFields, MAX_DATA_KEYS, versionQuery } from "./schemas.ts";
 import { KvStore } from "./store.ts";
 
 type DataBody = v.InferOutput<typeof dataBody>;
@@ -126,7 +134,11 @@ export function pathData(kv: KvBackend): PathSpec {
         KvStore.putMeta(path, meta),
         ...pruned.map((n) => KvStore.deleteVersion(path, n)),
       ]);
-      return { data: versionView(meta, version) };
+      // Vault says which parameters it ignored (`{"data": {…}, "option": {…}}` is a typo).
+      return {
+        data: versionView(meta, version),
+        warnings: fields.ignoredParamsWarning(req.data, dataBodyFields),
+      };
     });
   }
 }

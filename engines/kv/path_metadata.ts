@@ -152,12 +152,16 @@ export function pathMetadata(kv: KvBackend): PathSpec {
     const body = req.data as MetadataWrite;
     const given = <K extends keyof MetadataWrite>(k: K) =>
       body[k] !== undefined && body[k] !== null;
+    // Vault says which parameters it ignored: `max_version` is a typo, not a setting.
+    const ignored = fields.ignoredParamsWarning(req.data, metadataWrite);
     // Like Vault, a write that sets nothing does not create the metadata.
     if (
       !given("max_versions") && !given("cas_required") && !given("delete_version_after") &&
       body.custom_metadata === undefined
-    ) return;
-    const warning = await casWarning(body.cas_required);
+    ) return ignored ? { status: 200, warnings: ignored } : undefined;
+    const cas = await casWarning(body.cas_required);
+    const warnings = [...(cas?.warnings ?? []), ...(ignored ?? [])];
+    const warning = warnings.length ? { status: 200, warnings } : undefined;
     await kv.lock.run(path, async () => {
       const meta: KeyMeta = (await kv.store.meta(path)) ?? newKeyMeta(kv.now());
       if (given("max_versions")) meta.maxVersions = body.max_versions!;

@@ -30,8 +30,14 @@ export const writeOptions = v.optional(
 );
 
 /** Body of a data write or patch; Vault's own wording when `data` is missing. */
+/** A data/ write's fields (loose: unknown ones reach the handler, which warns about them). */
+export const dataBodyFields = v.looseObject({
+  data: v.optional(secretData),
+  options: writeOptions,
+});
+
 export const dataBody = v.pipe(
-  v.looseObject({ data: v.optional(secretData), options: writeOptions }),
+  dataBodyFields,
   v.check((b) => b.data !== undefined, "no data provided"),
 );
 

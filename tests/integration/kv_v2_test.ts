@@ -632,3 +632,22 @@ kvTest("paths outside the KV v2 layout are 404", async (core) => {
   r = await core.req("GET", "/v1/secret/data");
   assert.equal(r.status, 404);
 });
+
+kvTest("writes name the parameters they ignored, as Vault does", async (core) => {
+  let r = await core.req("POST", "/v1/secret/metadata/typo/x", {
+    max_version: 5,
+    custom_meta: { service: "x" },
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.body.warnings, [
+    "Endpoint ignored these unrecognized parameters: [custom_meta max_version]",
+  ]);
+  r = await core.req("POST", "/v1/secret/metadata/typo/x", { max_versions: 3, colour: "red" });
+  assert.deepEqual(r.body.warnings, ["Endpoint ignored these unrecognized parameters: [colour]"]);
+  assert.equal((await core.req("GET", "/v1/secret/metadata/typo/x")).body.data.max_versions, 3);
+  r = await core.req("POST", "/v1/secret/data/typo/y", { data: { a: "1" }, option: { cas: 0 } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.body.warnings, ["Endpoint ignored these unrecognized parameters: [option]"]);
+  r = await core.req("POST", "/v1/secret/data/typo/y", { data: { a: "2" } });
+  assert.equal(r.body.warnings, null);
+});
