@@ -101,8 +101,6 @@ function routeLabel(mountType: string, spec: CorePathSpec): string {
   return label;
 }
 
-const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
-
 /**
  * The bare media type of a Content-Type, as Go's mime.ParseMediaType gives Vault: type names are
  * case-insensitive and parameters (`; charset=utf-8`) do not change the type, but a longer name
@@ -574,10 +572,8 @@ export class Pipeline {
         });
       }
       if (wrapInfo) return jsonResponse(wrappedEnvelope(requestId, wrapInfo));
-      return this.#envelope(r, requestId, spec, mount.entry.type, {
-        head: req.method === "HEAD",
-        lease,
-      });
+      const res = this.#envelope(r, requestId, spec, mount.entry.type, lease);
+      return req.method === "HEAD" ? await headReply(res) : res;
     } catch (e) {
       // The client gets an error, not the credentials: their lease must not outlive the request.
       if (registered) await this.#revokeRegistered(registered, mount.entry.path);
@@ -723,13 +719,12 @@ export class Pipeline {
     requestId: string,
     spec: CorePathSpec,
     mountType: string,
-    o: { head: boolean; lease: LeaseEnvelope | undefined },
+    lease: LeaseEnvelope | undefined,
   ): Response {
-    const { head, lease } = o;
     if (resp.raw) {
       const status = resp.raw.status ?? resp.status ?? 200;
       // 204, 205 and 304 cannot carry a body (the Response constructor refuses one).
-      const noBody = head || status === 204 || status === 205 || status === 304;
+      const noBody = status === 204 || status === 205 || status === 304;
       return new Response(noBody ? null : resp.raw.body, {
         status,
         headers: { "content-type": resp.raw.contentType, "cache-control": "no-store" },
@@ -738,7 +733,6 @@ export class Pipeline {
     const hasBody = resp.data != null || resp.auth != null || (resp.warnings?.length ?? 0) > 0 ||
       lease !== undefined;
     if (!hasBody && !resp.status) return new Response(null, { status: 204, headers: NO_STORE });
-    if (head) return new Response(null, { status: resp.status ?? 200, headers: JSON_HEADERS });
     // The envelope is written as text so that frozen (shared) data is serialized only once.
     // requestId is a UUID from crypto.randomUUID: nothing in it needs escaping.
     let text = `{"request_id":"${requestId}",${
@@ -761,6 +755,19 @@ export class Pipeline {
     }
     return jsonTextResponse(text + "}", resp.status ?? 200);
   }
+}
+
+/**
+ * A HEAD reply: the GET reply's status and headers with its Content-Length (RFC 9110 §9.3.2), and
+ * no body. Hono answers HEAD with the GET route's reply minus its body, which the runtime would
+ * then send as `content-length: 0`; an explicit length is kept on a HEAD reply.
+ */
+async function headReply(res: Response): Promise<Response> {
+  if (res.body === null) return res;
+  const length = (await res.arrayBuffer()).byteLength;
+  const out = new Response(null, { status: res.status, headers: res.headers });
+  out.headers.set("content-length", String(length));
+  return out;
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {

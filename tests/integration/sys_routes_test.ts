@@ -494,3 +494,23 @@ Deno.test("LIST verb and ?list=true both list; an empty list is 404", async () =
     await t.close();
   }
 });
+
+Deno.test("HEAD answers with the GET reply's headers and Content-Length, without a body", async () => {
+  const t = await startTestCore();
+  try {
+    for (const path of ["/v1/sys/seal-status", "/v1/sys/health", "/v1/sys/leader"]) {
+      const get = await fetch(`${t.url}${path}`);
+      const body = await get.text();
+      const head = await fetch(`${t.url}${path}`, { method: "HEAD" });
+      assert.equal(head.status, get.status, path);
+      assert.equal(await head.text(), "", path);
+      assert.equal(head.headers.get("content-type"), get.headers.get("content-type"), path);
+      // seal-status and leader carry nothing that changes between the two requests.
+      if (path !== "/v1/sys/health") {
+        assert.equal(Number(head.headers.get("content-length")), body.length, path);
+      } else assert.ok(Number(head.headers.get("content-length")) > 0, path);
+    }
+  } finally {
+    await t.close();
+  }
+});
