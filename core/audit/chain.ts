@@ -78,42 +78,28 @@ export function entryJson(e: StoredEntry, responseJson?: string): string {
   if (responseJson === undefined && e.response !== undefined) {
     responseJson = canonicalize(e.response);
   }
-  const alert = e.data === undefined && e.alert ? true : undefined;
-  // One stringify of the whole entry when it has no `response` (the hot path: reads); with one,
-  // the already canonical `response` (nested objects need canonicalize's key order) goes between
-  // request_id and response_hmac, where it sorts.
-  const rest = responseJson === undefined
-    ? JSON.stringify({
-      alert,
-      error: e.error,
-      operation: e.operation,
-      path: e.path,
-      policies: e.policies,
-      remote_address: e.remote_address,
-      request_id: e.request_id,
-      response_hmac: e.response_hmac,
-      result: e.result,
-      status: e.status,
-      time: e.time,
-      token_accessor: e.token_accessor,
-      type: e.type,
-    })
-    : JSON.stringify({
-      alert,
-      error: e.error,
-      operation: e.operation,
-      path: e.path,
-      policies: e.policies,
-      remote_address: e.remote_address,
-      request_id: e.request_id,
-    }).slice(0, -1) + ',"response":' + responseJson + "," + JSON.stringify({
-      response_hmac: e.response_hmac,
-      result: e.result,
-      status: e.status,
-      time: e.time,
-      token_accessor: e.token_accessor,
-      type: e.type,
-    }).slice(1);
+  let rest = JSON.stringify({
+    alert: e.data === undefined && e.alert ? true : undefined,
+    error: e.error,
+    operation: e.operation,
+    path: e.path,
+    policies: e.policies,
+    remote_address: e.remote_address,
+    request_id: e.request_id,
+    response_hmac: e.response_hmac,
+    result: e.result,
+    status: e.status,
+    time: e.time,
+    token_accessor: e.token_accessor,
+    type: e.type,
+  });
+  if (responseJson !== undefined) {
+    // `response` (already canonical: nested objects need canonicalize's key order) sorts just
+    // before response_hmac, or result when there is none. Only a key is followed by `":`
+    // unescaped, so the first match is that key, not text inside a value.
+    const at = rest.indexOf(e.response_hmac !== undefined ? ',"response_hmac":' : ',"result":');
+    rest = rest.slice(0, at) + ',"response":' + responseJson + rest.slice(at);
+  }
   if (e.data === undefined) return rest;
   return (e.alert ? '{"alert":true,"data":' : '{"data":') + canonicalize(e.data) + "," +
     rest.slice(1);

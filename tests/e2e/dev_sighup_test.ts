@@ -3,31 +3,23 @@
  * instead of dying of it and leaving its temporary storage behind.
  */
 import assert from "node:assert/strict";
-import { call, freePort, MAIN } from "../helpers/server_process.ts";
+import { call, freePort, spawnServer } from "../helpers/server_process.ts";
 
 Deno.test("server -dev survives SIGHUP and reopens its audit files", async () => {
   const dir = await Deno.makeTempDir({ prefix: "secrethub-dev-sighup-" });
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "server",
-      "-dev",
-      "-dev-root-token-id",
-      "root",
-      "-dev-listen-address",
-      `127.0.0.1:${port}`,
-      "-dev-agent-listen-address",
-      `127.0.0.1:${freePort()}`,
-      "-log-level",
-      "warn",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnServer([
+    "-dev",
+    "-dev-root-token-id",
+    "root",
+    "-dev-listen-address",
+    `127.0.0.1:${port}`,
+    "-dev-agent-listen-address",
+    `127.0.0.1:${freePort()}`,
+    "-log-level",
+    "warn",
+  ], "piped");
   const stderr = new Response(child.stderr).text();
   let exited: Deno.CommandStatus | null = null;
   void child.status.then((s) => exited = s);

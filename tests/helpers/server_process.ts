@@ -21,6 +21,15 @@ export function freePort(): number {
 
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/** `deno run -A main.ts server ARGS` as a child process; stdout dropped, stderr as asked. */
+export function spawnServer(args: string[], stderr: "piped" | "null" = "null"): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "server", ...args],
+    stdout: "null",
+    stderr,
+  }).spawn();
+}
+
 export interface ServerProcess {
   url: string;
   dir: string;
@@ -59,11 +68,7 @@ export async function startServerProcess(
     }),
   );
   const log = o.logFile ? await Deno.open(o.logFile, { append: true, create: true }) : null;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "server", "-config", cfg],
-    stdout: "null",
-    stderr: log ? "piped" : "null",
-  }).spawn();
+  const child = spawnServer(["-config", cfg], log ? "piped" : "null");
   const logged = log ? child.stderr.pipeTo(log.writable).catch(() => {}) : Promise.resolve();
   const url = `${o.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;

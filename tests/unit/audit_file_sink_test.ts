@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   chmodSync,
+  existsSync,
   mkdtempSync,
   readFileSync,
   renameSync,
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditChain, GENESIS_HEAD } from "../../core/audit/chain.ts";
 import type { AuditInput, AuditRecord } from "../../core/audit/entry.ts";
+import { canonicalize } from "../../core/audit/entry.ts";
 import { FileSink } from "../../core/audit/file_sink.ts";
 import { verifyChain } from "../../core/audit/verify.ts";
 
@@ -148,4 +150,84 @@ Deno.test("FileSink sets its mode on an existing file and reopens at its path af
     assert.deepEqual(readRows(path).map((r) => r.seq), [2]);
     assert.equal(statSync(path).mode & 0o777, 0o600);
   });
+});
+
+Deno.test("FileSink lines carry seq, prevHash, hash, mac and entry, not the entry a second time as a string", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-"));
+  try {
+    const path = join(dir, "audit.log");
+    const chain = new AuditChain(KEY, GENESIS_HEAD);
+    const sink = new FileSink(path);
+    const recs = [1, 2, 3].map((i) => chain.append(input(i)));
+    for (const r of recs) sink.write(r);
+    sink.close();
+    const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+    const rows = lines.map((l) => JSON.parse(l));
+    for (const row of rows) {
+      assert.deepEqual(Object.keys(row).sort(), ["entry", "hash", "mac", "prevHash", "seq"]);
+    }
+    assert.deepEqual(
+      rows.map((r) => canonicalize(r.entry)),
+      recs.map((r) => canonicalize(r.entry)),
+    );
+    const verified = verifyChain(rows, KEY);
+    assert.deepEqual([verified.ok, verified.checked, verified.firstBadSeq], [true, 3, null]);
+    // About the size of the entry once, not twice.
+    assert.ok(lines[0]!.length < 2 * canonicalize(recs[0]!.entry).length, lines[0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test('FileSink "discard" drops records and creates no file', () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-"));
+  const cwd = Deno.cwd();
+  try {
+    // A relative "discard" would have been created here.
+    Deno.chdir(dir);
+    const sink = new FileSink("discard");
+    sink.write(new AuditChain(KEY, GENESIS_HEAD).append(input(1)));
+    sink.reopen();
+    sink.close();
+    assert.equal(existsSync(join(dir, "discard")), false);
+  } finally {
+    Deno.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test('FileSink "stdout" writes JSON lines to the process\'s stdout and leaves it open', async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-"));
+  try {
+    const sinkUrl = new URL("../../core/audit/file_sink.ts", import.meta.url).href;
+    const chainUrl = new URL("../../core/audit/chain.ts", import.meta.url).href;
+    const script = `
+      import { FileSink } from ${JSON.stringify(sinkUrl)};
+      import { AuditChain, GENESIS_HEAD } from ${JSON.stringify(chainUrl)};
+      const chain = new AuditChain(new Uint8Array(32).fill(1), GENESIS_HEAD);
+      const base = { time: "t", operation: "read", remoteAddress: "x", tokenAccessor: "a",
+        policies: [], result: "ok" };
+      const sink = new FileSink("stdout");
+      sink.write(chain.append({ ...base, type: "request", requestId: "one", path: "p/1" }));
+      sink.reopen();
+      sink.write(chain.append({ ...base, type: "request", requestId: "two", path: "p/2" }));
+      sink.close();
+      console.log("still open");
+    `;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const lines = text.trimEnd().split("\n");
+    assert.equal(lines.length, 3, text);
+    assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l).entry.request_id), ["one", "two"]);
+    assert.equal(lines[2], "still open");
+    assert.equal(existsSync(join(dir, "stdout")), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -79,3 +79,33 @@ Deno.test("ShamirSeal with one share uses the key itself", async () => {
     assert.ok(await s.submit(shares[0]!));
   });
 });
+
+Deno.test("ShamirSeal.nonce: a UUID for the whole of an unseal in progress, empty otherwise", async () => {
+  await withSeal(async (s) => {
+    const { shares } = await s.initialize(3, 3);
+    assert.equal(s.nonce, "");
+    await s.submit(shares[0]!);
+    const nonce = s.nonce;
+    assert.match(nonce, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await s.submit(shares[0]!); // repeated: ignored, same attempt
+    await s.submit(shares[1]!);
+    assert.equal(s.progress, 2);
+    assert.equal(s.nonce, nonce);
+    assert.ok(await s.submit(shares[2]!));
+    assert.equal(s.nonce, "");
+
+    // A reset ends the attempt; the next one has a nonce of its own.
+    await s.submit(shares[0]!);
+    const second = s.nonce;
+    assert.notEqual(second, "");
+    assert.notEqual(second, nonce);
+    s.resetProgress();
+    assert.equal(s.nonce, "");
+    // So does a failed attempt (here a share of the wrong length).
+    await s.submit(shares[1]!);
+    assert.notEqual(s.nonce, "");
+    await assert.rejects(s.submit(new Uint8Array(5)));
+    assert.equal(s.progress, 0);
+    assert.equal(s.nonce, "");
+  });
+});

@@ -56,3 +56,38 @@ Deno.test("parseConfig() checks the listen addresses' syntax", () => {
     );
   }
 });
+
+const parse = (cfg: unknown) => parseConfig(JSON.stringify(cfg), "/etc/secrethub/s.json");
+
+Deno.test("parseConfig() reads log_level in any case, as Vault", () => {
+  for (const [given, level] of [["INFO", "info"], ["Debug", "debug"], ["warn", "warn"]]) {
+    assert.equal(parse({ ...ok, log_level: given }).log_level, level);
+  }
+  assert.throws(() => parse({ ...ok, log_level: "loud" }), /invalid config key "log_level"/);
+});
+
+Deno.test("parseConfig() reads listener.tls_disable as Vault does: bool, bool string or integer", () => {
+  const cases: [unknown, boolean][] = [
+    [true, true],
+    [false, false],
+    ["true", true],
+    ["false", false],
+    ["1", true],
+    ["0", false],
+    ["TRUE", true],
+    ["f", false],
+    [1, true],
+    [0, false],
+  ];
+  for (const [given, want] of cases) {
+    const c = parse({ ...ok, listener: { tls_disable: given } });
+    assert.equal(c.listener.tls_disable, want, JSON.stringify(given));
+  }
+  for (const bad of ["yes please", 1.5, [], {}, null]) {
+    assert.throws(
+      () => parse({ ...ok, listener: { tls_disable: bad } }),
+      /invalid config key "listener\.tls_disable"/,
+      JSON.stringify(bad),
+    );
+  }
+});
